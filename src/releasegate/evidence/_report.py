@@ -1,0 +1,162 @@
+"""`RiskReport`: the evidence a release decision rests on, as written by `releasegate assess`."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from releasegate.vocab import Condition
+
+SCHEMA_VERSION: Literal["1"] = "1"
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number (NaN and infinity are not evidence)")
+    return value
+
+
+Finite = Annotated[float, AfterValidator(_finite)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 digest")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelIdentity(_Strict):
+    """Which model was measured."""
+
+    name: str = Field(description="model spec or name, e.g. 'bundled:smollm2-guarded'")
+    revision: str | None = Field(default=None, description="revision, commit or tag")
+    weights_sha256: Sha256 | None = Field(
+        default=None, description="SHA-256 of the weights file(s), where the weights are local"
+    )
+    parameter_count: int | None = Field(default=None, ge=0)
+
+
+class ConfidenceInterval(_Strict):
+    """A 95% confidence interval."""
+
+    low: Finite
+    high: Finite
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ConfidenceInterval:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is above high ({self.high})")
+        return self
+
+
+class DatasetRef(_Strict):
+    name: str
+    sha256: Sha256 | None = None
+    demonstration_proxy: bool = Field(
+        default=False,
+        description="true for benign proxy sets that demonstrate the method, not measure hazard",
+    )
+
+
+class BaselineComparison(_Strict):
+    """Marginal risk (Kapoor et al. 2024): the same measurement on the best already-open model."""
+
+    model: str
+    value: Finite
+    uplift: Finite = Field(description="subject value minus baseline value")
+    uplift_ci95: ConfidenceInterval | None = Field(
+        default=None, description="bootstrap 95% CI of the uplift"
+    )
+
+
+class EvidenceItem(_Strict):
+    """One measured number, with everything needed to check where it came from."""
+
+    id: str = Field(description="unique within the report, e.g. 'cbrn-mcq/pre_mitigation'")
+    task: str = Field(description="evaluation task, e.g. 'releasegate/capability_mcq'")
+    domain: str | None = Field(default=None, description="risk domain the item bears on")
+    metric: str = Field(description="metric name that policy indicators bind to")
+    condition: Condition
+    value: Finite
+    stderr: Finite | None = Field(default=None, ge=0)
+    ci95: ConfidenceInterval | None = None
+    n: int = Field(ge=0, description="number of samples scored")
+    dataset: DatasetRef | None = None
+    attack: dict[str, Any] | None = Field(
+        default=None, description="attack configuration (jailbreak transform, fine-tuning run)"
+    )
+    judge: str | None = Field(default=None, description="scorer or judge model used")
+    log_path: str | None = Field(default=None, description="path of the evaluation log")
+    log_sha256: Sha256 | None = None
+    baseline: BaselineComparison | None = None
+
+
+class TamperAttack(_Strict):
+    """One fine-tuning attack of the tamper sweep and what it cost the attacker."""
+
+    name: str
+    examples: int = Field(ge=0)
+    steps: int = Field(ge=0)
+    learning_rate: Finite
+    wall_time_s: Finite = Field(ge=0)
+    refusal_rate_after: Finite = Field(ge=0, le=1)
+
+
+class SafeguardMetrics(_Strict):
+    """Summary of safeguard robustness; every number here is also an evidence item."""
+
+    refusal_rate: Finite | None = Field(default=None, ge=0, le=1)
+    over_refusal_rate: Finite | None = Field(default=None, ge=0, le=1)
+    jailbreak_asr: Finite | None = Field(
+        default=None, ge=0, le=1, description="worst-case attack success rate over transforms"
+    )
+    jailbreak_asr_by_attack: dict[str, Finite] = Field(default_factory=dict)
+    tamper_worst_refusal_rate: Finite | None = Field(default=None, ge=0, le=1)
+    tamper_attacks: list[TamperAttack] = Field(default_factory=list)
+
+
+class FailedEvaluation(_Strict):
+    evaluation: str
+    reason: str
+
+
+class Coverage(_Strict):
+    """Which evaluations ran and which failed, so missing evidence is visible, never invented."""
+
+    ran: list[str] = Field(default_factory=list)
+    failed: list[FailedEvaluation] = Field(default_factory=list)
+
+
+class RiskReport(_Strict):
+    """The output of `releasegate assess` and the input of `releasegate decide`."""
+
+    schema_version: Literal["1"] = SCHEMA_VERSION
+    model: ModelIdentity
+    created_at: datetime | None = None
+    tool_versions: dict[str, str] = Field(
+        default_factory=dict, description="versions of releasegate, inspect_ai, transformers, torch"
+    )
+    baselines: list[ModelIdentity] = Field(default_factory=list)
+    evidence: list[EvidenceItem] = Field(default_factory=list)
+    safeguards: SafeguardMetrics = Field(default_factory=SafeguardMetrics)
+    coverage: Coverage = Field(default_factory=Coverage)
+    notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RiskReport:
+        seen: set[str] = set()
+        for item in self.evidence:
+            if item.id in seen:
+                raise ValueError(f"evidence id {item.id!r} appears more than once")
+            seen.add(item.id)
+        return self
+
+    def items(self, metric: str, condition: Condition | None = None) -> list[EvidenceItem]:
+        """Evidence items for one metric, optionally under one condition."""
+        return [
+            e
+            for e in self.evidence
+            if e.metric == metric and (condition is None or e.condition == condition)
+        ]

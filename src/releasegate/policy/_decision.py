@@ -1,0 +1,98 @@
+"""`Decision`: what `decide` concludes from a `RiskReport` under a `ReleasePolicy`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from releasegate.evidence import ModelIdentity
+from releasegate.vocab import AccessLevel, Benefit, Component, Condition, Tier
+
+DecisionStatus = Literal["pending", "approved", "halted"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IndicatorReading(_Strict):
+    """What one indicator read from the report and which tier that put the domain in."""
+
+    indicator: str
+    metric: str
+    condition: Condition
+    value: float | None = Field(description="the value read; None when evidence is missing")
+    ci95: tuple[float, float] | None = None
+    uplift: float | None = None
+    tier: Tier | None = Field(description="tier from the cutoffs; None when evidence is missing")
+    straddles_cutoff: bool = False
+    note: str | None = None
+
+
+class DomainAssessment(_Strict):
+    """A risk domain's tier under each condition, and the effective tiers the rules use."""
+
+    domain: str
+    tiers: dict[Condition, Tier | None]
+    effective_tier_api: Tier | None = Field(
+        description="tier that counts for API levels (post_mitigation)"
+    )
+    effective_tier_weights: Tier | None = Field(
+        description="tier that counts once weights leave: worse of pre_mitigation and post_tamper"
+    )
+    readings: list[IndicatorReading] = Field(default_factory=list)
+    cutoffs: dict[str, dict[Tier, float]] = Field(
+        default_factory=dict, description="per indicator, the value at which each tier begins"
+    )
+
+
+class RuleTrace(_Strict):
+    """One rule of the policy, matched or not, with the evidence values it read."""
+
+    rule: str
+    source: str | None = Field(default=None, description="where the rule comes from")
+    matched: bool
+    reads: dict[str, Any] = Field(default_factory=dict)
+    effect: str | None = Field(default=None, description="what the rule did, when it matched")
+
+
+class Alternative(_Strict):
+    """An alternative to open weights that still delivers a benefit of openness."""
+
+    mechanism: str
+    feature: str = Field(description="the releasegate feature that provides it")
+    requires_level: AccessLevel | None = None
+    reason: str
+
+
+class ReassessmentTrigger(_Strict):
+    id: str
+    description: str
+
+
+class SignoffRequirement(_Strict):
+    roles: list[str]
+    required: int = Field(ge=1, description="how many of the roles must sign (N of M)")
+
+
+class Decision(_Strict):
+    """A release decision. `content_sha256` hashes the canonical JSON of every other field."""
+
+    schema_version: Literal["1"] = "1"
+    model: ModelIdentity
+    report_sha256: str
+    policy_name: str
+    policy_version: str
+    policy_sha256: str
+    status: DecisionStatus
+    levels: dict[Component, AccessLevel]
+    domains: list[DomainAssessment] = Field(default_factory=list)
+    required_safeguards: dict[Component, list[str]] = Field(default_factory=dict)
+    alternatives: dict[Benefit, list[Alternative]] = Field(default_factory=dict)
+    trace: list[RuleTrace] = Field(default_factory=list)
+    uncertainty: list[str] = Field(default_factory=list)
+    reassessment_triggers: list[ReassessmentTrigger] = Field(default_factory=list)
+    signoff: SignoffRequirement
+    halted_reason: str | None = None
+    content_sha256: str = ""

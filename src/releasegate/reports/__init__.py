@@ -1,0 +1,1 @@
+"""releasegate.reports"""

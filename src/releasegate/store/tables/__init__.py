@@ -1,0 +1,1 @@
+"""Every table of releasegate, one module per area. Importing this package registers them all."""
