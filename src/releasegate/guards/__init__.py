@@ -1,1 +1,40 @@
-"""releasegate.guards"""
+"""Safety guards: the `Guard` contract, the MLCommons hazard taxonomy, built-in guards, chains.
+
+Build the chain a tier asks for with `build_guards(tier.guards, settings)`; every guard raises
+`GuardError` when it cannot judge, and callers then refuse the request (fail closed).
+"""
+
+from releasegate.guards._base import Guard, GuardError, GuardVerdict
+from releasegate.guards._chain import GuardChain, combine
+from releasegate.guards._keyword import DEFAULT_PHRASES, KeywordGuard
+from releasegate.guards._registry import (
+    ENTRY_POINT_GROUP,
+    GuardFactory,
+    UnknownGuardError,
+    available_guards,
+    build_guard,
+    build_guards,
+    register_guard,
+)
+from releasegate.guards._taxonomy import HAZARD_TITLES, HazardCategory
+from releasegate.guards._text import input_texts
+
+__all__ = [
+    "DEFAULT_PHRASES",
+    "ENTRY_POINT_GROUP",
+    "HAZARD_TITLES",
+    "Guard",
+    "GuardChain",
+    "GuardError",
+    "GuardFactory",
+    "GuardVerdict",
+    "HazardCategory",
+    "KeywordGuard",
+    "UnknownGuardError",
+    "available_guards",
+    "build_guard",
+    "build_guards",
+    "combine",
+    "input_texts",
+    "register_guard",
+]
