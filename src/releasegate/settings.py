@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,48 @@ class Settings(BaseSettings):
             "Use postgresql+psycopg://user@host/db for a fleet of gateway processes."
         ),
     )
+
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of converted model weights (the bundled GGUF model is converted once to "
+            "safetensors here). Default: models/ under the data directory."
+        ),
+    )
+    device: str = Field(
+        default="auto",
+        description=(
+            "Device for local models: 'auto' (cuda when available, else cpu), 'cpu' or 'cuda'."
+        ),
+    )
+    upstream_api_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "API key sent to openai:* upstream backends. Falls back to OPENAI_API_KEY when unset."
+        ),
+    )
+    upstream_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Timeout in seconds for reading a response from an openai:* upstream backend.",
+    )
+    upstream_connect_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Timeout in seconds for connecting to an openai:* upstream backend.",
+    )
+    upstream_max_retries: int = Field(
+        default=3,
+        ge=0,
+        description=(
+            "Retries (exponential backoff, honouring Retry-After) after a connection error, a 5xx "
+            "or a 429 from an openai:* upstream backend."
+        ),
+    )
+
+    def resolved_model_cache_dir(self) -> Path:
+        """The model cache directory in force: the configured one, or models/ under `data_dir`."""
+        return self.model_cache_dir or (self.data_dir / "models")
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or SQLite under `data_dir`."""
