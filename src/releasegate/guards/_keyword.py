@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from releasegate.backends._base import ChatMessage
+from releasegate.guards import _normalize
 from releasegate.guards._base import GuardVerdict
 from releasegate.guards._taxonomy import HazardCategory
 from releasegate.guards._text import input_texts
@@ -61,7 +62,7 @@ class KeywordGuard:
     Args:
         phrases: phrases per hazard category; default `DEFAULT_PHRASES`.
         normalize: turns a text into the views to scan (see `releasegate.guards.normalize`);
-            default: the lower-cased text alone.
+            default: `normalize`.
         name: the guard's name in verdicts.
     """
 
@@ -76,7 +77,7 @@ class KeywordGuard:
         self._patterns = [
             (HazardCategory(cat), _pattern(p)) for cat, ps in table.items() for p in ps if p.strip()
         ]
-        self._normalize = normalize or (lambda text: [text])
+        self._normalize = normalize or _normalize.normalize
         self._name = name
 
     @property

@@ -1,0 +1,281 @@
+"""The normalizer in front of every guard: undo the cheap obfuscations of a request.
+
+`normalize(text)` returns the *views* of a text a guard must scan; a guard flags the text when
+any view is flagged. Steps, each defeating one family of obfuscation seen in jailbreak studies
+(e.g. Wei et al. 2023, "Jailbroken: How Does LLM Safety Training Fail?", which used base64,
+rot13 and leetspeak; Boucher et al. 2022, "Bad Characters", invisible characters and homoglyphs):
+
+1. Unicode NFKC: fullwidth and other compatibility forms (`ｂｏｍｂ`, `𝐛𝐨𝐦𝐛`) become ASCII.
+2. Zero-width and control characters are removed (`b\\u200bomb` → `bomb`).
+3. Homoglyph folding: Cyrillic and Greek look-alikes (`bоmb` with a Cyrillic `о`) become Latin;
+   combining marks (`bómb`) are dropped.
+4. Leetspeak folding (`h0w t0 m4k3 4 b0mb`), as a separate view because digits in plain text are
+   usually digits.
+5. Letter-spacing folding (`b o m b`, `b.o.m.b`), as a separate view.
+6. Decoding: base64 and hex segments are decoded and normalized in turn (nested encodings too,
+   to a small depth); a rot13 view is added when it reads more like English than the text does.
+
+The first view is always the cleaned text itself (steps 1–2), so a guard never loses the
+original meaning; the views are de-duplicated case-insensitively.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import re
+import unicodedata
+
+# Invisible format characters used to split words past filters (zero-width space/joiners, word
+# joiner, invisible operators, BOM, soft hyphen, Mongolian vowel separator, bidi controls).
+_INVISIBLE = dict.fromkeys(
+    [
+        *(0x00AD, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062),
+        *(0x2063, 0x2064, 0xFEFF, 0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+)
+
+# Look-alikes of Latin letters in Cyrillic and Greek (Unicode's confusables, the common subset).
+_HOMOGLYPHS = str.maketrans(
+    {
+        # Cyrillic lower case
+        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+        "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i",
+        "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ь": "b", "г": "r", "п": "n",
+        "ɡ": "g", "һ": "h", "ү": "y",
+        # Cyrillic upper case
+        "А": "A", "В": "B", "Е": "E", "Ё": "E", "К": "K", "М": "M", "Н": "H", "О": "O",
+        "Р": "P", "С": "C", "Т": "T", "Х": "X", "У": "Y", "Ѕ": "S", "І": "I", "Ј": "J",
+        "Ԁ": "D", "Ԛ": "Q", "Ԝ": "W", "Ӏ": "I", "Һ": "H",
+        # Greek lower case
+        "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+        "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "η": "n", "μ": "u", "ϲ": "c",
+        # Greek upper case
+        "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+        "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "Ϲ": "C",
+        # Latin look-alikes outside ASCII that NFKC keeps
+        "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ℓ": "l",
+    }
+)  # fmt: skip
+
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+     "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "+": "t"}
+)  # fmt: skip
+_LEET_CHARS = "013457895@$!|€+"
+_TOKEN = re.compile(r"\S+")
+_MAX_LEET_TOKEN = 16
+_HAS_LETTER = re.compile(r"[a-z]")
+
+# A letter-spaced word: 4+ single letters separated by one and the same separator.
+_SPACED = re.compile(r"\b[a-z]([ .\-_*])(?:[a-z]\1){2,}[a-z]\b")
+
+# Base64 (standard or url-safe) runs long enough to carry a phrase; hex runs of 8+ bytes, with
+# optional separators / `0x` / `\x` prefixes.
+_B64 = re.compile(r"[A-Za-z0-9+/\-_]{12,}={0,2}")
+_HEX = re.compile(r"(?:(?:0x|\\x)?[0-9A-Fa-f]{2}[\s:,]?){8,}")
+
+# Frequent English words, to tell whether a rot13 view reads more like English.
+_COMMON = frozenset(
+    [
+        "the",
+        "to",
+        "a",
+        "an",
+        "and",
+        "of",
+        "in",
+        "is",
+        "it",
+        "how",
+        "what",
+        "why",
+        "can",
+        "i",
+        "you",
+        "me",
+        "my",
+        "for",
+        "on",
+        "with",
+        "make",
+        "do",
+        "does",
+        "get",
+        "this",
+        "that",
+        "from",
+        "at",
+        "be",
+        "by",
+        "are",
+        "was",
+        "or",
+        "not",
+        "your",
+        "give",
+        "tell",
+        "write",
+        "steps",
+        "way",
+        "best",
+        "use",
+        "who",
+    ]
+)
+
+MAX_DEPTH = 2  # nested encodings decoded (base64 inside base64 ...)
+MAX_VIEWS = 16  # further decoded segments are joined into the last view, never dropped
+
+
+def clean(text: str) -> str:
+    """Steps 1–2: NFKC, then remove invisible and control characters (newlines/tabs → space)."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat == "Cc":
+            if ch in "\n\t\r":
+                out.append(" ")
+        elif cat != "Cf":  # any other format character is invisible too
+            out.append(ch)
+    return "".join(out)
+
+
+def fold_homoglyphs(text: str) -> str:
+    """Step 3: Cyrillic/Greek look-alikes to Latin, combining marks dropped."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_HOMOGLYPHS))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold_leetspeak(text: str) -> str:
+    """Step 4: leetspeak to letters, in tokens that mix letters and leet characters.
+
+    A token of leet characters alone (`4`, `0`) is folded only when the text has other leet
+    tokens, so "3 apples" stays as it is but "m4k3 4 b0mb" becomes "make a bomb".
+    """
+    tokens = _TOKEN.findall(text.lower())
+    mixed = [
+        t
+        for t in tokens
+        if len(t) <= _MAX_LEET_TOKEN and _HAS_LETTER.search(t) and any(c in _LEET_CHARS for c in t)
+    ]
+    if not mixed:
+        return text.lower()
+
+    def fold(m: re.Match[str]) -> str:
+        tok = m.group(0)
+        if len(tok) > _MAX_LEET_TOKEN:
+            return tok  # an encoded blob or a URL, not a leet word
+        if _HAS_LETTER.search(tok) or len(tok) <= 2:
+            # keep trailing sentence punctuation ("b0mb!" → "bomb!", not "bombi")
+            core = tok.rstrip("!?.,;:")
+            return core.translate(_LEET) + tok[len(core) :]
+        return tok
+
+    return _TOKEN.sub(fold, text.lower())
+
+
+def fold_spacing(text: str) -> str:
+    """Step 5: join letter-spaced words (`b o m b` → `bomb`, `make a b o m b` → `make a bomb`)."""
+
+    def join(m: re.Match[str]) -> str:
+        letters = m.group(0).replace(m.group(1), "")
+        # "a b o m b": the leading one-letter word is most likely the article, not a letter
+        if m.group(1) == " " and letters[0] in "ai" and len(letters) >= 5:
+            return letters[0] + " " + letters[1:]
+        return letters
+
+    return _SPACED.sub(join, text.lower())
+
+
+def _printable_text(raw: bytes) -> str | None:
+    try:
+        s = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not s or sum(ch.isprintable() or ch in "\n\t" for ch in s) < 0.95 * len(s):
+        return None
+    if sum(ch.isalpha() for ch in s) < 0.5 * len(s.replace(" ", "")):
+        return None  # random bytes that happen to decode: not words
+    return s
+
+
+def decode_segments(text: str) -> list[str]:
+    """Step 6: the decoded text of each base64 and hex segment that decodes to readable text."""
+    found: list[str] = []
+    for m in _HEX.finditer(text):
+        digits = re.sub(r"0x|\\x|[\s:,]", "", m.group(0))
+        if len(digits) % 2 == 0:
+            s = _printable_text(binascii.unhexlify(digits))
+            if s:
+                found.append(s)
+    for m in _B64.finditer(text):
+        seg = m.group(0)
+        if seg.isalpha() and seg.islower():
+            continue  # a plain long word, not base64
+        altchars = b"-_" if ("-" in seg or "_" in seg) else None
+        bare = seg.rstrip("=")
+        padded = bare + "=" * (-len(bare) % 4)
+        try:
+            raw = base64.b64decode(padded, altchars=altchars, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        s = _printable_text(raw)
+        if s:
+            found.append(s)
+    return found
+
+
+def _english_words(text: str) -> int:
+    return sum(w in _COMMON for w in re.findall(r"[a-z]+", text.lower()))
+
+
+def rot13_view(text: str) -> str | None:
+    """The rot13 of the text, if it has more common English words than the text itself."""
+    rotated = codecs.encode(text, "rot13")
+    if _english_words(rotated) > max(1, _english_words(text)):
+        return rotated
+    return None
+
+
+def _views(text: str, depth: int, out: list[str], seen: set[str]) -> None:
+    def add(view: str) -> None:
+        key = " ".join(view.lower().split())
+        if key and key not in seen:
+            seen.add(key)
+            out.append(view)
+
+    base = clean(text)
+    add(base)
+    folded = fold_homoglyphs(base)
+    add(folded)
+    add(fold_leetspeak(folded))
+    add(fold_spacing(folded))
+    rot = rot13_view(folded)
+    if rot:
+        add(rot)
+    if depth < MAX_DEPTH:
+        for decoded in decode_segments(base):
+            _views(decoded, depth + 1, out, seen)
+
+
+def normalize(text: str) -> list[str]:
+    """The views of `text` that a guard must scan (the cleaned text first).
+
+    Args:
+        text: any text, possibly obfuscated.
+
+    Returns:
+        At least one view; at most `MAX_VIEWS` (extra decoded views are joined into the last).
+    """
+    out: list[str] = []
+    _views(text, 0, out, set())
+    if not out:
+        return [""]
+    if len(out) > MAX_VIEWS:
+        out = [*out[: MAX_VIEWS - 1], " ".join(out[MAX_VIEWS - 1 :])]
+    return out
