@@ -1,1 +1,64 @@
-"""releasegate.backends"""
+"""releasegate.backends: every way of running a model, behind one `ModelBackend` contract.
+
+`load_backend(spec)` builds one from `bundled:NAME`, `hf:PATH`, `openai:BASE_URL#MODEL` or a
+plugin prefix (entry-point group `releasegate.backends`). Heavy libraries (torch, transformers,
+peft) are imported only when a local model is loaded.
+"""
+
+from releasegate.backends._base import (
+    BackendError,
+    ChatMessage,
+    Generation,
+    GenerationParams,
+    ModelBackend,
+    StreamChunk,
+    TokenLogprob,
+)
+from releasegate.backends._bundled import (
+    BUNDLED_MODELS,
+    REFUSAL_ADAPTER_DIR,
+    BundledModel,
+    ensure_bundled_model,
+    gguf_path,
+    model_cache_dir,
+)
+from releasegate.backends._finetune import (
+    ChatExample,
+    FinetuneStats,
+    LoraRunConfig,
+    lora_finetune,
+    merge_lora,
+)
+from releasegate.backends._hf import HFBackend, HiddenStates, LensToken, LogitLens
+from releasegate.backends._loader import ENTRY_POINT_GROUP, BackendFactory, load_backend
+from releasegate.backends._openai import OpenAIBackend, UpstreamHTTPError
+
+__all__ = [
+    "BUNDLED_MODELS",
+    "ENTRY_POINT_GROUP",
+    "REFUSAL_ADAPTER_DIR",
+    "BackendError",
+    "BackendFactory",
+    "BundledModel",
+    "ChatExample",
+    "ChatMessage",
+    "FinetuneStats",
+    "Generation",
+    "GenerationParams",
+    "HFBackend",
+    "HiddenStates",
+    "LensToken",
+    "LogitLens",
+    "LoraRunConfig",
+    "ModelBackend",
+    "OpenAIBackend",
+    "StreamChunk",
+    "TokenLogprob",
+    "UpstreamHTTPError",
+    "ensure_bundled_model",
+    "gguf_path",
+    "load_backend",
+    "lora_finetune",
+    "merge_lora",
+    "model_cache_dir",
+]

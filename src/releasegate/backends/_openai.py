@@ -1,0 +1,460 @@
+"""`openai:BASE_URL#MODEL` — any OpenAI-compatible server (vLLM, Ollama, llama.cpp server,
+releasegate's own gateway) over one keep-alive `httpx.AsyncClient`.
+
+Connection errors, 5xx and 429 are retried with exponential backoff (and the server's
+`Retry-After` when it sends one); a read timeout is not retried, since the upstream may still be
+generating. Streams are retried only until the response headers arrive: once text has reached
+the caller, replaying would duplicate it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import random
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from releasegate.backends._base import (
+    BackendError,
+    ChatMessage,
+    Generation,
+    GenerationParams,
+    StreamChunk,
+    TokenLogprob,
+)
+from releasegate.errors import InputError, Problem
+from releasegate.settings import Settings
+
+API_KEY_ENV = "RELEASEGATE_UPSTREAM_API_KEY"
+FALLBACK_API_KEY_ENV = "OPENAI_API_KEY"
+
+
+class UpstreamHTTPError(BackendError):
+    """The upstream answered with an HTTP error (after any retries)."""
+
+    def __init__(self, url: str, status_code: int, message: str) -> None:
+        self.url = url
+        self.status_code = status_code
+        self.upstream_message = message
+        super().__init__(f"{url} answered HTTP {status_code}: {message}")
+
+
+def _finish(value: Any) -> Literal["stop", "length"]:
+    # Servers also send "content_filter", "tool_calls", "eos"...: all of them ended the text.
+    return "length" if value == "length" else "stop"
+
+
+class OpenAIBackend:
+    """A model behind an OpenAI-compatible HTTP API.
+
+    Args:
+        base_url: the API root including its version path, e.g. `http://127.0.0.1:8000/v1`.
+        model: the model name to request; when None, the first of `GET /models` is used.
+        api_key: sent as a bearer token; None sends no Authorization header.
+        timeout_s: read/write timeout per request.
+        connect_timeout_s: connect timeout.
+        max_retries: retries after a connection error, a 5xx or a 429.
+        backoff_s: first backoff delay; doubles per retry (with jitter), capped at
+            `max_backoff_s`, which also caps a server's Retry-After.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        connect_timeout_s: float = 5.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        name: str | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._model = model or None
+        self._name = name or f"openai:{self._base_url}" + (f"#{model}" if model else "")
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url + "/",
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            limits=httpx.Limits(max_keepalive_connections=32, keepalive_expiry=30.0),
+        )
+
+    @classmethod
+    def from_spec(cls, spec: str, settings: Settings | None = None) -> OpenAIBackend:
+        """Build from `openai:BASE_URL#MODEL` with the upstream settings and API key.
+
+        The key is `RELEASEGATE_UPSTREAM_API_KEY` (setting `upstream_api_key`), else
+        `OPENAI_API_KEY`, else none.
+        """
+        settings = settings or Settings()
+        rest = spec.removeprefix("openai:")
+        url, _, model = rest.partition("#")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InputError(
+                spec,
+                [
+                    Problem(
+                        "expected openai:BASE_URL#MODEL with an http(s) base URL, "
+                        "e.g. openai:http://127.0.0.1:8000/v1#my-model"
+                    )
+                ],
+            )
+        key = (
+            settings.upstream_api_key.get_secret_value()
+            if settings.upstream_api_key is not None
+            else os.environ.get(FALLBACK_API_KEY_ENV)
+        )
+        return cls(
+            url,
+            model or None,
+            api_key=key or None,
+            timeout_s=settings.upstream_timeout_s,
+            connect_timeout_s=settings.upstream_connect_timeout_s,
+            max_retries=settings.upstream_max_retries,
+            name=spec,
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    # -- ModelBackend ---------------------------------------------------------------------------
+
+    async def chat(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Generation:
+        body = await self._chat_body(messages, params, stream=False)
+        data = await self._post_json("chat/completions", body)
+        choice = self._first_choice(data)
+        message = choice.get("message") or {}
+        logprobs = None
+        if params.logprobs or params.top_logprobs:
+            content = (choice.get("logprobs") or {}).get("content") or []
+            logprobs = [
+                TokenLogprob(
+                    token=str(item.get("token", "")),
+                    logprob=float(item.get("logprob", 0.0)),
+                    top={
+                        str(t.get("token", "")): float(t.get("logprob", 0.0))
+                        for t in item.get("top_logprobs") or []
+                    },
+                )
+                for item in content
+            ]
+        usage = data.get("usage") or {}
+        return Generation(
+            text=str(message.get("content") or ""),
+            finish_reason=_finish(choice.get("finish_reason")),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            logprobs=logprobs,
+        )
+
+    async def stream_chat(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[StreamChunk]:
+        body = await self._chat_body(messages, params, stream=True)
+        response = await self._send("chat/completions", body, stream=True)
+        finish: Literal["stop", "length"] | None = None
+        usage: dict[str, Any] = {}
+        done = False
+        try:
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue  # blank separators, comments, event names
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    done = True
+                    break
+                try:
+                    event = json.loads(payload)
+                except json.JSONDecodeError as exc:
+                    raise BackendError(
+                        f"{self._base_url} sent a malformed stream event: {payload[:200]}"
+                    ) from exc
+                if "error" in event:
+                    raise UpstreamHTTPError(
+                        self._url("chat/completions"),
+                        response.status_code,
+                        _error_message(event),
+                    )
+                usage = event.get("usage") or usage
+                for choice in event.get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield StreamChunk(text=str(text))
+                    if choice.get("finish_reason"):
+                        finish = _finish(choice["finish_reason"])
+        except httpx.TimeoutException as exc:
+            raise BackendError(
+                f"{self._url('chat/completions')} timed out after {self._timeout_s:g} s "
+                "while streaming"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise BackendError(f"stream from {self._base_url} broke: {exc}") from exc
+        finally:
+            await response.aclose()
+        if finish is None and not done:
+            raise BackendError(f"stream from {self._base_url} ended before it finished")
+        yield StreamChunk(
+            text="",
+            finish_reason=finish or "stop",
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+
+    async def complete(self, prompt: str, params: GenerationParams) -> Generation:
+        body = await self._sampling_body(params)
+        body["prompt"] = prompt
+        want = params.logprobs or params.top_logprobs > 0
+        if want:
+            # Legacy completions take the number of alternatives; some servers treat 0 as "off".
+            body["logprobs"] = max(1, params.top_logprobs)
+        data = await self._post_json("completions", body)
+        choice = self._first_choice(data)
+        logprobs = None
+        if want:
+            raw = choice.get("logprobs") or {}
+            tokens = raw.get("tokens") or []
+            values = raw.get("token_logprobs") or []
+            tops = raw.get("top_logprobs") or [None] * len(tokens)
+            logprobs = []
+            for token, value, top in zip(tokens, values, tops, strict=False):
+                alternatives = dict(top or {})
+                best = sorted(alternatives.items(), key=lambda kv: -float(kv[1]))
+                logprobs.append(
+                    TokenLogprob(
+                        token=str(token),
+                        logprob=float(value if value is not None else 0.0),
+                        top={str(k): float(v) for k, v in best[: params.top_logprobs]},
+                    )
+                )
+        usage = data.get("usage") or {}
+        return Generation(
+            text=str(choice.get("text") or ""),
+            finish_reason=_finish(choice.get("finish_reason")),
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            logprobs=logprobs,
+        )
+
+    async def choice_logprobs(self, prompt: str, choices: Sequence[str]) -> list[float]:
+        """Score each choice by echoing `prompt + choice` through `/completions` with logprobs.
+
+        Raises:
+            BackendError: the server does not support `echo` with `logprobs` (chat-only APIs,
+                OpenAI's current models): score by generation instead.
+        """
+        return list(await asyncio.gather(*(self._score(prompt, c) for c in choices)))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def _score(self, prompt: str, choice: str) -> float:
+        full = prompt + choice
+        body = {
+            "model": await self.model_name(),
+            "prompt": full,
+            "max_tokens": 1,  # some servers refuse 0; the one generated token is ignored
+            "temperature": 0.0,
+            "echo": True,
+            "logprobs": 1,
+        }
+        unsupported = BackendError(
+            f"{self._url('completions')} cannot score given text: it does not support "
+            "echo with logprobs on /completions; score multiple choice by generation instead"
+        )
+        try:
+            data = await self._post_json("completions", body)
+        except UpstreamHTTPError as exc:
+            if 400 <= exc.status_code < 500 and exc.status_code != 429:
+                raise unsupported from exc
+            raise
+        choice_data = self._first_choice(data)
+        raw = choice_data.get("logprobs") or {}
+        tokens = raw.get("tokens")
+        values = raw.get("token_logprobs")
+        offsets = raw.get("text_offset")
+        if not tokens or not values or not offsets:
+            raise unsupported
+        if not str(choice_data.get("text") or "").startswith(full):
+            raise unsupported  # echo ignored
+        total = 0.0
+        for token, value, offset in zip(tokens, values, offsets, strict=False):
+            end = int(offset) + len(str(token))
+            # Tokens of the echoed choice: they end after the prompt and start before the
+            # generated text.
+            if end > len(prompt) and int(offset) < len(full):
+                if value is None:
+                    raise unsupported
+                total += float(value)
+        return total
+
+    async def model_name(self) -> str:
+        """The model to request: the spec's, or the first one the server lists."""
+        if self._model is None:
+            data = await self._request_json("GET", "models", None)
+            models = data.get("data") or []
+            if not models or not isinstance(models[0], dict) or "id" not in models[0]:
+                raise BackendError(
+                    f"{self._url('models')} lists no model; name one: openai:URL#MODEL"
+                )
+            self._model = str(models[0]["id"])
+        return self._model
+
+    async def _sampling_body(self, params: GenerationParams) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": await self.model_name(),
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+        }
+        if params.stop:
+            body["stop"] = params.stop
+        if params.seed is not None:
+            body["seed"] = params.seed
+        return body
+
+    async def _chat_body(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, *, stream: bool
+    ) -> dict[str, Any]:
+        body = await self._sampling_body(params)
+        body["messages"] = [{"role": m.role, "content": m.content} for m in messages]
+        if params.logprobs or params.top_logprobs:
+            body["logprobs"] = True
+            if params.top_logprobs:
+                body["top_logprobs"] = params.top_logprobs
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def _url(self, path: str) -> str:
+        return f"{self._base_url}/{path}"
+
+    def _first_choice(self, data: dict[str, Any]) -> dict[str, Any]:
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise BackendError(f"{self._base_url} answered without choices: {str(data)[:200]}")
+        return choices[0]
+
+    async def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._request_json("POST", path, body)
+
+    async def _request_json(
+        self, method: str, path: str, body: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        response = await self._send(path, body, stream=False, method=method)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise BackendError(
+                f"{self._url(path)} answered with invalid JSON: {response.text[:200]}"
+            ) from exc
+        if not isinstance(data, dict):
+            raise BackendError(f"{self._url(path)} answered with {type(data).__name__}")
+        return data
+
+    async def _send(
+        self,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        stream: bool,
+        method: str = "POST",
+    ) -> httpx.Response:
+        """Send with retries; return a successful response (streaming: headers read only)."""
+        url = self._url(path)
+        attempt = 0
+        while True:
+            request = self._client.build_request(method, path, json=body)
+            try:
+                response = await self._client.send(request, stream=stream)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
+                if attempt >= self._max_retries:
+                    raise BackendError(
+                        f"cannot reach {url} ({type(exc).__name__}: {exc or 'no detail'}) "
+                        f"after {attempt + 1} attempt(s)"
+                    ) from exc
+                await asyncio.sleep(self._backoff(attempt))
+                attempt += 1
+                continue
+            except httpx.TimeoutException as exc:
+                raise BackendError(f"{url} timed out after {self._timeout_s:g} s") from exc
+            except httpx.HTTPError as exc:
+                raise BackendError(f"request to {url} failed: {exc}") from exc
+            status = response.status_code
+            if status < 400:
+                return response
+            if stream:
+                await response.aread()
+                await response.aclose()
+            if (status == 429 or status >= 500) and attempt < self._max_retries:
+                delay = _retry_after(response)
+                await asyncio.sleep(
+                    min(delay, self._max_backoff_s) if delay is not None else self._backoff(attempt)
+                )
+                attempt += 1
+                continue
+            raise UpstreamHTTPError(url, status, _error_message(_safe_json(response)))
+
+    def _backoff(self, attempt: int) -> float:
+        delay = min(self._backoff_s * (2**attempt), self._max_backoff_s)
+        return float(delay * random.uniform(0.5, 1.0))  # jitter: a fleet does not retry in lockstep
+
+
+def _safe_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:300]
+
+
+def _error_message(data: Any) -> str:
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+        if "detail" in data:
+            return str(data["detail"])
+    return str(data)[:300] or "no message"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds the server asked us to wait (`Retry-After`: seconds or an HTTP date)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+__all__ = ["API_KEY_ENV", "FALLBACK_API_KEY_ENV", "OpenAIBackend", "UpstreamHTTPError"]
