@@ -1,5 +1,6 @@
 """Evidence: the `RiskReport` written by `assess` and read by `decide`."""
 
+from importlib import resources
 from pathlib import Path
 
 from releasegate._util.load import load_model
@@ -23,7 +24,23 @@ def load_report(path: str | Path) -> RiskReport:
     return load_model(RiskReport, path)
 
 
+EXAMPLE_REPORTS = (
+    "low-risk",
+    "high-cyber-strong-safeguards",
+    "critical-bio-proxy",
+    "missing-tamper",
+)
+
+
+def example_report_path(name: str = "high-cyber-strong-safeguards") -> Path:
+    """Path of an example report shipped in the package (copies of `examples/reports/*.json`)."""
+    if name not in EXAMPLE_REPORTS:
+        raise ValueError(f"no example report {name!r}; choose from {', '.join(EXAMPLE_REPORTS)}")
+    return Path(str(resources.files("releasegate.evidence") / "_examples" / f"{name}.json"))
+
+
 __all__ = [
+    "EXAMPLE_REPORTS",
     "SCHEMA_VERSION",
     "BaselineComparison",
     "ConfidenceInterval",
@@ -35,5 +52,6 @@ __all__ = [
     "RiskReport",
     "SafeguardMetrics",
     "TamperAttack",
+    "example_report_path",
     "load_report",
 ]

@@ -28,6 +28,8 @@ class IndicatorReading(_Strict):
     tier: Tier | None = Field(description="tier from the cutoffs; None when evidence is missing")
     straddles_cutoff: bool = False
     note: str | None = None
+    role: Literal["capability", "safeguard"] = "capability"
+    evidence: list[str] = Field(default_factory=list, description="ids of the evidence items read")
 
 
 class DomainAssessment(_Strict):
@@ -95,4 +97,8 @@ class Decision(_Strict):
     reassessment_triggers: list[ReassessmentTrigger] = Field(default_factory=list)
     signoff: SignoffRequirement
     halted_reason: str | None = None
+    missing_evidence: list[str] = Field(
+        default_factory=list, description="'domain/indicator/condition' read with no evidence"
+    )
+    failed_evaluations: list[str] = Field(default_factory=list)
     content_sha256: str = ""
