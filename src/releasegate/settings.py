@@ -7,6 +7,7 @@ Every setting has help text; docs/settings.md lists them all (a test checks).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,29 @@ class Settings(BaseSettings):
         description=(
             "Retries (exponential backoff, honouring Retry-After) after a connection error, a 5xx "
             "or a 429 from an openai:* upstream backend."
+        ),
+    )
+
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Token that the admin API requires (Authorization: Bearer ...). The gateway refuses "
+            "to start without one, except with --dev."
+        ),
+    )
+    audit_hmac_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Server key for the HMAC of every audit record. Default: a random key created once in "
+            "audit-hmac.key under the data directory. Set it explicitly, and identically, for a "
+            "fleet of gateway processes on one PostgreSQL database."
+        ),
+    )
+    audit_store_content: Literal["full", "hash"] = Field(
+        default="hash",
+        description=(
+            "How the audit log keeps prompts and outputs: 'full' stores them, 'hash' stores only "
+            "their SHA-256 (data minimisation; the chain still proves what was sent)."
         ),
     )
 
