@@ -91,6 +91,76 @@ class Settings(BaseSettings):
         ),
     )
 
+    guard_weights: Path | None = Field(
+        default=None,
+        description=(
+            "Weight file (.npz from scripts/train_guard.py) of the embedding guard. Default: the "
+            "file committed in the package."
+        ),
+    )
+    guard_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Score at or above which the embedding guard flags a text. Default: the threshold "
+            "tuned by cross-validation and stored in the weight file."
+        ),
+    )
+    guard_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Timeout in seconds of a remote guard (Llama Guard, moderation API); past it the "
+            "guard fails and the request is refused (fail closed)."
+        ),
+    )
+    guard_llamaguard_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL (ending in /v1) of an OpenAI-compatible server (vLLM, llama.cpp, Ollama) "
+            "serving Llama Guard 3 or 4, for the 'llamaguard' guard."
+        ),
+    )
+    guard_llamaguard_model: str = Field(
+        default="meta-llama/Llama-Guard-3-1B",
+        description="Model name of Llama Guard on that server.",
+    )
+    guard_llamaguard_api_key: SecretStr | None = Field(
+        default=None, description="API key for the Llama Guard server, if it needs one."
+    )
+    guard_moderation_url: str = Field(
+        default="https://api.openai.com/v1",
+        description="Base URL of a hosted moderation API in OpenAI's /v1/moderations format.",
+    )
+    guard_moderation_model: str = Field(
+        default="omni-moderation-latest",
+        description="Model name sent to the moderation API.",
+    )
+    guard_moderation_api_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "API key of the moderation API, for the 'moderation' guard (which refuses to be "
+            "built without one)."
+        ),
+    )
+    guard_stream_window_chars: int = Field(
+        default=400,
+        ge=16,
+        description=(
+            "Output guarding while streaming: characters per scanned window. Text is released "
+            "to the client only after a window containing it was scanned and passed."
+        ),
+    )
+    guard_stream_overlap_chars: int = Field(
+        default=100,
+        ge=0,
+        description=(
+            "Characters each streamed window shares with the previous one, so a harmful phrase "
+            "split across two windows is still seen whole."
+        ),
+    )
+
     def resolved_model_cache_dir(self) -> Path:
         """The model cache directory in force: the configured one, or models/ under `data_dir`."""
         return self.model_cache_dir or (self.data_dir / "models")
