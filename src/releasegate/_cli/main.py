@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from releasegate._cli import decide, demo, policy, schema
 from releasegate.errors import InputError
 
 app = typer.Typer(
@@ -19,6 +20,10 @@ app = typer.Typer(
 )
 
 # Command groups register themselves on `app` when imported (one module per group).
+app.command("decide")(decide.decide_command)
+app.add_typer(policy.app, name="policy")
+app.command("schema")(schema.schema_command)
+app.command("demo")(demo.demo_command)
 
 
 def main() -> None:
