@@ -8,6 +8,9 @@ import pytest
 
 from tests.helpers.databases import require_redis, temporary_postgres_database
 
+# The bundled model, converted once per session (tests/helpers/models.py).
+pytest_plugins = ["tests.helpers.models"]
+
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
