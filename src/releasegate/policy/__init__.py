@@ -40,10 +40,12 @@ from releasegate.policy._model import (
     TierWhen,
     Trigger,
 )
+from releasegate.policy._schemas import SCHEMAS, schema_text
 
 __all__ = [
     "BUNDLED_POLICIES",
     "CATALOGUE",
+    "SCHEMAS",
     "AllWhen",
     "Alternative",
     "AnyWhen",
@@ -76,4 +78,5 @@ __all__ = [
     "load_policy",
     "model_sha256",
     "parse_policy",
+    "schema_text",
 ]
