@@ -7,6 +7,7 @@ Build the chain a tier asks for with `build_guards(tier.guards, settings)`; ever
 from releasegate.guards._base import Guard, GuardError, GuardVerdict
 from releasegate.guards._chain import GuardChain, combine
 from releasegate.guards._keyword import DEFAULT_PHRASES, KeywordGuard
+from releasegate.guards._normalize import normalize
 from releasegate.guards._registry import (
     ENTRY_POINT_GROUP,
     GuardFactory,
@@ -16,6 +17,7 @@ from releasegate.guards._registry import (
     build_guards,
     register_guard,
 )
+from releasegate.guards._stream import ScanStep, StreamScanner
 from releasegate.guards._taxonomy import HAZARD_TITLES, HazardCategory
 from releasegate.guards._text import input_texts
 
@@ -30,11 +32,14 @@ __all__ = [
     "GuardVerdict",
     "HazardCategory",
     "KeywordGuard",
+    "ScanStep",
+    "StreamScanner",
     "UnknownGuardError",
     "available_guards",
     "build_guard",
     "build_guards",
     "combine",
     "input_texts",
+    "normalize",
     "register_guard",
 ]
