@@ -101,7 +101,7 @@ class StreamScanner:
         if self.verdict is not None:
             return ScanStep("", self.verdict)
         self._text += delta
-        out = []
+        out: list[str] = []
         while len(self._text) - self._window_start() >= self.window:
             if not await self._scan(self._window_start() + self.window):
                 return ScanStep("".join(out), self.verdict)
