@@ -161,6 +161,35 @@ class Settings(BaseSettings):
         ),
     )
 
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "Redis URL (redis://host:6379/0) for rate limits and quotas shared by a fleet of "
+            "gateway processes. Default: counters in the memory of one process."
+        ),
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest request body the gateway accepts, in bytes; larger bodies get 413.",
+    )
+    key_cache_ttl_s: float = Field(
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Seconds a gateway process reuses a key lookup. Below 1 s, so a key revoked through "
+            "any process is refused by every process within one second."
+        ),
+    )
+    served_model_name: str | None = Field(
+        default=None,
+        description=(
+            "Model id the gateway serves under (the `model` clients send). Default: the model "
+            "spec, e.g. 'bundled:smollm2'."
+        ),
+    )
+
     def resolved_model_cache_dir(self) -> Path:
         """The model cache directory in force: the configured one, or models/ under `data_dir`."""
         return self.model_cache_dir or (self.data_dir / "models")
