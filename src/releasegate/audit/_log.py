@@ -1,0 +1,349 @@
+"""`AuditLog`: append-only, hash-chained, HMAC-signed records in the store.
+
+Appending locks the single chain-head row (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite
+the first statement of the transaction is a write, which takes SQLite's one writer lock), reads
+the head, inserts the records and moves the head, all in one transaction. Every process that
+shares the database therefore appends to one chain, in one order, with no forks; a crash rolls
+the whole transaction back, so a half-written record can never exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from releasegate.audit._chain import (
+    AuditRecord,
+    ChainChecker,
+    VerifyResult,
+    canonical_json,
+    content_sha256,
+    record_hash,
+    record_hmac,
+)
+from releasegate.store.tables.audit import AuditHeadRow, AuditRecordRow
+
+StoreContent = Literal["full", "hash"]
+
+MAX_KIND = 50
+MAX_ACTOR = 200
+_VERIFY_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry validated and ready to be chained (the payload already in its final form)."""
+
+    kind: str
+    actor: str
+    payload: dict[str, Any]
+
+
+class AuditLog:
+    """The audit log of one store.
+
+    Args:
+        session_factory: from `releasegate.store.open_store` (or `make_session_factory`).
+        hmac_key: the server key for record HMACs (`resolve_audit_hmac_key(settings)`).
+        store_content: "full" keeps the `content` passed to `append` (prompts, outputs) as is;
+            "hash" keeps only the SHA-256 of each content field.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        hmac_key: bytes,
+        store_content: StoreContent = "hash",
+    ) -> None:
+        if not hmac_key:
+            raise ValueError("the audit HMAC key is empty")
+        if store_content not in ("full", "hash"):
+            raise ValueError(f"store_content must be 'full' or 'hash', not {store_content!r}")
+        self._sessions = session_factory
+        self._key = hmac_key
+        self.store_content: StoreContent = store_content
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        kind: str,
+        actor: str,
+        payload: Mapping[str, Any],
+        content: Mapping[str, Any] | None = None,
+    ) -> PendingEntry:
+        """Validate an entry and apply the content setting, without writing anything.
+
+        Raises:
+            ValueError, TypeError: an empty or too long kind/actor, a payload JSON cannot hold,
+                or a payload that already has a `content` / `content_sha256` key.
+        """
+        if not kind or len(kind) > MAX_KIND:
+            raise ValueError(f"audit kind must be 1..{MAX_KIND} characters: {kind!r}")
+        if len(actor) > MAX_ACTOR:
+            raise ValueError(f"audit actor is longer than {MAX_ACTOR} characters")
+        data = dict(payload)
+        if content is not None:
+            if "content" in data or "content_sha256" in data:
+                raise ValueError("pass prompts/outputs as `content`, not inside the payload")
+            if self.store_content == "full":
+                data["content"] = dict(content)
+            else:
+                data["content_sha256"] = {k: content_sha256(v) for k, v in content.items()}
+        # Round-trip through canonical JSON now, so what is hashed is exactly what is stored and
+        # read back (tuples become lists, and unrepresentable values fail here, not mid-batch).
+        data = json.loads(canonical_json(data))
+        return PendingEntry(kind=kind, actor=actor, payload=data)
+
+    def append(
+        self,
+        kind: str,
+        actor: str,
+        payload: Mapping[str, Any],
+        content: Mapping[str, Any] | None = None,
+    ) -> AuditRecord:
+        """Append one record in its own transaction; returns once it is committed.
+
+        Args:
+            kind: what happened, e.g. "request", "admin".
+            actor: who did it, e.g. a key id or "cli:alice".
+            payload: JSON-serialisable details.
+            content: prompts/outputs, stored in full or as hashes per `store_content`.
+        """
+        return self.append_batch([self.prepare(kind, actor, payload, content)])[0]
+
+    def append_batch(self, entries: Sequence[PendingEntry]) -> list[AuditRecord]:
+        """Append prepared entries, in order, in ONE transaction (the group commit)."""
+        if not entries:
+            return []
+        with self._sessions() as session, session.begin():
+            head_seq, head_hash = self._lock_head(session)
+            rows: list[dict[str, Any]] = []
+            records: list[AuditRecord] = []
+            for entry in entries:
+                seq = head_seq + 1
+                time = datetime.now(UTC).isoformat(timespec="microseconds")
+                digest = record_hash(head_hash, seq, time, entry.kind, entry.actor, entry.payload)
+                record = AuditRecord(
+                    seq=seq,
+                    time=time,
+                    kind=entry.kind,
+                    actor=entry.actor,
+                    payload=entry.payload,
+                    prev_hash=head_hash,
+                    hash=digest,
+                    hmac=record_hmac(self._key, digest),
+                )
+                records.append(record)
+                rows.append({**record.to_dict(), "payload": canonical_json(entry.payload)})
+                head_seq, head_hash = seq, digest
+            session.execute(insert(AuditRecordRow), rows)
+            session.execute(
+                update(AuditHeadRow)
+                .where(AuditHeadRow.id == 1)
+                .values(seq=head_seq, hash=head_hash)
+            )
+        return records
+
+    @staticmethod
+    def _lock_head(session: Session) -> tuple[int, str]:
+        if session.get_bind().dialect.name == "sqlite":
+            # A write as the first statement takes SQLite's writer lock before anything is read;
+            # reading first and writing later could fail with SQLITE_BUSY under contention.
+            session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(id=1))
+            stmt = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)
+        else:
+            stmt = (
+                select(AuditHeadRow.seq, AuditHeadRow.hash)
+                .where(AuditHeadRow.id == 1)
+                .with_for_update()
+            )
+        row = session.execute(stmt).one_or_none()
+        if row is None:
+            raise RuntimeError("the audit chain head row is missing: run the migrations")
+        return int(row[0]), str(row[1])
+
+    async def append_async(
+        self,
+        kind: str,
+        actor: str,
+        payload: Mapping[str, Any],
+        content: Mapping[str, Any] | None = None,
+    ) -> AuditRecord:
+        """Append one record through the group-commit writer of the running event loop.
+
+        Concurrent callers are batched into one transaction; each call returns only once its
+        record is committed (durable), and raises if the write failed (fail closed).
+        """
+        from releasegate.audit._writer import AuditWriter
+
+        loop = asyncio.get_running_loop()
+        writer = self._writers.get(loop)
+        if writer is None:
+            writer = AuditWriter(self)
+            self._writers[loop] = writer
+        record: AuditRecord = await writer.append(kind, actor, payload, content)
+        return record
+
+    async def aclose(self) -> None:
+        """Wait for the running loop's writer to finish in-flight batches, then stop it."""
+        loop = asyncio.get_running_loop()
+        writer = self._writers.pop(loop, None)
+        if writer is not None:
+            await writer.aclose()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
+        """The chain head: (seq of the last record, its hash); (0, genesis) when empty."""
+        with self._sessions() as session:
+            row = session.execute(
+                select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)
+            ).one()
+            return int(row[0]), str(row[1])
+
+    def records(self, after_seq: int = 0) -> Iterator[AuditRecord]:
+        """Every stored record in seq order, read in pages (constant memory)."""
+        last = after_seq
+        while True:
+            with self._sessions() as session:
+                rows = session.scalars(
+                    select(AuditRecordRow)
+                    .where(AuditRecordRow.seq > last)
+                    .order_by(AuditRecordRow.seq)
+                    .limit(_VERIFY_PAGE)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _to_record(row)
+            last = rows[-1].seq
+
+    def get(self, seq: int) -> AuditRecord | None:
+        """The record with this seq, or None."""
+        with self._sessions() as session:
+            row = session.get(AuditRecordRow, seq)
+            return None if row is None else _to_record(row)
+
+    def verify(self) -> VerifyResult:
+        """Check the whole chain: seq continuity, prev_hash links, hashes, HMACs and the head.
+
+        Returns:
+            ok, how many records checked out, and the first bad record with the reason.
+        """
+        checker = ChainChecker(self._key)
+        head_seq, head_hash = self.head()
+        for record in self._raw_records():
+            if not checker.check(*record):
+                break
+        return checker.result(head_seq, head_hash)
+
+    def _raw_records(self) -> Iterator[tuple[int, str, str, str, Any, str, str, str]]:
+        last = -(2**62)
+        while True:
+            with self._sessions() as session:
+                rows = session.execute(
+                    select(
+                        AuditRecordRow.seq,
+                        AuditRecordRow.time,
+                        AuditRecordRow.kind,
+                        AuditRecordRow.actor,
+                        AuditRecordRow.payload,
+                        AuditRecordRow.prev_hash,
+                        AuditRecordRow.hash,
+                        AuditRecordRow.hmac,
+                    )
+                    .where(AuditRecordRow.seq > last)
+                    .order_by(AuditRecordRow.seq)
+                    .limit(_VERIFY_PAGE)
+                ).all()
+            if not rows:
+                return
+            for seq, time, kind, actor, payload, prev, digest, mac in rows:
+                try:
+                    data: Any = json.loads(payload)
+                except ValueError:
+                    data = payload  # unparsable: the hash check will name this record
+                yield int(seq), time, kind, actor, data, prev, digest, mac
+            last = int(rows[-1][0])
+
+    def export(self, out: str | os.PathLike[str] | IO[str]) -> int:
+        """Write every record as JSON Lines, in seq order.
+
+        Args:
+            out: a path (written to a temporary file, then renamed: never half-written) or an
+                open text file.
+
+        Returns:
+            The number of records written.
+        """
+        if not isinstance(out, str | os.PathLike):
+            return self._write_jsonl(out)
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                count = self._write_jsonl(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return count
+
+    def _write_jsonl(self, handle: IO[str]) -> int:
+        count = 0
+        for record in self.records():
+            handle.write(canonical_json(record.to_dict()) + "\n")
+            count += 1
+        return count
+
+
+def verify_jsonl(lines: Iterator[str] | IO[str], hmac_key: bytes) -> VerifyResult:
+    """Verify an exported chain (JSON Lines, as `AuditLog.export` writes it) offline."""
+    checker = ChainChecker(hmac_key)
+    for line in lines:
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        if not checker.check(
+            int(item["seq"]),
+            item["time"],
+            item["kind"],
+            item["actor"],
+            item["payload"],
+            item["prev_hash"],
+            item["hash"],
+            item["hmac"],
+        ):
+            break
+    return checker.result()
+
+
+def _to_record(row: AuditRecordRow) -> AuditRecord:
+    return AuditRecord(
+        seq=row.seq,
+        time=row.time,
+        kind=row.kind,
+        actor=row.actor,
+        payload=json.loads(row.payload),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        hmac=row.hmac,
+    )

@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from releasegate.audit import GENESIS_HASH, AuditLog, content_sha256, record_hash, verify_jsonl
+from releasegate.store.tables.audit import AuditRecordRow
+from tests.helpers.stores import TEST_HMAC_KEY
+
+
+def _filled(sessions: sessionmaker[Session], n: int = 6) -> AuditLog:
+    log = AuditLog(sessions, TEST_HMAC_KEY)
+    for i in range(n):
+        log.append("request", f"key_{i % 2}", {"i": i, "route": "/v1/chat/completions"})
+    return log
+
+
+def test_append_chains_records_and_verify_passes(sessions: sessionmaker[Session]) -> None:
+    log = AuditLog(sessions, TEST_HMAC_KEY)
+    assert log.verify().ok and log.verify().checked == 0
+    first = log.append("admin", "cli:root", {"action": "keys.create", "unicode": "é✓"})
+    second = log.append("request", "key_1", {"n": 2})
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.prev_hash == GENESIS_HASH and second.prev_hash == first.hash
+    assert log.head() == (2, second.hash)
+    assert list(log.records()) == [first, second]
+    result = log.verify()
+    assert (result.ok, result.checked, result.first_bad_seq) == (True, 2, None)
+
+
+def test_content_full_or_hash(sessions: sessionmaker[Session]) -> None:
+    content = {"prompt": [{"role": "user", "content": "hi"}], "output": "hello"}
+    hashed = AuditLog(sessions, TEST_HMAC_KEY, store_content="hash")
+    record = hashed.append("request", "k", {"status": 200}, content=content)
+    assert "content" not in record.payload
+    assert record.payload["content_sha256"] == {
+        "prompt": content_sha256(content["prompt"]),
+        "output": content_sha256("hello"),
+    }
+    full = AuditLog(sessions, TEST_HMAC_KEY, store_content="full")
+    assert full.append("request", "k", {}, content=content).payload["content"] == content
+    with pytest.raises(ValueError, match="content"):
+        full.append("request", "k", {"content": "x"}, content={"output": "y"})
+    assert full.verify().ok
+
+
+def test_bad_entries_are_refused_and_leave_nothing(sessions: sessionmaker[Session]) -> None:
+    log = AuditLog(sessions, TEST_HMAC_KEY)
+    with pytest.raises(ValueError):
+        log.append("request", "k", {"x": float("nan")})
+    with pytest.raises(TypeError):
+        log.append("request", "k", {"x": object()})
+    with pytest.raises(ValueError):
+        log.append("", "k", {})
+    assert log.head()[0] == 0 and list(log.records()) == []
+
+
+def test_verify_names_an_edited_record(sessions: sessionmaker[Session]) -> None:
+    log = _filled(sessions)
+    with sessions() as session, session.begin():
+        session.execute(
+            update(AuditRecordRow).where(AuditRecordRow.seq == 4).values(payload='{"i":40}')
+        )
+    result = log.verify()
+    assert (result.ok, result.first_bad_seq, result.checked) == (False, 4, 3)
+    assert result.reason is not None and "edited" in result.reason
+
+
+def test_verify_names_a_record_rewritten_without_the_key(sessions: sessionmaker[Session]) -> None:
+    log = _filled(sessions)
+    forger = AuditLog(sessions, b"not-the-server-key")
+    # Recompute the edited record's hash correctly: only the HMAC can tell.
+    original = log.get(3)
+    assert original is not None
+    payload = {"i": 300}
+    digest = record_hash(
+        original.prev_hash, 3, original.time, original.kind, original.actor, payload
+    )
+    with sessions() as session, session.begin():
+        session.execute(
+            update(AuditRecordRow)
+            .where(AuditRecordRow.seq == 3)
+            .values(payload=json.dumps(payload), hash=digest)
+        )
+    result = log.verify()
+    assert (result.first_bad_seq, result.checked) == (3, 2)
+    assert result.reason is not None and "HMAC" in result.reason
+    assert forger.verify().first_bad_seq == 1  # the wrong key fails at the first record
+
+
+def test_verify_names_a_deleted_record(sessions: sessionmaker[Session]) -> None:
+    log = _filled(sessions)
+    with sessions() as session, session.begin():
+        session.execute(delete(AuditRecordRow).where(AuditRecordRow.seq == 3))
+    result = log.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 3)
+    assert result.reason is not None and "record 3 is missing" in result.reason
+
+
+def test_verify_names_records_deleted_at_the_end(sessions: sessionmaker[Session]) -> None:
+    log = _filled(sessions)
+    with sessions() as session, session.begin():
+        session.execute(delete(AuditRecordRow).where(AuditRecordRow.seq >= 5))
+    result = log.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 5)
+
+
+def test_verify_names_a_reordered_record(sessions: sessionmaker[Session]) -> None:
+    log = _filled(sessions)
+    # Swap records 2 and 3 (each keeps its own hash, prev_hash and HMAC).
+    with sessions() as session, session.begin():
+        session.execute(update(AuditRecordRow).where(AuditRecordRow.seq == 2).values(seq=-2))
+        session.execute(update(AuditRecordRow).where(AuditRecordRow.seq == 3).values(seq=2))
+        session.execute(update(AuditRecordRow).where(AuditRecordRow.seq == -2).values(seq=3))
+    result = log.verify()
+    assert (result.ok, result.first_bad_seq) == (False, 2)
+    assert result.reason is not None and "prev_hash" in result.reason
+
+
+def test_export_writes_jsonl_that_verifies_offline(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    log = _filled(sessions, 5)
+    out = tmp_path / "sub" / "audit.jsonl"
+    assert log.export(out) == 5
+    lines = out.read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3, 4, 5]
+    assert verify_jsonl(iter(lines), TEST_HMAC_KEY).ok
+    assert list(tmp_path.joinpath("sub").iterdir()) == [out]  # no temp file left
+    buffer = io.StringIO()
+    log.export(buffer)
+    assert buffer.getvalue() == out.read_text()
+    edited = [*lines]
+    edited[1] = edited[1].replace('"i":1', '"i":7')
+    assert verify_jsonl(iter(edited), TEST_HMAC_KEY).first_bad_seq == 2
