@@ -1,0 +1,270 @@
+"""`create_app`: the structured-access gateway as a FastAPI app, built by a factory.
+
+Nothing is created at import time. `create_app` checks the decision against the tiers and the
+admin token (refusing to build an app that would serve more than the decision allows); the
+store, the audit writer, the guards, the rate limiter and (unless given) the backend are created
+in the app's lifespan and closed with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from releasegate.access._keys import KeyRecord, KeyStore
+from releasegate.access._tiers import DEFAULT_TIERS, TierSpec
+from releasegate.backends._base import ModelBackend
+from releasegate.gateway._admin import AdminActions, AdminRoute
+from releasegate.gateway._enforce import enforce_decision
+from releasegate.gateway._errors import ApiError
+from releasegate.gateway._keys import KeyCache
+from releasegate.gateway._pipeline import Observer, Pipeline
+from releasegate.gateway._ratelimit import RateLimiter
+from releasegate.gateway._routes import GenerateRoute, ModelsRoute
+from releasegate.guards._chain import GuardChain
+from releasegate.policy._decision import Decision
+from releasegate.settings import Settings
+
+log = logging.getLogger("releasegate.gateway")
+
+
+class GatewayConfigError(Exception):
+    """The gateway must not start as configured (no admin token, a tier the decision forbids)."""
+
+
+@dataclass
+class Gateway:
+    """Everything a running gateway holds; `app.state.gateway` once the lifespan has started."""
+
+    settings: Settings
+    backend: ModelBackend
+    model_name: str
+    tiers: dict[str, TierSpec]
+    pipeline: Pipeline
+    keys: KeyStore
+    audit: Any
+    chat: GenerateRoute
+    completions: GenerateRoute
+    models: ModelsRoute
+    admin: AdminActions
+    resources: list[Any] = field(default_factory=list)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    model: str | None = None,
+    backend: ModelBackend | None = None,
+    decision: Decision | None = None,
+    tiers: Mapping[str, TierSpec] | None = None,
+    dev: bool = False,
+    observers: list[Observer] | None = None,
+) -> FastAPI:
+    """Build the gateway app.
+
+    Args:
+        settings: releasegate settings (store, Redis, admin token, audit, limits).
+        model: a backend spec (`bundled:smollm2`, `openai:URL#MODEL`...), loaded at startup;
+            ignored when `backend` is given.
+        backend: an already built backend (tests, embedding); not closed by the app.
+        decision: the release decision to enforce; None only with `dev`.
+        tiers: the tiers to offer (a policy's `access_tiers`); default `DEFAULT_TIERS`.
+        dev: allow starting without an admin token or a decision (local development).
+        observers: async callables told about every finished request (monitoring, metrics).
+
+    Returns:
+        The FastAPI app; serve it with uvicorn.
+
+    Raises:
+        GatewayConfigError: no admin token without `dev`; no model; no decision without `dev`.
+        DecisionForbidsServing: a tier is more open than the decision allows.
+    """
+    settings = settings or Settings()
+    offered = dict(tiers or DEFAULT_TIERS)
+    for name, tier in offered.items():
+        if tier.name != name:
+            raise GatewayConfigError(f"tier {name!r} is named {tier.name!r} inside")
+    if settings.admin_token is None and not dev:
+        raise GatewayConfigError(
+            "no admin token: set RELEASEGATE_ADMIN_TOKEN (the admin API needs it), or run with "
+            "--dev for local development"
+        )
+    if decision is not None:
+        enforce_decision(decision, offered)
+    elif not dev:
+        raise GatewayConfigError("no decision to enforce: pass --decision (or --dev)")
+    if backend is None and model is None:
+        raise GatewayConfigError("no model: pass a model spec or a backend")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway = await _start(settings, model, backend, offered, observers or [])
+        app.state.gateway = gateway
+        try:
+            yield
+        finally:
+            await _stop(gateway, close_backend=backend is None)
+
+    app = FastAPI(
+        title="releasegate gateway",
+        version="1",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    async def chat(request: Request) -> Response:
+        g: Gateway = request.app.state.gateway
+        return await g.pipeline.run(request, g.chat)
+
+    async def completions(request: Request) -> Response:
+        g: Gateway = request.app.state.gateway
+        return await g.pipeline.run(request, g.completions)
+
+    async def models(request: Request) -> Response:
+        g: Gateway = request.app.state.gateway
+        return await g.pipeline.run(request, g.models)
+
+    async def create_key(request: Request) -> Response:
+        g: Gateway = request.app.state.gateway
+        route = AdminRoute("keys.create", g.admin.create, needs_body=True)
+        return await g.pipeline.run(request, route)
+
+    async def list_keys(request: Request) -> Response:
+        g: Gateway = request.app.state.gateway
+        route = AdminRoute("keys.list", g.admin.list, needs_body=False)
+        return await g.pipeline.run(request, route)
+
+    async def revoke_key(request: Request) -> Response:
+        g: Gateway = request.app.state.gateway
+        route = AdminRoute(
+            "keys.revoke", g.admin.revoke(request.path_params["key_id"]), needs_body=False
+        )
+        return await g.pipeline.run(request, route)
+
+    async def rotate_key(request: Request) -> Response:
+        g: Gateway = request.app.state.gateway
+        route = AdminRoute(
+            "keys.rotate", g.admin.rotate(request.path_params["key_id"]), needs_body=False
+        )
+        return await g.pipeline.run(request, route)
+
+    async def suspend_key(request: Request) -> Response:
+        g: Gateway = request.app.state.gateway
+        route = AdminRoute(
+            "keys.suspend", g.admin.suspend(request.path_params["key_id"]), needs_body=False
+        )
+        return await g.pipeline.run(request, route)
+
+    # Plain Starlette routes on the FastAPI router: the handlers take the raw request, so no
+    # per-request dependency solving or response model validation runs on the hot path.
+    app.add_api_route("/v1/chat/completions", chat, methods=["POST"])
+    app.add_api_route("/v1/completions", completions, methods=["POST"])
+    app.add_api_route("/v1/models", models, methods=["GET"])
+    app.add_api_route("/admin/keys", create_key, methods=["POST"])
+    app.add_api_route("/admin/keys", list_keys, methods=["GET"])
+    app.add_api_route("/admin/keys/{key_id}/revoke", revoke_key, methods=["POST"])
+    app.add_api_route("/admin/keys/{key_id}/rotate", rotate_key, methods=["POST"])
+    app.add_api_route("/admin/keys/{key_id}/suspend", suspend_key, methods=["POST"])
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        message = (
+            f"no route {request.method} {request.url.path}"
+            if exc.status_code in (404, 405)
+            else str(exc.detail)
+        )
+        err = ApiError(exc.status_code, message, code=code)
+        return Response(
+            err.body_bytes(), status_code=exc.status_code, media_type="application/json"
+        )
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    return app
+
+
+async def _start(
+    settings: Settings,
+    model: str | None,
+    backend: ModelBackend | None,
+    tiers: dict[str, TierSpec],
+    observers: list[Observer],
+) -> Gateway:
+    from releasegate.audit import audit_log_from_settings
+    from releasegate.guards import build_guards
+    from releasegate.store._open import open_store
+
+    engine, sessions = await asyncio.to_thread(open_store, settings)
+    resources: list[Any] = [engine]
+    try:
+        store = KeyStore(sessions)
+        audit = audit_log_from_settings(settings, sessions)
+        guards: dict[str, GuardChain] = {}
+        built: dict[tuple[str, ...], GuardChain] = {}  # tiers with the same guards share them
+        for name, tier in tiers.items():
+            names = tuple(tier.guards)
+            if names not in built:
+                built[names] = await asyncio.to_thread(build_guards, names, settings)
+            guards[name] = built[names]
+        if backend is None:
+            from releasegate.backends import load_backend
+
+            assert model is not None
+            backend = await asyncio.to_thread(load_backend, model, settings)
+        model_name = settings.served_model_name or backend.name
+        cache: KeyCache[KeyRecord] = KeyCache(store.authenticate, ttl_s=settings.key_cache_ttl_s)
+        limiter = RateLimiter(settings.redis_url)
+        pipeline = Pipeline(
+            tiers=tiers,
+            guards=guards,
+            keys=cache,
+            limiter=limiter,
+            audit_append=audit.append_async,
+            admin_token=(settings.admin_token.get_secret_value() if settings.admin_token else None),
+            max_body_bytes=settings.max_body_bytes,
+            stream_window=getattr(settings, "guard_stream_window_chars", 400),
+            stream_overlap=getattr(settings, "guard_stream_overlap_chars", 100),
+        )
+        pipeline.observers.extend(observers)
+        return Gateway(
+            settings=settings,
+            backend=backend,
+            model_name=model_name,
+            tiers=tiers,
+            pipeline=pipeline,
+            keys=store,
+            audit=audit,
+            chat=GenerateRoute("chat", backend, model_name),
+            completions=GenerateRoute("completion", backend, model_name),
+            models=ModelsRoute(model_name),
+            admin=AdminActions(store, tiers, cache),
+            resources=[engine, cache, limiter],
+        )
+    except BaseException:
+        for r in resources:
+            r.dispose()
+        raise
+
+
+async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
+    await gateway.audit.aclose()
+    engine, cache, limiter = gateway.resources
+    cache.close()
+    await limiter.aclose()
+    if close_backend:
+        await gateway.backend.aclose()
+    engine.dispose()
+
+
+__all__ = ["Gateway", "GatewayConfigError", "create_app"]

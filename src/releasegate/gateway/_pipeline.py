@@ -1,0 +1,561 @@
+"""The one request pipeline that every gateway route goes through.
+
+    read body (413) → authenticate (401/503) → decode JSON (400) → parse (400)
+    → authorize the tier's capabilities (403) → rate limit and quota (429/503)
+    → input guards (400 content_filter / 503) → execute (backend, admin action...)
+    → output guards → settle the token reservation → audit (503 if it cannot be written)
+    → response
+
+A route only says how to parse its body, what its tier must allow, what to reserve, which
+texts to guard and how to execute; it cannot skip or reorder a step. Streaming routes run the
+same steps, with output guards scanning windows of the stream and the audit record written
+before the final `data: [DONE]`.
+
+Every authenticated request ends with exactly one audit record, refusals included; requests
+that fail before authentication (no key, bad key, oversized body) leave none, so anonymous
+clients cannot fill the log.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from releasegate.access._keys import KeyRecord
+from releasegate.access._tiers import TierSpec
+from releasegate.backends._base import ChatMessage, StreamChunk
+from releasegate.gateway._errors import ApiError, bad_request, unauthorized, unavailable
+from releasegate.gateway._keys import KeyCache
+from releasegate.gateway._protocol import decode_json, error_event
+from releasegate.gateway._ratelimit import Quota, RateLimiter, Reservation
+from releasegate.guards._base import GuardError, GuardVerdict
+from releasegate.guards._chain import GuardChain
+from releasegate.guards._stream import StreamScanner
+
+log = logging.getLogger("releasegate.gateway")
+
+KEY_PREFIX = "rg-"
+# Admin actions are metered too (no route bypasses the pipeline), generously.
+ADMIN_QUOTA = Quota(rpm=600, tpm=None, daily_tokens=None)
+
+
+@dataclass(slots=True)
+class Principal:
+    """Who is calling: a key of a tier, or the admin."""
+
+    id: str
+    owner: str
+    tier: TierSpec | None
+    quota: Quota
+    guards: GuardChain | None
+    admin: bool = False
+    record: KeyRecord | None = None
+
+
+@dataclass(slots=True)
+class Call:
+    """One request on its way through the pipeline; routes read and fill it."""
+
+    route: str
+    request: Request
+    request_id: str
+    started: float
+    principal: Principal | None = None
+    parsed: Any = None
+    reservation: Reservation | None = None
+    input_verdict: GuardVerdict | None = None
+    output_verdicts: list[GuardVerdict] = field(default_factory=list)
+    used_tokens: int = 0
+    status: int = 200
+    error_code: str | None = None
+    audit: dict[str, Any] = field(default_factory=dict)
+    content: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Unary:
+    """A finished result: `render(verdicts)` builds the body once each output is judged."""
+
+    outputs: list[str]
+    render: Callable[[list[GuardVerdict | None]], Any]
+    used_tokens: int = 0
+
+
+@dataclass(slots=True)
+class Streamed:
+    """A streamed result: the pipeline scans `chunks` and frames what passes with `frame`."""
+
+    chunks: AsyncIterator[StreamChunk]
+    frame: Callable[[str | None, str | None, bool], bytes]  # (text, finish_reason, first)
+    usage: Callable[[int, int], bytes | None]  # (prompt, completion) -> final usage event
+    used_tokens: int = 0
+
+
+class Route(Protocol):
+    """What a route gives the pipeline (chat and completions, models, admin, research...)."""
+
+    name: str
+    admin: bool
+    needs_body: bool
+
+    def parse(self, data: dict[str, Any], principal: Principal) -> Any:
+        """Validate the decoded body (400 on bad input)."""
+        ...
+
+    def authorize(self, principal: Principal, parsed: Any) -> None:
+        """Refuse (403) what the principal's tier does not grant."""
+        ...
+
+    def reserve_tokens(self, parsed: Any) -> int:
+        """Worst-case tokens the request may use (reserved against tpm/daily quotas)."""
+        ...
+
+    def input_messages(self, parsed: Any) -> Sequence[ChatMessage]:
+        """Texts the input guards must judge (empty: nothing to judge)."""
+        ...
+
+    async def execute(self, call: Call) -> Unary | Streamed:
+        """Do the work (call the backend, run the admin action)."""
+        ...
+
+
+Observer = Callable[[Call], Awaitable[None]]
+
+
+class Pipeline:
+    """Runs routes through the fixed sequence of steps.
+
+    Args:
+        tiers: the tiers offered, by name.
+        guards: each tier's guard chain, by tier name.
+        keys: cached key lookups (`KeyStore.authenticate`).
+        limiter: rate limits and quotas.
+        audit_append: `AuditLog.append_async`.
+        admin_token: the admin bearer token; None disables the admin API.
+        max_body_bytes: bodies above this get 413.
+        stream_window, stream_overlap: output guarding windows while streaming.
+    """
+
+    def __init__(
+        self,
+        *,
+        tiers: dict[str, TierSpec],
+        guards: dict[str, GuardChain],
+        keys: KeyCache[KeyRecord],
+        limiter: RateLimiter,
+        audit_append: Callable[..., Awaitable[Any]],
+        admin_token: str | None,
+        max_body_bytes: int,
+        stream_window: int = 400,
+        stream_overlap: int = 100,
+    ) -> None:
+        self.tiers = tiers
+        self.guards = guards
+        self.keys = keys
+        self.limiter = limiter
+        self._audit_append = audit_append
+        self._admin_token = admin_token.encode() if admin_token else None
+        self.max_body_bytes = max_body_bytes
+        self.stream_window = stream_window
+        self.stream_overlap = stream_overlap
+        self.observers: list[Observer] = []  # misuse monitoring, metrics (issue 5) plug in here
+
+    # -- steps -------------------------------------------------------------------------------
+
+    async def read_body(self, request: Request) -> bytes:
+        length = request.headers.get("content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                raise bad_request("Content-Length is not a number") from None
+            if declared > self.max_body_bytes:
+                raise _too_large(declared, self.max_body_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _too_large(size, self.max_body_bytes)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def authenticate(self, request: Request, admin: bool) -> Principal:
+        header = request.headers.get("authorization")
+        if not header:
+            raise unauthorized(
+                "missing API key: send 'Authorization: Bearer rg-...'", code="missing_api_key"
+            )
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise unauthorized("malformed Authorization header: expected 'Bearer <key>'")
+        if admin:
+            if self._admin_token is None:
+                raise ApiError(
+                    403, "the admin API is disabled (no admin token set)", type="permission_error"
+                )
+            if not hmac.compare_digest(token.encode(), self._admin_token):
+                raise unauthorized("invalid admin token", code="invalid_admin_token")
+            return Principal(
+                id="admin", owner="admin", tier=None, quota=ADMIN_QUOTA, guards=None, admin=True
+            )
+        if not token.startswith(KEY_PREFIX) or len(token) > 200:
+            raise unauthorized("malformed API key: releasegate keys start with 'rg-'")
+        try:
+            record = await self.keys.get(token)
+        except Exception as exc:
+            log.warning("key store unreachable: %s", exc)
+            raise unavailable(
+                "the key store is unreachable; refusing rather than serving unauthenticated",
+                code="store_unavailable",
+            ) from exc
+        if record is None:
+            raise unauthorized("invalid API key (unknown, revoked, suspended or expired)")
+        tier = self.tiers.get(record.tier)
+        if tier is None:
+            raise ApiError(
+                403,
+                f"this key's tier {record.tier!r} is not offered by this gateway",
+                type="permission_error",
+                code="tier_not_offered",
+            )
+        lim = record.limits
+        quota = Quota(
+            rpm=_lower(lim.rpm, tier.rpm),
+            tpm=_lower(lim.tpm, tier.tpm),
+            daily_tokens=_lower(lim.daily_tokens, tier.daily_tokens),
+        )
+        return Principal(
+            id=record.id,
+            owner=record.owner,
+            tier=tier,
+            quota=quota,
+            guards=self.guards[tier.name],
+            record=record,
+        )
+
+    async def _guard_input(self, call: Call, route: Route) -> None:
+        principal = call.principal
+        assert principal is not None
+        messages = route.input_messages(call.parsed)
+        if principal.guards is None or not messages or not len(principal.guards):
+            return
+        try:
+            verdict = await principal.guards.check_input(messages)
+        except GuardError as exc:
+            raise unavailable(
+                f"input guard unavailable ({exc}); refusing rather than serving unguarded",
+                code="guard_unavailable",
+            ) from exc
+        call.input_verdict = verdict
+        if verdict.flagged:
+            cats = ", ".join(c.value for c in verdict.categories) or "unspecified"
+            raise ApiError(
+                400,
+                f"the request was blocked by the input guard ({cats}) under this gateway's "
+                "usage policy",
+                code="content_filter",
+            )
+
+    async def _guard_outputs(self, call: Call, outputs: list[str]) -> list[GuardVerdict | None]:
+        principal = call.principal
+        assert principal is not None
+        chain = principal.guards
+        if chain is None or not len(chain):
+            return [None] * len(outputs)
+        messages = route_messages(call)
+        verdicts: list[GuardVerdict | None] = []
+        for text in outputs:
+            try:
+                verdict = await chain.check_output(text, messages)
+            except GuardError as exc:
+                raise unavailable(
+                    f"output guard unavailable ({exc}); the answer is withheld",
+                    code="guard_unavailable",
+                ) from exc
+            call.output_verdicts.append(verdict)
+            verdicts.append(verdict)
+        return verdicts
+
+    async def _audit(self, call: Call) -> None:
+        principal = call.principal
+        if principal is None:
+            return
+        payload: dict[str, Any] = {
+            "request_id": call.request_id,
+            "route": call.route,
+            "status": call.status,
+            "latency_ms": round((time.perf_counter() - call.started) * 1000, 3),
+        }
+        if principal.tier is not None:
+            payload["tier"] = principal.tier.name
+        if call.error_code is not None:
+            payload["error"] = call.error_code
+        if call.used_tokens:
+            payload["tokens"] = call.used_tokens
+        if call.input_verdict is not None and call.input_verdict.flagged:
+            payload["input_flag"] = _verdict_json(call.input_verdict)
+        flagged = [_verdict_json(v) for v in call.output_verdicts if v.flagged]
+        if flagged:
+            payload["output_flags"] = flagged
+        payload.update(call.audit)
+        await self._audit_append(
+            "admin" if principal.admin else "request",
+            principal.id,
+            payload,
+            call.content or None,
+        )
+
+    async def _audit_or_503(self, call: Call) -> ApiError | None:
+        try:
+            await self._audit(call)
+        except Exception as exc:
+            log.error("audit append failed: %s", exc)
+            return unavailable(
+                "the audit log cannot be written; the response is withheld",
+                code="audit_unavailable",
+            )
+        return None
+
+    async def _settle(self, call: Call) -> None:
+        if call.reservation is not None:
+            await self.limiter.settle(call.reservation, call.used_tokens)
+
+    async def _notify(self, call: Call) -> None:
+        for observer in self.observers:
+            try:
+                await observer(call)
+            except Exception:  # an observer must never break an answered request
+                log.exception("pipeline observer failed")
+
+    # -- the pipeline ------------------------------------------------------------------------
+
+    async def run(self, request: Request, route: Route) -> Response:
+        """Take one request through every step; always returns a response."""
+        call = Call(
+            route=route.name,
+            request=request,
+            request_id=uuid.uuid4().hex,
+            started=time.perf_counter(),
+        )
+        try:
+            body = await self.read_body(request) if route.needs_body else b""
+            call.principal = await self.authenticate(request, route.admin)
+            data = decode_json(body) if route.needs_body else {}
+            call.parsed = route.parse(data, call.principal)
+            route.authorize(call.principal, call.parsed)
+            call.reservation = await self.limiter.admit(
+                call.principal.id, call.principal.quota, route.reserve_tokens(call.parsed)
+            )
+            await self._guard_input(call, route)
+            result = await route.execute(call)
+            if isinstance(result, Streamed):
+                # A stream's text leaves before its end is known, so its opening is audited
+                # first: an answered request always has its record. Its end is a second one.
+                call.audit["phase"] = "open"
+                if (failure := await self._audit_or_503(call)) is not None:
+                    await self._close_stream(result)
+                    await self._settle_quietly(call)
+                    return _error_response(failure)
+                call.audit["phase"] = "end"
+                return self._stream(call, result)
+            verdicts = await self._guard_outputs(call, result.outputs)
+            call.used_tokens = result.used_tokens
+            body_obj = result.render(verdicts)
+        except ApiError as exc:
+            return await self._refuse(call, exc)
+        except Exception as exc:  # a bug: refuse with 500, still audited, never half-served
+            log.exception("gateway error in %s", route.name)
+            return await self._refuse(
+                call, ApiError(500, f"internal error: {type(exc).__name__}", type="server_error")
+            )
+        await self._settle(call)
+        failure = await self._audit_or_503(call)
+        if failure is not None:
+            return _error_response(failure)
+        await self._notify(call)
+        return Response(orjson.dumps(body_obj), media_type="application/json")
+
+    async def _refuse(self, call: Call, exc: ApiError) -> Response:
+        call.status = exc.status
+        call.error_code = exc.code or exc.type
+        await self._settle_quietly(call)
+        if call.principal is not None:
+            failure = await self._audit_or_503(call)
+            if failure is not None:
+                return _error_response(failure)
+            await self._notify(call)
+        return _error_response(exc)
+
+    async def _settle_quietly(self, call: Call) -> None:
+        try:
+            await self._settle(call)
+        except Exception:
+            log.warning("could not settle the token reservation of %s", call.request_id)
+
+    def _stream(self, call: Call, result: Streamed) -> Response:
+        return StreamingResponse(
+            self._stream_events(call, result),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def _stream_events(self, call: Call, result: Streamed) -> AsyncIterator[bytes]:
+        principal = call.principal
+        assert principal is not None
+        chain = principal.guards
+        scanner = (
+            StreamScanner(
+                chain,
+                window=self.stream_window,
+                overlap=self.stream_overlap,
+                context=route_messages(call),
+            )
+            if chain is not None and len(chain)
+            else None
+        )
+        first = True
+        finish: str | None = None
+        prompt_tokens = completion_tokens = 0
+        sent: list[str] = []
+        error: ApiError | None = None
+        try:
+            yield result.frame("", None, True)
+            first = False
+            async for chunk in result.chunks:
+                if chunk.prompt_tokens is not None:
+                    prompt_tokens = chunk.prompt_tokens
+                if chunk.completion_tokens is not None:
+                    completion_tokens = chunk.completion_tokens
+                if chunk.finish_reason is not None:
+                    finish = chunk.finish_reason
+                text = chunk.text
+                if scanner is not None and text:
+                    step = await scanner.feed(text)
+                    if step.release:
+                        sent.append(step.release)
+                        yield result.frame(step.release, None, first)
+                    if step.cut:
+                        assert step.verdict is not None
+                        call.output_verdicts.append(step.verdict)
+                        error = _policy_cut(step.verdict)
+                        break
+                elif text:
+                    sent.append(text)
+                    yield result.frame(text, None, first)
+            if error is None and scanner is not None:
+                step = await scanner.finish()
+                if step.release:
+                    sent.append(step.release)
+                    yield result.frame(step.release, None, first)
+                if step.cut:
+                    assert step.verdict is not None
+                    call.output_verdicts.append(step.verdict)
+                    error = _policy_cut(step.verdict)
+        except GuardError as exc:
+            error = unavailable(
+                f"output guard unavailable ({exc}); the stream is cut", code="guard_unavailable"
+            )
+        except ApiError as exc:
+            error = exc
+        except Exception as exc:
+            log.exception("stream failed in %s", call.route)
+            error = unavailable(
+                f"the model failed mid-stream ({type(exc).__name__})", code="backend_error"
+            )
+        finally:
+            await self._close_stream(result)
+        call.used_tokens = prompt_tokens + completion_tokens
+        call.content.setdefault("output", "".join(sent))
+        if error is not None:
+            call.status = error.status if error.status != 400 else 200
+            call.error_code = error.code or error.type
+        await self._settle_quietly(call)
+        failure = await self._audit_or_503(call)
+        if failure is not None:
+            yield error_event(failure)
+            return
+        await self._notify(call)
+        if error is not None:
+            yield error_event(error)
+            return
+        yield result.frame(None, finish or "stop", False)
+        tail = result.usage(prompt_tokens, completion_tokens)
+        if tail is not None:
+            yield tail
+        yield b"data: [DONE]\n\n"
+
+    @staticmethod
+    async def _close_stream(result: Streamed) -> None:
+        aclose = getattr(result.chunks, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception:
+                log.warning("closing the backend stream failed")
+
+
+def route_messages(call: Call) -> Sequence[ChatMessage]:
+    messages = getattr(call.parsed, "messages", None)
+    return messages if messages is not None else ()
+
+
+def _lower(override: int | None, tier_value: int | None) -> int | None:
+    if override is None:
+        return tier_value
+    if tier_value is None:
+        return override
+    return min(override, tier_value)
+
+
+def _too_large(size: int, cap: int) -> ApiError:
+    return ApiError(
+        413,
+        f"request body of {size} bytes exceeds this gateway's limit of {cap} bytes",
+        code="request_too_large",
+    )
+
+
+def _policy_cut(verdict: GuardVerdict) -> ApiError:
+    cats = ", ".join(c.value for c in verdict.categories) or "unspecified"
+    return ApiError(
+        400,
+        f"the answer was cut by the output guard ({cats}) under this gateway's usage policy",
+        code="content_filter",
+    )
+
+
+def _verdict_json(verdict: GuardVerdict) -> dict[str, Any]:
+    return {
+        "guard": verdict.guard,
+        "score": round(verdict.score, 4),
+        "categories": [c.value for c in verdict.categories],
+    }
+
+
+def _error_response(exc: ApiError) -> Response:
+    return Response(
+        exc.body_bytes(), status_code=exc.status, media_type="application/json", headers=exc.headers
+    )
+
+
+__all__ = [
+    "ADMIN_QUOTA",
+    "Call",
+    "Observer",
+    "Pipeline",
+    "Principal",
+    "Route",
+    "Streamed",
+    "Unary",
+]

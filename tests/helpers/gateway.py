@@ -1,0 +1,214 @@
+"""Gateway test helpers: a deterministic in-process backend, settings, an ASGI client that runs
+the app's lifespan, decisions at a chosen weights level, and guards that raise or flag.
+
+`EchoBackend` answers `echo: <last message>`, one word per token (logprob -0.5 each), so tests
+can predict every answer and token count without a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from releasegate.access import DEFAULT_TIERS, TierSpec
+from releasegate.backends import (
+    BackendError,
+    ChatMessage,
+    Generation,
+    GenerationParams,
+    StreamChunk,
+    TokenLogprob,
+)
+from releasegate.guards import GuardError, GuardVerdict, register_guard
+from releasegate.policy import Decision
+from releasegate.settings import Settings
+from releasegate.vocab import AccessLevel, Component
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+AUDIT_KEY = "test-audit-key-0123456789"
+MODEL = "echo"
+
+
+def _tokens(text: str, limit: int) -> tuple[list[str], str]:
+    words = text.split(" ")
+    tokens = [w if i == 0 else " " + w for i, w in enumerate(words)]
+    if len(tokens) > limit:
+        return tokens[:limit], "length"
+    return tokens, "stop"
+
+
+class EchoBackend:
+    """A deterministic `ModelBackend`; `fail` makes every call raise `BackendError`."""
+
+    def __init__(self, name: str = MODEL, *, delay_s: float = 0.0) -> None:
+        self._name = name
+        self.delay_s = delay_s
+        self.fail = False
+        self.calls = 0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _answer(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Generation:
+        self.calls += 1
+        if self.fail:
+            raise BackendError("echo backend told to fail")
+        tokens, finish = _tokens("echo: " + messages[-1].content, params.max_tokens)
+        logprobs = None
+        if params.logprobs:
+            logprobs = [
+                TokenLogprob(
+                    token=t,
+                    logprob=-0.5,
+                    top={t: -0.5, **{f"alt{k}": -1.0 - k for k in range(params.top_logprobs - 1)}}
+                    if params.top_logprobs
+                    else {},
+                )
+                for t in tokens
+            ]
+        prompt_tokens = sum(len(m.content.split(" ")) for m in messages)
+        return Generation(
+            text="".join(tokens),
+            finish_reason=finish,  # type: ignore[arg-type]
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(tokens),
+            logprobs=logprobs,
+        )
+
+    async def chat(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Generation:
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return self._answer(messages, params)
+
+    async def stream_chat(
+        self, messages: Sequence[ChatMessage], params: GenerationParams
+    ) -> AsyncIterator[StreamChunk]:
+        gen = self._answer(messages, params)
+        tokens, _ = _tokens(gen.text, params.max_tokens)
+        for i, token in enumerate(tokens):
+            last = i == len(tokens) - 1
+            yield StreamChunk(
+                text=token,
+                finish_reason=gen.finish_reason if last else None,
+                prompt_tokens=gen.prompt_tokens if last else None,
+                completion_tokens=gen.completion_tokens if last else None,
+            )
+
+    async def complete(self, prompt: str, params: GenerationParams) -> Generation:
+        return self._answer([ChatMessage(role="user", content=prompt)], params)
+
+    async def choice_logprobs(self, prompt: str, choices: Sequence[str]) -> list[float]:
+        return [-float(len(c)) for c in choices]
+
+    async def aclose(self) -> None:
+        return None
+
+
+class RaisingGuard:
+    """A guard whose model is 'down': every check raises."""
+
+    name = "raising"
+
+    async def check_input(self, messages: Sequence[ChatMessage]) -> GuardVerdict:
+        raise GuardError("guard model unreachable")
+
+    async def check_output(self, text: str, context: Sequence[ChatMessage] = ()) -> GuardVerdict:
+        raise GuardError("guard model unreachable")
+
+
+class OutputMarkerGuard:
+    """Passes every input; flags any output containing 'FORBIDDEN' (category S9)."""
+
+    name = "marker"
+
+    async def check_input(self, messages: Sequence[ChatMessage]) -> GuardVerdict:
+        return GuardVerdict(flagged=False, score=0.0, guard=self.name)
+
+    async def check_output(self, text: str, context: Sequence[ChatMessage] = ()) -> GuardVerdict:
+        from releasegate.guards import HazardCategory
+
+        hit = "FORBIDDEN" in text
+        return GuardVerdict(
+            flagged=hit,
+            score=1.0 if hit else 0.0,
+            categories=[HazardCategory.S9] if hit else [],
+            guard=self.name,
+        )
+
+
+register_guard("test-raising", lambda settings: RaisingGuard())
+register_guard("test-marker", lambda settings: OutputMarkerGuard())
+
+
+def keyword_tiers(**changes: dict[str, Any]) -> dict[str, TierSpec]:
+    """The default tiers with the fast keyword guard (tests of the pipeline, not of guards);
+    `changes` updates fields per tier, e.g. `public={"rpm": 5}`."""
+    out = {}
+    for name, tier in DEFAULT_TIERS.items():
+        out[name] = tier.model_copy(update={"guards": ["keyword"], **changes.get(name, {})})
+    return out
+
+
+def gateway_settings(tmp_path: pathlib.Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "admin_token": ADMIN_TOKEN,
+        "audit_hmac_key": AUDIT_KEY,
+        "audit_store_content": "full",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def decision_at(level: AccessLevel) -> Decision:
+    """A real decision (default policy, low-risk example report) with weights set to `level`."""
+    import releasegate.evidence as evidence
+    from releasegate.evidence import load_report
+    from releasegate.policy import bundled_policy_path, decide, load_policy
+
+    report = pathlib.Path(evidence.__file__).parent / "_examples" / "low-risk.json"
+    decision = decide(load_report(report), load_policy(bundled_policy_path("default")))
+    levels = dict(decision.levels)
+    levels[Component.WEIGHTS] = level
+    return decision.model_copy(update={"levels": levels})
+
+
+@asynccontextmanager
+async def running(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on the app over ASGI, with the app's lifespan running."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gateway", timeout=30
+        ) as client:
+            yield client
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+ADMIN = bearer(ADMIN_TOKEN)
+
+
+async def new_key(
+    client: httpx.AsyncClient, tier: str, owner: str = "tester", **limits: int
+) -> str:
+    """Create a key through the admin API; returns the plaintext."""
+    body: dict[str, Any] = {"tier": tier, "owner": owner}
+    if limits:
+        body["limits"] = limits
+    response = await client.post("/admin/keys", json=body, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    key: str = response.json()["key"]
+    return key
+
+
+def chat_body(text: str = "hello there", **extra: Any) -> dict[str, Any]:
+    return {"model": MODEL, "messages": [{"role": "user", "content": text}], **extra}
