@@ -1,0 +1,17 @@
+"""Approvals: stored release decisions and their N-of-M sign-off."""
+
+from releasegate.approvals._registry import (
+    ApprovalError,
+    DecisionNotFoundError,
+    DecisionRecord,
+    DecisionRegistry,
+    SignoffRecord,
+)
+
+__all__ = [
+    "ApprovalError",
+    "DecisionNotFoundError",
+    "DecisionRecord",
+    "DecisionRegistry",
+    "SignoffRecord",
+]
