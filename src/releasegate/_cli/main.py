@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from releasegate._cli import decide, demo, policy, schema
+from releasegate._cli import decide, demo, policy, schema, serve
 from releasegate.errors import InputError
 
 app = typer.Typer(
@@ -24,6 +24,8 @@ app.command("decide")(decide.decide_command)
 app.add_typer(policy.app, name="policy")
 app.command("schema")(schema.schema_command)
 app.command("demo")(demo.demo_command)
+
+app.command("serve")(serve.serve_command)
 
 
 def main() -> None:
