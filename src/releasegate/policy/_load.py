@@ -53,7 +53,8 @@ def _type_problems(exc: ValidationError, lines: dict[Loc, int]) -> list[Problem]
     problems = []
     for err in exc.errors(include_url=False):
         # The condition union's tags are internal; the user wrote `when: {any: [...]}`.
-        loc: Loc = tuple(p for p in err["loc"] if p not in WHEN_TAGS)
+        # pydantic marks a bad dict key with a trailing "[key]"; the key itself names the spot.
+        loc: Loc = tuple(p for p in err["loc"] if p not in WHEN_TAGS and p != "[key]")
         message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
         if err["type"] == "enum":
             message = f"unknown name {err['input']!r}: {err['msg'].lower()}"
