@@ -33,3 +33,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # 
 def redis_url() -> str:
     """URL of the real Redis server; the test fails loudly if it is down."""
     return require_redis()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets its own data directory, so commands that use the default store (decide
+    records its decisions) never write into the repository's ./data."""
+    monkeypatch.setenv("RELEASEGATE_DATA_DIR", str(tmp_path_factory.mktemp("rg-data")))

@@ -12,6 +12,7 @@ from rich.table import Table
 from releasegate._cli._atomic import check_out_dir, write_dir_atomically
 from releasegate._cli._common import console
 from releasegate._util.load import parse_document
+from releasegate.approvals import record_decision
 from releasegate.errors import InputError, Problem
 from releasegate.evidence import RiskReport, load_report
 from releasegate.policy import (
@@ -79,8 +80,10 @@ def run_decide(
     _check_ranges(report, report_path, policy)
     decision = decide(report, policy)
     files = render_all(decision, report, policy)
+    # Stored before the files are written: recording is idempotent, so a failed write that is
+    # run again cannot leave a decision on disk that the store (and its sign-off) never saw.
+    record_decision(decision)
     write_dir_atomically(out, files, force=force)
-    # The approvals store records each decision here (releasegate.approvals).
     return decision, report, policy
 
 

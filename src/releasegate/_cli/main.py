@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from releasegate._cli import decide, demo, policy, schema, serve
+from releasegate._cli import audit, decide, decision, demo, keys, policy, schema, serve
 from releasegate.errors import InputError
 
 app = typer.Typer(
@@ -26,6 +26,9 @@ app.command("schema")(schema.schema_command)
 app.command("demo")(demo.demo_command)
 
 app.command("serve")(serve.serve_command)
+app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
+app.add_typer(decision.app, name="decision")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from releasegate.approvals._registry import (
     DecisionRegistry,
     SignoffRecord,
 )
+from releasegate.approvals._settings import record_decision
 
 __all__ = [
     "ApprovalError",
@@ -14,4 +15,5 @@ __all__ = [
     "DecisionRecord",
     "DecisionRegistry",
     "SignoffRecord",
+    "record_decision",
 ]

@@ -108,9 +108,8 @@ class DecisionRegistry:
             policy_name=decision.policy_name,
             policy_version=decision.policy_version,
             status="halted" if decision.status == "halted" else "pending",
-            levels_json=json.dumps(
-                {str(k): str(v) for k, v in decision.levels.items()}, sort_keys=True
-            ),
+            # In the decision's own component order (the vocabulary's), not sorted.
+            levels_json=json.dumps({str(k): str(v) for k, v in decision.levels.items()}),
             decision_json=decision_json_bytes(decision).decode(),
             created_at=utcnow(),
             approved_at=None,

@@ -1,0 +1,72 @@
+"""The store, audit log and error handling shared by the keys / audit / decision commands."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+from rich.markup import escape
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from releasegate._cli._common import err_console
+from releasegate.errors import ReleasegateError
+from releasegate.settings import Settings
+
+
+@dataclass
+class CliStore:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def audit_admin(self, action: str, **details: Any) -> None:
+        """Append an `admin` audit record for an action taken through the CLI."""
+        from releasegate.audit import audit_log_from_settings
+
+        actor = f"cli:{_user()}"
+        audit_log_from_settings(self.settings, self.sessions).append(
+            "admin", actor, {"action": action, "via": "cli", **details}
+        )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "unknown"
+
+
+@contextmanager
+def cli_store() -> Iterator[CliStore]:
+    """Open the store of the environment's settings; errors become `error: ...`, exit 2."""
+    with cli_errors():
+        from releasegate.store import open_store
+
+        settings = Settings()
+        engine, sessions = open_store(settings)
+        try:
+            yield CliStore(settings, engine, sessions)
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Print releasegate's own errors (and unusable values) as one line; exit code 2."""
+    try:
+        yield
+    except (ReleasegateError, ValueError) as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"the store is unavailable: {exc.__class__.__name__}: {exc}".splitlines()[0])
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console().print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
