@@ -53,7 +53,7 @@ class ParsedRequest:
 def decode_json(body: bytes) -> dict[str, Any]:
     """Decode a request body: invalid UTF-8 or JSON, or a non-object, is a 400."""
     if not body:
-        raise bad_request("the request body is empty; send a JSON object")
+        raise bad_request("the request body is empty; send a JSON object", code="empty_body")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

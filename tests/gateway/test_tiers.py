@@ -1,0 +1,150 @@
+"""Tier capabilities (403 for each one a tier lacks) and decision enforcement at startup."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from releasegate.access import DEFAULT_TIERS
+from releasegate.gateway import (
+    DecisionForbidsServing,
+    GatewayConfigError,
+    check_tiers,
+    create_app,
+)
+from releasegate.gateway._authz import require
+from releasegate.gateway._errors import ApiError
+from releasegate.vocab import AccessLevel
+from tests.helpers.gateway import (
+    MODEL,
+    EchoBackend,
+    bearer,
+    chat_body,
+    decision_at,
+    gateway_settings,
+    keyword_tiers,
+    new_key,
+    running,
+)
+
+# (request fields, the param the 403 names) for everything the public tier does not grant
+LACKING: list[tuple[dict[str, Any], str]] = [
+    ({"max_tokens": 257}, "max_tokens"),
+    ({"temperature": 1.9}, "temperature"),
+    ({"logprobs": True}, "logprobs"),
+    ({"logprobs": True, "top_logprobs": 2}, "logprobs"),
+    ({"logit_bias": {"50256": -100}}, "logit_bias"),
+    ({"n": 2}, "n"),
+    ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+]
+
+
+def test_every_lacking_capability_is_403(tmp_path: Path) -> None:
+    tiers = keyword_tiers(public={"models": [MODEL]}, developer={"models": ["other-model"]})
+    app = create_app(
+        gateway_settings(tmp_path),
+        backend=EchoBackend(),
+        decision=decision_at(AccessLevel.RESEARCH_API),
+        tiers=tiers,
+    )
+
+    async def go() -> None:
+        async with running(app) as client:
+            public = await new_key(client, "public")
+            researcher = await new_key(client, "researcher")
+            developer = await new_key(client, "developer")
+            # a model this gateway serves, but not one the developer tier lists
+            r = await client.post(
+                "/v1/chat/completions", json=chat_body(), headers=bearer(developer)
+            )
+            assert r.status_code == 403 and r.json()["error"]["param"] == "model"
+            for fields, param in LACKING:
+                body = chat_body(**fields)
+                r = await client.post("/v1/chat/completions", json=body, headers=bearer(public))
+                assert r.status_code == 403, (fields, r.text)
+                error = r.json()["error"]
+                assert error["type"] == "permission_error"
+                assert error["param"] == param, (fields, error)
+                assert "'public'" in error["message"]
+            # the researcher tier grants logprobs up to k=5, not beyond
+            r = await client.post(
+                "/v1/chat/completions",
+                json=chat_body(logprobs=True, top_logprobs=6),
+                headers=bearer(researcher),
+            )
+            assert r.status_code == 403 and r.json()["error"]["param"] == "top_logprobs"
+            ok = await client.post(
+                "/v1/chat/completions",
+                json=chat_body(logprobs=True, top_logprobs=5),
+                headers=bearer(researcher),
+            )
+            assert ok.status_code == 200
+            assert app.state.gateway.backend.calls == 1  # refusals never reached the model
+
+    asyncio.run(go())
+
+
+def test_boolean_capabilities_research_and_fine_tuning() -> None:
+    for capability in ("research", "fine_tuning"):
+        with pytest.raises(ApiError) as caught:
+            require(DEFAULT_TIERS["public"], capability)
+        assert caught.value.status == 403
+        assert capability in caught.value.message
+    require(DEFAULT_TIERS["researcher"], "research")
+
+
+def test_research_tier_refused_when_decision_allows_api(tmp_path: Path) -> None:
+    with pytest.raises(DecisionForbidsServing) as caught:
+        create_app(
+            gateway_settings(tmp_path),
+            backend=EchoBackend(),
+            decision=decision_at(AccessLevel.API),
+            tiers=keyword_tiers(),
+        )
+    message = str(caught.value)
+    assert "tier 'researcher'" in message and "tier 'auditor'" in message
+    assert "tier-above-decision" in message and "'research_api'" in message
+    assert "'public'" not in message
+    # api-only tiers are fine at api
+    api_tiers = {k: v for k, v in keyword_tiers().items() if k in ("public", "developer")}
+    create_app(
+        gateway_settings(tmp_path),
+        backend=EchoBackend(),
+        decision=decision_at(AccessLevel.API),
+        tiers=api_tiers,
+    )
+
+
+@pytest.mark.parametrize("level", [AccessLevel.CLOSED, AccessLevel.HOSTED])
+def test_nothing_served_below_api(tmp_path: Path, level: AccessLevel) -> None:
+    with pytest.raises(DecisionForbidsServing, match="weights-below-api"):
+        create_app(
+            gateway_settings(tmp_path),
+            backend=EchoBackend(),
+            decision=decision_at(level),
+            tiers={"public": keyword_tiers()["public"]},
+        )
+
+
+def test_halted_decision_and_required_safeguards() -> None:
+    decision = decision_at(AccessLevel.API)
+    halted = decision.model_copy(update={"status": "halted", "halted_reason": "critical cbrn"})
+    assert [v.rule for v in check_tiers(halted, keyword_tiers())] == ["halted-decision"]
+    required = decision.model_copy(
+        update={"required_safeguards": {"weights": ["input_guard", "output_guard", "rate_limits"]}}
+    )
+    bare = {"public": DEFAULT_TIERS["public"].model_copy(update={"guards": [], "rpm": None})}
+    rules = sorted(v.rule for v in check_tiers(required, bare))
+    assert rules == ["safeguard:input_guard/output_guard", "safeguard:rate_limits"]
+
+
+def test_admin_token_and_decision_required_unless_dev(tmp_path: Path) -> None:
+    no_token = gateway_settings(tmp_path, admin_token=None)
+    with pytest.raises(GatewayConfigError, match="RELEASEGATE_ADMIN_TOKEN"):
+        create_app(no_token, backend=EchoBackend(), decision=decision_at(AccessLevel.API))
+    with pytest.raises(GatewayConfigError, match="decision"):
+        create_app(gateway_settings(tmp_path), backend=EchoBackend())
+    create_app(no_token, backend=EchoBackend(), dev=True, tiers=keyword_tiers())
