@@ -1,0 +1,146 @@
+"""`releasegate keys|audit|decision` end to end through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from releasegate.access import KeyStore
+from releasegate.settings import Settings
+from releasegate.store import open_store
+from releasegate.store.tables.audit import AuditRecordRow
+from tests.helpers.cli import ROOT, Result, run_main
+
+KEY = re.compile(r"^rg-[A-Za-z0-9_-]{40,}$", re.MULTILINE)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    return lambda *args: run_main([str(a) for a in args], capsys, monkeypatch)
+
+
+def _key_id(result: Result) -> str:
+    found = re.search(r"key_[0-9a-f]{16}", result.out)
+    assert found, result.out
+    return found.group(0)
+
+
+def test_keys_lifecycle_and_admin_audit(cli) -> None:  # type: ignore[no-untyped-def]
+    created = cli("keys", "create", "--tier", "developer", "--owner", "alice", "--expires", "30")
+    assert created.code == 0, created.err
+    plaintext = KEY.search(created.out)
+    assert plaintext, created.out
+    key_id = _key_id(created)
+    engine, sessions = open_store(Settings())
+    try:
+        record = KeyStore(sessions).authenticate(plaintext.group(0))
+        assert record is not None and record.id == key_id and record.expires_at is not None
+    finally:
+        engine.dispose()
+
+    listed = cli("keys", "list", "--json")
+    rows = json.loads(listed.out)
+    assert [(r["id"], r["tier"], r["status"]) for r in rows] == [(key_id, "developer", "active")]
+    assert plaintext.group(0) not in listed.out
+
+    rotated = cli("keys", "rotate", key_id)
+    assert rotated.code == 0 and KEY.search(rotated.out)
+    new_id = _key_id(Result(0, rotated.out.split("replacement:")[1], ""))
+    assert cli("keys", "revoke", new_id).code == 0
+    statuses = {r["id"]: r["status"] for r in json.loads(cli("keys", "list", "--json").out)}
+    assert statuses == {key_id: "revoked", new_id: "revoked"}
+
+    exported = cli("audit", "export")
+    actions = [json.loads(line)["payload"]["action"] for line in exported.out.splitlines()]
+    assert actions == ["keys.create", "keys.rotate", "keys.revoke"]
+    assert plaintext.group(0) not in exported.out
+    assert cli("audit", "verify").code == 0
+
+
+def test_keys_bad_input_exits_2_and_creates_nothing(cli) -> None:  # type: ignore[no-untyped-def]
+    over = cli("keys", "create", "--tier", "public", "--owner", "bob", "--rpm", "1000")
+    assert over.code == 2 and "exceeds the rpm of tier 'public'" in over.err
+    unknown = cli("keys", "create", "--tier", "gold", "--owner", "bob")
+    assert unknown.code == 2 and "unknown tier 'gold'" in unknown.err
+    bad_date = cli("keys", "create", "--tier", "public", "--owner", "bob", "--expires", "soon")
+    assert bad_date.code == 2 and "--expires" in bad_date.err
+    past = cli("keys", "create", "--tier", "public", "--owner", "bob", "--expires", "2001-01-01")
+    assert past.code == 2 and "past" in past.err
+    missing = cli("keys", "revoke", "key_0000000000000000")
+    assert missing.code == 2 and "no API key" in missing.err
+    assert json.loads(cli("keys", "list", "--json").out) == []
+    assert cli("audit", "export").out == ""
+
+
+def test_audit_verify_names_the_edited_record(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for owner in ("a", "b", "c"):
+        assert cli("keys", "create", "--tier", "public", "--owner", owner).code == 0
+    out = tmp_path / "audit.jsonl"
+    assert cli("audit", "export", "--out", out).code == 0
+    assert len(out.read_text().splitlines()) == 3
+    assert cli("audit", "verify", "--file", out).code == 0
+    engine, sessions = open_store(Settings())
+    try:
+        with sessions() as session, session.begin():
+            session.execute(
+                update(AuditRecordRow).where(AuditRecordRow.seq == 2).values(actor="cli:mallory")
+            )
+    finally:
+        engine.dispose()
+    result = cli("audit", "verify")
+    assert result.code == 1
+    assert "record 2" in result.err and "edited" in result.err
+
+
+def test_decide_records_and_decision_approve(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    report = ROOT / "examples" / "reports" / "high-cyber-strong-safeguards.json"
+    assert cli("decide", report, "--out", tmp_path / "d").code == 0
+    assert cli("decide", report, "--out", tmp_path / "d2").code == 0  # same content: one record
+    digest = json.loads((tmp_path / "d" / "decision.json").read_text())["content_sha256"]
+    listed = cli("decision", "list")
+    assert listed.code == 0 and digest[:8] in listed.out and "1 decision(s)" in listed.out
+    prefix = digest[:8]
+    first = cli("decision", "approve", prefix, "--role", "release_lead", "--by", "Alice")
+    assert first.code == 0 and "pending" in first.out and "1 more sign-off" in first.out
+    twice = cli("decision", "approve", prefix, "--role", "safety_lead", "--by", "Alice")
+    assert twice.code == 2 and "cannot sign two roles" in twice.err
+    wrong = cli("decision", "approve", prefix, "--role", "intern", "--by", "Eve")
+    assert wrong.code == 2 and "its roles are" in wrong.err
+    done = cli("decision", "approve", prefix, "--role", "security_lead", "--by", "Bob")
+    assert done.code == 0 and "approved" in done.out
+    shown = json.loads(cli("decision", "show", prefix, "--json").out)
+    assert shown["content_sha256"] == digest and shown["stored"]["status"] == "approved"
+    assert [s["signer"] for s in shown["stored"]["signoffs"]] == ["Alice", "Bob"]
+    assert cli("decision", "show", "ffffffff").code == 2
+    actions = [json.loads(x)["payload"]["action"] for x in cli("audit", "export").out.splitlines()]
+    assert actions == ["decision.approve", "decision.approve"]
+
+
+def test_decision_commands_on_postgresql(
+    cli, postgres_url: str, monkeypatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("RELEASEGATE_DATABASE_URL", postgres_url)
+    decision = tmp_path / "d" / "decision.json"
+    report = ROOT / "examples" / "reports" / "critical-bio-proxy.json"
+    assert cli("decide", report, "--out", decision.parent).code == 0
+    recorded = cli("decision", "record", decision)  # idempotent: decide already stored it
+    assert recorded.code == 0 and "halted" in recorded.out
+    halted = cli(
+        "decision",
+        "approve",
+        recorded.out.split()[1].rstrip(":"),
+        "--role",
+        "release_lead",
+        "--by",
+        "A",
+    )
+    assert halted.code == 2 and "halted" in halted.err
+    edited = json.loads(decision.read_text())
+    edited["policy_version"] = "0.0.1"
+    decision.write_text(json.dumps(edited))
+    assert cli("decision", "record", decision).code == 2
+    assert cli("audit", "verify").code == 0
