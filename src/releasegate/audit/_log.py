@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from releasegate.audit._chain import (
@@ -71,6 +71,12 @@ class AuditLog:
         if store_content not in ("full", "hash"):
             raise ValueError(f"store_content must be 'full' or 'hash', not {store_content!r}")
         self._sessions = session_factory
+        bind = session_factory.kw.get("bind")
+        if not isinstance(bind, Engine):
+            raise ValueError(
+                "the session factory must be bound to an engine (make_session_factory)"
+            )
+        self._engine: Engine = bind
         self._key = hmac_key
         self.store_content: StoreContent = store_content
         self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
@@ -130,52 +136,43 @@ class AuditLog:
         """Append prepared entries, in order, in ONE transaction (the group commit)."""
         if not entries:
             return []
-        with self._sessions() as session, session.begin():
-            head_seq, head_hash = self._lock_head(session)
-            rows: list[dict[str, Any]] = []
-            records: list[AuditRecord] = []
-            for entry in entries:
-                seq = head_seq + 1
-                time = datetime.now(UTC).isoformat(timespec="microseconds")
-                digest = record_hash(head_hash, seq, time, entry.kind, entry.actor, entry.payload)
-                record = AuditRecord(
-                    seq=seq,
-                    time=time,
-                    kind=entry.kind,
-                    actor=entry.actor,
-                    payload=entry.payload,
-                    prev_hash=head_hash,
-                    hash=digest,
-                    hmac=record_hmac(self._key, digest),
-                )
-                records.append(record)
-                rows.append({**record.to_dict(), "payload": canonical_json(entry.payload)})
-                head_seq, head_hash = seq, digest
-            session.execute(insert(AuditRecordRow), rows)
-            session.execute(
-                update(AuditHeadRow)
-                .where(AuditHeadRow.id == 1)
-                .values(seq=head_seq, hash=head_hash)
-            )
-        return records
+        with self._engine.begin() as connection:
+            return self.append_on(connection, entries)
 
-    @staticmethod
-    def _lock_head(session: Session) -> tuple[int, str]:
-        if session.get_bind().dialect.name == "sqlite":
-            # A write as the first statement takes SQLite's writer lock before anything is read;
-            # reading first and writing later could fail with SQLITE_BUSY under contention.
-            session.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(id=1))
-            stmt = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)
-        else:
-            stmt = (
-                select(AuditHeadRow.seq, AuditHeadRow.hash)
-                .where(AuditHeadRow.id == 1)
-                .with_for_update()
+    def append_on(
+        self, connection: Connection, entries: Sequence[PendingEntry]
+    ) -> list[AuditRecord]:
+        """Append prepared entries inside the caller's open transaction on `connection`.
+
+        The caller commits; the writer thread uses this with a connection it keeps open, which
+        saves the pool checkout (and PostgreSQL's pre-ping round trip) on every batch. SQLAlchemy
+        Core statements, not the ORM: this is the gateway's hot path.
+        """
+        if not entries:
+            return []
+        head_seq, head_hash = _lock_head(connection)
+        rows: list[dict[str, Any]] = []
+        records: list[AuditRecord] = []
+        for entry in entries:
+            seq = head_seq + 1
+            time = datetime.now(UTC).isoformat(timespec="microseconds")
+            digest = record_hash(head_hash, seq, time, entry.kind, entry.actor, entry.payload)
+            record = AuditRecord(
+                seq=seq,
+                time=time,
+                kind=entry.kind,
+                actor=entry.actor,
+                payload=entry.payload,
+                prev_hash=head_hash,
+                hash=digest,
+                hmac=record_hmac(self._key, digest),
             )
-        row = session.execute(stmt).one_or_none()
-        if row is None:
-            raise RuntimeError("the audit chain head row is missing: run the migrations")
-        return int(row[0]), str(row[1])
+            records.append(record)
+            rows.append({**record.to_dict(), "payload": canonical_json(entry.payload)})
+            head_seq, head_hash = seq, digest
+        connection.execute(_RECORDS.insert(), rows)
+        connection.execute(_HEAD_UPDATE, {"seq": head_seq, "hash": head_hash})
+        return records
 
     async def append_async(
         self,
@@ -205,6 +202,11 @@ class AuditLog:
         writer = self._writers.pop(loop, None)
         if writer is not None:
             await writer.aclose()
+
+    @property
+    def engine(self) -> Engine:
+        """The engine the log writes through."""
+        return self._engine
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -334,6 +336,30 @@ def verify_jsonl(lines: Iterator[str] | IO[str], hmac_key: bytes) -> VerifyResul
         ):
             break
     return checker.result()
+
+
+_RECORDS: Table = AuditRecordRow.__table__  # type: ignore[assignment]
+_HEAD: Table = AuditHeadRow.__table__  # type: ignore[assignment]
+_HEAD_UPDATE = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
+_HEAD_TOUCH = update(_HEAD).where(_HEAD.c.id == 1).values(id=1)
+_HEAD_SELECT = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)
+_HEAD_SELECT_LOCKED = _HEAD_SELECT.with_for_update()
+
+
+def _lock_head(connection: Connection) -> tuple[int, str]:
+    """Lock the chain head for this transaction and read it."""
+    if connection.dialect.name == "sqlite":
+        # A write as the first statement takes SQLite's writer lock before anything is read;
+        # reading first and writing later could fail with SQLITE_BUSY under contention.
+        connection.execute(_HEAD_TOUCH)
+        row = connection.execute(_HEAD_SELECT).one_or_none()
+    else:
+        row = connection.execute(_HEAD_SELECT_LOCKED).one_or_none()
+    if row is None:
+        raise RuntimeError("the audit chain head row is missing: run the migrations")
+    return int(row[0]), str(row[1])
 
 
 def _to_record(row: AuditRecordRow) -> AuditRecord:

@@ -1,7 +1,7 @@
 """Group commit for the async gateway: concurrent appends share one transaction.
 
 Each caller's entry joins a queue; one drain task takes everything queued, writes it with
-`AuditLog.append_batch` in ONE transaction on a dedicated thread (the event loop never blocks on
+`AuditLog.append_on` in ONE transaction on a dedicated thread (the event loop never blocks on
 the database), then resolves each caller's future with its committed record, or with the error.
 While one batch is being written the next one gathers, so under load the number of
 transactions (and fsyncs) grows far slower than the number of requests, with no added delay
@@ -15,6 +15,8 @@ import asyncio
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
 
 from releasegate.audit._chain import AuditRecord
 
@@ -37,6 +39,7 @@ class AuditWriter:
         self._drain: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rg-audit")
         self._closed = False
+        self._connection: Connection | None = None
         self.batches = 0  # transactions written (for tests and metrics)
         self.records = 0
 
@@ -65,9 +68,7 @@ class AuditWriter:
             del self._queue[: self._max_batch]
             entries = [entry for entry, _ in batch]
             try:
-                records = await loop.run_in_executor(
-                    self._executor, self._log.append_batch, entries
-                )
+                records = await loop.run_in_executor(self._executor, self._write, entries)
             except BaseException as exc:  # fail closed: every waiter learns its write failed
                 for _, future in batch:
                     if not future.done():
@@ -81,11 +82,32 @@ class AuditWriter:
                 if not future.done():
                     future.set_result(record)
 
+    def _write(self, entries: list[PendingEntry]) -> list[AuditRecord]:
+        # Runs on the writer's one thread, which keeps one connection open across batches.
+        if self._connection is None:
+            self._connection = self._log.engine.connect()
+        try:
+            with self._connection.begin():
+                return self._log.append_on(self._connection, entries)
+        except BaseException:
+            # Whatever failed (a lost connection, a lock timeout), start the next batch afresh.
+            self._close_connection()
+            raise
+
+    def _close_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # closing a broken connection must not hide the original error
+                connection.invalidate()
+
     async def aclose(self) -> None:
         """Finish the queued and in-flight batches, then release the writer thread."""
         self._closed = True
         while self._drain is not None and not self._drain.done():
             await asyncio.shield(self._drain)
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_connection)
         self._executor.shutdown(wait=True)
 
 
