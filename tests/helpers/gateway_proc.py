@@ -1,0 +1,104 @@
+"""Run a real gateway process (uvicorn, uvloop, httptools) for tests: the echo backend (or a
+model spec), the default tiers with the keyword guard, settings from the RELEASEGATE_*
+environment.
+
+    python -m tests.helpers.gateway_proc --port 8123 [--model bundled:smollm2]
+
+`start_gateway(port, env)` launches it and waits until it answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def start_gateway(
+    env: dict[str, str], *, model: str | None = None, timeout_s: float = 60
+) -> Iterator[str]:
+    """Start a gateway process; yields its base URL (`http://127.0.0.1:PORT`); stops it after."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "tests.helpers.gateway_proc", "--port", str(port)]
+    if model:
+        cmd += ["--model", model]
+    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise RuntimeError(f"gateway exited with {proc.returncode}:\n{out}")
+            try:
+                if httpx.get(url + "/v1/models", timeout=1).status_code == 401:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gateway did not start in time")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def main() -> None:
+    import uvicorn
+
+    from releasegate.gateway import create_app
+    from releasegate.settings import Settings
+    from releasegate.vocab import AccessLevel
+    from tests.helpers.gateway import EchoBackend, decision_at, keyword_tiers
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--model", default=None)
+    args = parser.parse_args()
+    app = create_app(
+        Settings(),
+        backend=None if args.model else EchoBackend(),
+        model=args.model,
+        decision=decision_at(AccessLevel.RESEARCH_API),
+        tiers=keyword_tiers(),
+    )
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
