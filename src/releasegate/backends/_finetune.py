@@ -17,7 +17,8 @@ import random
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,18 @@ class FinetuneStats(BaseModel):
     first_loss: float
     final_loss: float
     losses: list[float]
+
+
+@contextmanager
+def quiet_peft() -> Iterator[None]:
+    """Silence one known deprecation warning peft triggers in transformers 5 (peft reads
+    `is_gradient_checkpointing`); nothing we can change, and the test suite treats warnings as
+    errors."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+        )
+        yield
 
 
 @contextmanager
@@ -143,6 +156,7 @@ def lora_finetune(
     examples: Sequence[ChatExample],
     config: LoraRunConfig,
     out_dir: str | Path | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> tuple[Path, FinetuneStats]:
     """Train a LoRA adapter on chat examples.
 
@@ -151,6 +165,7 @@ def lora_finetune(
         examples: conversations whose last message is the assistant answer to learn.
         config: steps, learning rate, rank, batch size, seed...
         out_dir: where the adapter goes (replaced atomically); a new temp dir when None.
+        on_step: called after each step with (step number from 1, loss), e.g. for progress.
 
     Returns:
         The adapter directory (peft format, safetensors, plus `releasegate-finetune.json`) and
@@ -191,7 +206,8 @@ def lora_finetune(
             target_modules=list(config.target_modules),
             task_type="CAUSAL_LM",
         )
-        model = get_peft_model(model, lora)
+        with quiet_peft():
+            model = get_peft_model(model, lora)
         model.train()
         trainable = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
@@ -219,6 +235,8 @@ def lora_finetune(
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(round(float(loss.detach()), 5))
+            if on_step is not None:
+                on_step(len(losses), losses[-1])
         model.eval()
         stats = FinetuneStats(
             examples=len(data),
@@ -261,9 +279,10 @@ def merge_lora(model_dir: str | Path, adapter_dir: str | Path, out_dir: str | Pa
     base: Any = AutoModelForCausalLM.from_pretrained(
         model_dir, local_files_only=True, dtype=torch.float32
     )
-    merged = PeftModel.from_pretrained(
-        base, str(adapter_dir), local_files_only=True
-    ).merge_and_unload()
+    with quiet_peft():
+        merged = PeftModel.from_pretrained(
+            base, str(adapter_dir), local_files_only=True
+        ).merge_and_unload()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out)
@@ -279,4 +298,5 @@ __all__ = [
     "atomic_directory",
     "lora_finetune",
     "merge_lora",
+    "quiet_peft",
 ]

@@ -135,9 +135,12 @@ class HFBackend:
             if adapter_dir is not None:
                 from peft import PeftModel
 
-                model = PeftModel.from_pretrained(
-                    model, str(adapter_dir), local_files_only=True
-                ).merge_and_unload()
+                from releasegate.backends._finetune import quiet_peft
+
+                with quiet_peft():
+                    model = PeftModel.from_pretrained(
+                        model, str(adapter_dir), local_files_only=True
+                    ).merge_and_unload()
         except (OSError, ValueError) as exc:
             raise BackendError(f"could not load the model at {self._dir}: {exc}") from exc
         self._model: Any = model.to(self._device).eval()
