@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 from releasegate.policy._decision import Decision
 
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+
 
 def canonical_json_bytes(data: Any) -> bytes:
-    """Sorted keys, two-space indent, UTF-8, trailing newline. No timestamps are added."""
-    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    """Sorted keys, two-space indent, UTF-8, trailing newline. No timestamps are added.
+
+    orjson, not `json`: the standard library falls back to its pure-Python encoder whenever
+    `indent` is set, which made hashing and writing a decision ~10x slower.
+    """
+    return orjson.dumps(data, option=_CANONICAL)
 
 
 def model_sha256(model: BaseModel) -> str:

@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from releasegate._util.load import Loc, format_loc, parse_document
@@ -27,6 +28,7 @@ from releasegate.policy._model import (
 from releasegate.vocab import Tier
 
 BUNDLED_POLICIES = ("default", "conservative", "open-leaning")
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def bundled_policy_path(name: str = "default") -> Path:
@@ -306,10 +308,19 @@ def load_policy(path: str | Path) -> ReleasePolicy:
             raise InputError(
                 source, [Problem(f"malformed JSON: {exc.msg}", line=exc.lineno)]
             ) from exc
-    data, lines = parse_document(text, source)
+    try:
+        data = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError:
+        data = None  # parse_document below reports it with its line
     if not isinstance(data, dict):
+        data, _ = parse_document(text, source)
         raise InputError(source, [Problem("a policy must be a mapping (name, version, ...)")])
-    return parse_policy(data, source, lines)
+    try:
+        return parse_policy(data, source)
+    except InputError:
+        # Only now compose the document a second time, to learn the line of each field.
+        _, lines = parse_document(text, source)
+        return parse_policy(data, source, lines)
 
 
 __all__ = ["BUNDLED_POLICIES", "bundled_policy_path", "check_policy", "load_policy", "parse_policy"]
