@@ -44,8 +44,7 @@ def verify_command(
         )
         return
     err_console().print(
-        f"[bold red]broken[/] at record {result.first_bad_seq}: {result.reason} "
-        f"({result.checked} record(s) before it verified)",
+        f"[bold red]broken:[/] {result.reason}; the {result.checked} record(s) before it verified",
         highlight=False,
     )
     raise typer.Exit(1)
