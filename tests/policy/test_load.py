@@ -191,3 +191,12 @@ def test_missing_and_non_mapping_files(tmp_path: Path) -> None:
     path.write_text("- 1\n- 2\n", encoding="utf-8")
     with pytest.raises(InputError, match="must be a mapping"):
         load_policy(path)
+
+
+def test_bundled_example_reports_match_the_repo_copies() -> None:
+    from releasegate.evidence import EXAMPLE_REPORTS, example_report_path, load_report
+
+    for name in EXAMPLE_REPORTS:
+        bundled = example_report_path(name)
+        assert bundled.read_bytes() == (ROOT / "examples" / "reports" / f"{name}.json").read_bytes()
+        load_report(bundled)
