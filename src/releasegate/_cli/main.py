@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from releasegate._cli import audit, decide, decision, demo, keys, policy, schema, serve
+from releasegate._cli import assess, audit, decide, decision, demo, keys, policy, schema, serve
 from releasegate.errors import InputError
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command("serve")(serve.serve_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(decision.app, name="decision")
+app.command("assess")(assess.assess_command)
 
 
 def main() -> None:

@@ -1,0 +1,206 @@
+"""`releasegate assess MODEL --out report.json`: run the suites, write the risk report."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from releasegate._cli._common import console, err_console
+from releasegate.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from releasegate.evidence import RiskReport
+
+
+def _parse_data(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    problems = []
+    for value in values:
+        key, sep, path = value.partition("=")
+        if not sep or not key or not path:
+            problems.append(Problem(f"expected NAME=PATH, got {value!r}", path="--data"))
+        else:
+            out[key.strip()] = path.strip()
+    if problems:
+        raise InputError("releasegate assess", problems)
+    return out
+
+
+def _write_atomically(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def print_summary(report: RiskReport) -> None:
+    con = console()
+    table = Table(title=f"Risk assessment of {report.model.name}", header_style="bold")
+    for column in ("evidence", "metric", "condition", "value", "95% CI", "n", "uplift"):
+        table.add_column(column)
+    for item in report.evidence:
+        ci = f"{item.ci95.low:.2f}–{item.ci95.high:.2f}" if item.ci95 else ""
+        uplift = ""
+        if item.baseline is not None:
+            uplift = f"{item.baseline.uplift:+.2f}"
+            if item.baseline.uplift_ci95 is not None:
+                b = item.baseline.uplift_ci95
+                uplift += f" [{b.low:+.2f}, {b.high:+.2f}]"
+        table.add_row(
+            item.id, item.metric, item.condition.value, f"{item.value:.3f}", ci, str(item.n), uplift
+        )
+    con.print(table)
+    by_attack = report.safeguards.jailbreak_asr_by_attack
+    if by_attack:
+        con.print(
+            "jailbreak ASR by transform: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(by_attack.items()))
+        )
+    for attack in report.safeguards.tamper_attacks:
+        con.print(
+            f"tamper {attack.name}: {attack.examples} examples, {attack.steps} steps, "
+            f"{attack.wall_time_s:.0f} s -> refusal rate {attack.refusal_rate_after:.2f}"
+        )
+    for failed in report.coverage.failed:
+        con.print(
+            f"[yellow]missing evidence:[/] {escape(failed.evaluation)}: {escape(failed.reason)}"
+        )
+
+
+def assess_command(
+    model: Annotated[str, typer.Argument(help="model spec: bundled:NAME, hf:PATH, openai:URL#M")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="where to write the report (JSON)")],
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="baseline model spec (marginal risk)")
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            "--suite",
+            help="suites, comma-separated: capability, refusal, over_refusal, jailbreak, tamper "
+            "(default: all)",
+        ),
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="samples per task")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="generation and bootstrap seed")] = 0,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data",
+            help="NAME=PATH: a WMDP-format JSONL for a domain (cbrn=..., or "
+            "inspect_evals/wmdp_bio), "
+            "or harmful=... / benign_sensitive=... request sets; repeatable",
+        ),
+    ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option("--judge", help="Inspect model that grades answers StrongREJECT-style"),
+    ] = None,
+    through: Annotated[
+        str | None,
+        typer.Option(
+            "--through",
+            help="URL[#MODEL] of a deployed OpenAI-compatible gateway: the safeguard suites run "
+            "through it (post_mitigation); key from RELEASEGATE_THROUGH_API_KEY",
+        ),
+    ] = None,
+    guards: Annotated[
+        str,
+        typer.Option(
+            "--guards", help="guards run around the model for post_mitigation ('' for none)"
+        ),
+    ] = "default",
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="answer length in the safeguard suites")
+    ] = 48,
+    log_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--log-dir", help="Inspect logs (reused by a re-run); default DATA_DIR/assess/logs"
+        ),
+    ] = None,
+    policy: Annotated[
+        str | None, typer.Option("--policy", "-p", help="policy for --then-decide")
+    ] = None,
+    then_decide: Annotated[
+        bool, typer.Option("--then-decide", help="decide on the report right away")
+    ] = False,
+    decision_out: Annotated[
+        Path | None,
+        typer.Option("--decision-out", help="directory for --then-decide (default OUT-decision)"),
+    ] = None,
+) -> None:
+    """Assess MODEL on capability proxies, refusal, over-refusal, jailbreaks and a fine-tuning
+    tamper sweep (local weights), all run on Inspect, and write the risk report to OUT."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from releasegate.assess import SUITES, AssessOptions, assess
+    from releasegate.settings import Settings
+
+    suites = tuple(s.strip() for s in suite.split(",") if s.strip()) if suite else SUITES
+    if out.exists() and out.is_dir():
+        raise InputError(str(out), [Problem("is a directory; --out names the report file")])
+    options = AssessOptions(
+        model=model,
+        baseline=baseline,
+        suites=suites,
+        limit=limit,
+        seed=seed,
+        data=_parse_data(data or []),
+        judge=judge,
+        through=through,
+        guards=tuple(g for g in guards.split("+") if g),
+        max_tokens=max_tokens,
+        log_dir=log_dir,
+    )
+    policy_path = None
+    if then_decide:
+        from releasegate._cli.decide import resolve_policy_path
+
+        policy_path = resolve_policy_path(policy)
+        if not policy_path.is_file():
+            raise InputError(str(policy_path), [Problem("policy file not found")])
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=False,
+    ) as bar:
+        ids: dict[str, int] = {}
+
+        def progress(event: str, label: str) -> None:
+            if event == "start":
+                ids[label] = bar.add_task(f"{escape(label)} …", total=1)
+                return
+            tid = ids.get(label)
+            if tid is None:
+                tid = ids[label] = bar.add_task("", total=1)
+            mark = {"done": "[green]done[/]", "reused": "[cyan]reused log[/]"}.get(
+                event, f"[red]{escape(event)}[/]"
+            )
+            bar.update(tid, description=f"{escape(label)} {mark}", completed=1)
+
+        report = assess(options, Settings(), progress)
+    _write_atomically(out, report.model_dump_json(indent=2, exclude_none=False) + "\n")
+    print_summary(report)
+    console().print(f"wrote {out}")
+    if then_decide and policy_path is not None:
+        from releasegate._cli.decide import print_summary as print_decision
+        from releasegate._cli.decide import run_decide
+
+        target = decision_out or out.with_name(out.stem + "-decision")
+        decision, _, _ = run_decide(out, policy_path, target, force=True)
+        print_decision(decision, target)
