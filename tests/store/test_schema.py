@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -86,3 +88,28 @@ def test_open_store_migrates_on_first_use(tmp_path: Path, postgres_url: str) -> 
             finally:
                 engine.dispose()
     assert (tmp_path / "data" / "releasegate.db").exists()
+
+
+def test_processes_starting_together_migrate_once(database_url: str, tmp_path: Path) -> None:
+    script = (
+        "import sys; from releasegate.settings import Settings; "
+        "from releasegate.store import open_store; "
+        "e, _ = open_store(Settings(data_dir=sys.argv[1], database_url=sys.argv[2])); "
+        "e.dispose()"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path), database_url],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    engine = make_engine(database_url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

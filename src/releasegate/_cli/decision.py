@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from releasegate._cli._common import console
-from releasegate._cli._store import cli_store
+from releasegate._cli._store import cli_store, fail
 from releasegate.approvals import DecisionRecord, DecisionRegistry
 
 app = typer.Typer(help="List, show and sign off stored decisions.", no_args_is_help=True)
@@ -29,6 +29,8 @@ def list_command(
     ] = None,
 ) -> None:
     """Every stored decision, newest first."""
+    if status is not None and status not in _STATUS:
+        fail(f"--status {status!r}: one of {', '.join(_STATUS)}")
     with cli_store() as store:
         records = DecisionRegistry(store.sessions).list(status=status)
     table = Table(header_style="bold")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +24,11 @@ def ensure_schema(engine: Engine) -> None:
     head = head_revision()
     if current_revision(engine) == head:
         return
+    if engine.dialect.name == "sqlite":
+        with _sqlite_migration_lock(engine):
+            if current_revision(engine) != head:
+                upgrade(engine)
+        return
     if engine.dialect.name != "postgresql":
         upgrade(engine)
         return
@@ -32,6 +42,23 @@ def ensure_schema(engine: Engine) -> None:
                 text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY}
             )
             lock_connection.commit()
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive file lock beside a SQLite database while it is migrated (several local
+    processes may start at once; SQLite DDL under contention would fail, not wait)."""
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    lock_path = Path(database).with_name(Path(database).name + ".migrate.lock")
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def open_store(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
