@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -345,7 +345,7 @@ class Pipeline:
         call = Call(
             route=route.name,
             request=request,
-            request_id=uuid.uuid4().hex,
+            request_id=os.urandom(16).hex(),
             started=time.perf_counter(),
         )
         try:

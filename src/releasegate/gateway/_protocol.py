@@ -8,8 +8,8 @@ capability (logprobs, logit_bias, tools, n) are kept so the tier check can refus
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -339,7 +339,7 @@ def parse_completion(data: dict[str, Any], default_max_tokens: int) -> ParsedReq
 
 
 def new_id(kind: str) -> str:
-    return ("chatcmpl-" if kind == "chat" else "cmpl-") + uuid.uuid4().hex
+    return ("chatcmpl-" if kind == "chat" else "cmpl-") + os.urandom(16).hex()
 
 
 def _chat_logprobs(items: list[TokenLogprob] | None) -> dict[str, Any] | None:
