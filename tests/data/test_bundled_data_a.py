@@ -176,8 +176,6 @@ def test_refusal_sft_answers_are_brief() -> None:
 
 
 def test_refusal_sft_requests_differ_from_the_evaluation_set() -> None:
-    if not resources.files("releasegate.data").joinpath("refusal/harmful.jsonl").is_file():
-        pytest.skip("refusal/harmful.jsonl (the evaluation set) is not in the tree yet")
     evaluation = _rows("refusal/harmful.jsonl")
     eval_texts = [_eval_prompt(r) for r in evaluation]
     eval_norm = {_norm(t) for t in eval_texts}
