@@ -175,20 +175,33 @@ def test_refusal_sft_answers_are_brief() -> None:
     assert all(len(r["messages"][1]["content"]) <= 400 for r in rows)
 
 
-def test_refusal_sft_requests_differ_from_the_evaluation_set() -> None:
-    evaluation = _rows("refusal/harmful.jsonl")
-    eval_texts = [_eval_prompt(r) for r in evaluation]
+def _assert_disjoint(train: list[str], eval_texts: list[str], source: str) -> None:
     eval_norm = {_norm(t) for t in eval_texts}
-    eval_words = [_words(t) for t in eval_texts]
-    train = [
-        r["messages"][0]["content"]
-        for r in _rows("adapter_train/refusal_sft.jsonl")
-        if r["kind"] == "harmful"
-    ]
+    eval_words = [(t, _words(t)) for t in eval_texts]
     exact = [t for t in train if _norm(t) in eval_norm]
-    assert not exact, exact
-    near = [(t, s) for t in train for s in eval_words if _jaccard(_words(t), s) >= 0.7]
-    assert not near, near
+    assert not exact, f"training prompts also in {source}: {exact}"
+    near = [(t, e) for t in train for e, w in eval_words if _jaccard(_words(t), w) >= 0.7]
+    assert not near, f"training prompts near-duplicating {source}: {near}"
+
+
+def test_refusal_sft_requests_differ_from_the_evaluation_set() -> None:
+    # Refusal rates must not be measured on the adapter's own training requests.
+    evaluation = [_eval_prompt(r) for r in _rows("refusal/harmful.jsonl")]
+    sft = _rows("adapter_train/refusal_sft.jsonl")
+    train = [r["messages"][0]["content"] for r in sft if r["kind"] == "harmful"]
+    _assert_disjoint(train, evaluation, "refusal/harmful.jsonl")
+
+
+def test_refusal_sft_prompts_differ_from_every_refusal_suite_file() -> None:
+    # Covers the over-refusal (benign) set too, whatever its file name under refusal/.
+    sft = _rows("adapter_train/refusal_sft.jsonl")
+    train = [r["messages"][0]["content"] for r in sft]
+    suite_dir = resources.files("releasegate.data").joinpath("refusal")
+    files = sorted(n.name for n in suite_dir.iterdir() if n.name.endswith(".jsonl"))
+    assert "harmful.jsonl" in files
+    for name in files:
+        evaluation = [_eval_prompt(r) for r in _rows(f"refusal/{name}")]
+        _assert_disjoint(train, evaluation, f"refusal/{name}")
 
 
 def _eval_prompt(row: dict[str, Any]) -> str:
