@@ -103,7 +103,7 @@ def test_processes_starting_together_migrate_once(database_url: str, tmp_path: P
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(3)
+        for _ in range(2)
     ]
     for proc in procs:
         _, err = proc.communicate(timeout=60)
