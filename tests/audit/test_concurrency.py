@@ -3,8 +3,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -124,3 +126,36 @@ def test_writer_refuses_after_close(sessions: sessionmaker[Session]) -> None:
             await writer.append("request", "k", {})
 
     asyncio.run(run())
+
+
+def test_a_killed_writer_leaves_no_half_written_record(database_url: str, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    go.touch()
+    with migrated_store(database_url) as (_engine, sessions):
+        log = AuditLog(sessions, TEST_HMAC_KEY)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.helpers.audit_worker",
+                database_url,
+                "victim",
+                str(10**6),
+                str(go),
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while log.head()[0] < 40 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert log.head()[0] >= 40
+        finally:
+            proc.send_signal(signal.SIGKILL)  # mid-append, with no chance to clean up
+            proc.wait(timeout=30)
+        result = log.verify()
+        assert result.ok, result.reason
+        assert result.checked == log.head()[0] >= 40
+        log.append("admin", "after-crash", {})  # the chain continues where it stopped
+        assert log.verify().ok

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from releasegate.audit._log import AuditLog, PendingEntry
 
 
+LOCK_TIMEOUT_MS = 10_000
+
+
 class AuditWriter:
     """The group-commit writer of one `AuditLog` on one event loop.
 
@@ -85,7 +88,13 @@ class AuditWriter:
     def _write(self, entries: list[PendingEntry]) -> list[AuditRecord]:
         # Runs on the writer's one thread, which keeps one connection open across batches.
         if self._connection is None:
-            self._connection = self._log.engine.connect()
+            connection = self._log.engine.connect()
+            if connection.dialect.name == "postgresql":
+                # A head lock held by a wedged process must not hang every request: give up
+                # after a while, so the gateway answers 503 instead of waiting forever.
+                connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'")
+                connection.commit()
+            self._connection = connection
         try:
             with self._connection.begin():
                 return self._log.append_on(self._connection, entries)
