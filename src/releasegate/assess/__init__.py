@@ -1,1 +1,62 @@
-"""releasegate.assess"""
+"""releasegate.assess: evaluation suites on Inspect, the tamper sweep, marginal risk, and the
+`RiskReport` they produce.
+
+`assess(AssessOptions(model="bundled:smollm2-guarded", limit=4))` runs every suite and returns
+the report. The suites are ordinary Inspect tasks (`releasegate/capability_mcq`,
+`releasegate/refusal`, `releasegate/over_refusal`, `releasegate/jailbreak`) and every model is
+reached through the Inspect provider `releasegate/<backend spec>`.
+"""
+
+from releasegate.assess._assess import (
+    CAPABILITY_DOMAINS,
+    DEFAULT_TAMPER,
+    SUITES,
+    THROUGH_KEY_ENV,
+    AssessOptions,
+    Progress,
+    TamperConfig,
+    assess,
+    probe,
+)
+from releasegate.assess._attacks import TRANSFORMS
+from releasegate.assess._data import (
+    Dataset,
+    JudgeRow,
+    MCQRow,
+    PromptRow,
+    bundled_path,
+    file_sha256,
+    read_jsonl,
+)
+from releasegate.assess._judge import JudgeAgreement, RefusalJudge, default_judge
+from releasegate.assess._runner import SuiteFailed, TaskRun, read_run, run_key
+from releasegate.assess._stats import bootstrap_uplift_ci, mean_stderr
+
+__all__ = [
+    "CAPABILITY_DOMAINS",
+    "DEFAULT_TAMPER",
+    "SUITES",
+    "THROUGH_KEY_ENV",
+    "TRANSFORMS",
+    "AssessOptions",
+    "Dataset",
+    "JudgeAgreement",
+    "JudgeRow",
+    "MCQRow",
+    "Progress",
+    "PromptRow",
+    "RefusalJudge",
+    "SuiteFailed",
+    "TamperConfig",
+    "TaskRun",
+    "assess",
+    "bootstrap_uplift_ci",
+    "bundled_path",
+    "default_judge",
+    "file_sha256",
+    "mean_stderr",
+    "probe",
+    "read_jsonl",
+    "read_run",
+    "run_key",
+]
