@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from releasegate.audit import GENESIS_HASH, AuditLog, content_sha256, record_hash, verify_jsonl
@@ -138,3 +139,51 @@ def test_export_writes_jsonl_that_verifies_offline(
     edited = [*lines]
     edited[1] = edited[1].replace('"i":1', '"i":7')
     assert verify_jsonl(iter(edited), TEST_HMAC_KEY).first_bad_seq == 2
+
+
+def test_verify_names_a_record_inserted_beyond_the_head(sessions: sessionmaker[Session]) -> None:
+    log = _filled(sessions, 3)
+    last = log.get(3)
+    assert last is not None
+    with sessions() as session, session.begin():
+        session.execute(
+            insert(AuditRecordRow).values(
+                seq=4,
+                time=last.time,
+                kind="request",
+                actor="x",
+                payload="{}",
+                prev_hash=last.hash,
+                hash="0" * 64,
+                hmac="0" * 64,
+            )
+        )
+    result = log.verify()
+    assert (result.ok, result.first_bad_seq, result.checked) == (False, 4, 3)
+    assert result.reason is not None and "beyond the chain head" in result.reason
+
+
+def test_verify_and_export_while_others_append(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    log = _filled(sessions, 5)
+    stop = threading.Event()
+
+    def keep_appending() -> None:
+        writer = AuditLog(sessions, TEST_HMAC_KEY)
+        while not stop.is_set():
+            writer.append("request", "live", {"x": 1})
+
+    thread = threading.Thread(target=keep_appending)
+    thread.start()
+    try:
+        for i in range(5):
+            result = log.verify()
+            assert result.ok, result.reason
+            out = tmp_path / f"{i}.jsonl"
+            log.export(out)
+            assert verify_jsonl(iter(out.read_text().splitlines()), TEST_HMAC_KEY).ok
+    finally:
+        stop.set()
+        thread.join()
+    assert log.verify().checked > 5

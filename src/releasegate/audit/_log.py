@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from sqlalchemy import Connection, Engine, Table, bindparam, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from releasegate.audit._chain import (
@@ -218,17 +218,20 @@ class AuditLog:
             ).one()
             return int(row[0]), str(row[1])
 
-    def records(self, after_seq: int = 0) -> Iterator[AuditRecord]:
-        """Every stored record in seq order, read in pages (constant memory)."""
+    def records(self, after_seq: int = 0, upto_seq: int | None = None) -> Iterator[AuditRecord]:
+        """Stored records in seq order, read in pages (constant memory).
+
+        Args:
+            after_seq: start after this seq.
+            upto_seq: stop at this seq (default: whatever is there as the pages are read).
+        """
         last = after_seq
         while True:
             with self._sessions() as session:
-                rows = session.scalars(
-                    select(AuditRecordRow)
-                    .where(AuditRecordRow.seq > last)
-                    .order_by(AuditRecordRow.seq)
-                    .limit(_VERIFY_PAGE)
-                ).all()
+                stmt = select(AuditRecordRow).where(AuditRecordRow.seq > last)
+                if upto_seq is not None:
+                    stmt = stmt.where(AuditRecordRow.seq <= upto_seq)
+                rows = session.scalars(stmt.order_by(AuditRecordRow.seq).limit(_VERIFY_PAGE)).all()
             if not rows:
                 return
             for row in rows:
@@ -248,13 +251,46 @@ class AuditLog:
             ok, how many records checked out, and the first bad record with the reason.
         """
         checker = ChainChecker(self._key)
+        # The head is read first and only records up to it are checked: records and head move
+        # together in one transaction, so everything up to the head read here is committed, and
+        # records that live gateways append meanwhile are simply newer than this check.
         head_seq, head_hash = self.head()
-        for record in self._raw_records():
+        for record in self._raw_records(head_seq):
             if not checker.check(*record):
                 break
-        return checker.result(head_seq, head_hash)
+        result = checker.result(head_seq, head_hash)
+        if result.ok:
+            stray = self._stray_after_head()
+            if stray is not None:
+                return VerifyResult(
+                    ok=False,
+                    checked=result.checked,
+                    first_bad_seq=stray,
+                    reason=f"record {stray} lies beyond the chain head (inserted outside the log)",
+                    head_seq=head_seq,
+                )
+        return result
 
-    def _raw_records(self) -> Iterator[tuple[int, str, str, str, Any, str, str, str]]:
+    def _stray_after_head(self) -> int | None:
+        """The first record no head covers, if any (inserted behind the log's back).
+
+        Max seq is read before the head: a record is committed together with the head that
+        covers it, and the head only grows, so a committed record above a head read *later*
+        was not written by `append`.
+        """
+        with self._sessions() as session:
+            top = session.scalar(select(func.max(AuditRecordRow.seq)))
+        head_seq = self.head()[0]
+        if top is None or int(top) <= head_seq:
+            return None
+        with self._sessions() as session:
+            return session.scalar(
+                select(func.min(AuditRecordRow.seq)).where(AuditRecordRow.seq > head_seq)
+            )
+
+    def _raw_records(
+        self, upto_seq: int
+    ) -> Iterator[tuple[int, str, str, str, Any, str, str, str]]:
         last = -(2**62)
         while True:
             with self._sessions() as session:
@@ -269,7 +305,7 @@ class AuditLog:
                         AuditRecordRow.hash,
                         AuditRecordRow.hmac,
                     )
-                    .where(AuditRecordRow.seq > last)
+                    .where(AuditRecordRow.seq > last, AuditRecordRow.seq <= upto_seq)
                     .order_by(AuditRecordRow.seq)
                     .limit(_VERIFY_PAGE)
                 ).all()
@@ -311,7 +347,7 @@ class AuditLog:
 
     def _write_jsonl(self, handle: IO[str]) -> int:
         count = 0
-        for record in self.records():
+        for record in self.records(upto_seq=self.head()[0]):  # a consistent cut of a live log
             handle.write(canonical_json(record.to_dict()) + "\n")
             count += 1
         return count
