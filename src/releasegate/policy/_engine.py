@@ -356,20 +356,21 @@ def _uncertainty(report: RiskReport, policy: ReleasePolicy, readings: list[_Read
             )
     for failed in report.coverage.failed:
         notes.append(f"Failed evaluation: {failed.evaluation} ({failed.reason}).")
-    indicator_keys = {(ind.metric, d) for d, ind in policy.indicators()}
-    metrics_read = {m for m, _ in indicator_keys}
+    proxies: dict[str, list[str]] = {}
     for item in report.evidence:
         if item.dataset is not None and item.dataset.demonstration_proxy:
-            notes.append(
-                f"Evidence {item.id} uses the benign proxy set {item.dataset.name}: it "
-                "demonstrates the method; it does not measure hazardous capability."
-            )
-        if item.metric not in metrics_read:
+            proxies.setdefault(item.dataset.name, []).append(item.id)
+        if item.metric not in policy.metrics:
             notes.append(f"Evidence {item.id} (metric {item.metric}) is not read by this policy.")
         elif item.domain is not None and item.domain not in policy.domains:
             notes.append(f"Evidence {item.id} is about domain {item.domain}, not in this policy.")
         if 0 < item.n < _SMALL_N:
             notes.append(f"Evidence {item.id} rests on only {item.n} samples.")
+    for name, ids in proxies.items():
+        notes.append(
+            f"Benign proxy set {name} ({', '.join(ids)}) demonstrates the method; it does not "
+            "measure hazardous capability."
+        )
     return notes
 
 
