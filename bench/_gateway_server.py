@@ -1,0 +1,76 @@
+"""Run the releasegate gateway for the benchmark: the upstream as an `openai:` backend, keys,
+rate limits and the audit log all on (SQLite, group commit), limits high enough that the load
+is never refused, and the guards named by --guards (none by default, like the LiteLLM proxy).
+
+    python bench/_gateway_server.py --upstream http://127.0.0.1:9100/v1 --port 9200 \\
+        --data-dir /tmp/rg-bench [--guards keyword]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+
+from releasegate.access import DEFAULT_TIERS
+from releasegate.evidence import load_report
+from releasegate.gateway import create_app
+from releasegate.policy import bundled_policy_path, decide, load_policy
+from releasegate.settings import Settings
+
+ADMIN_TOKEN = "bench-admin-token"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--guards", default="", help="comma-separated guard names")
+    parser.add_argument("--redis-url", default=None)
+    args = parser.parse_args()
+
+    import releasegate.evidence as evidence
+
+    report = Path(evidence.__file__).parent / "_examples" / "low-risk.json"
+    decision = decide(load_report(report), load_policy(bundled_policy_path("default")))
+    guards = [g for g in args.guards.split(",") if g]
+    tiers = {
+        "bench": DEFAULT_TIERS["developer"].model_copy(
+            update={
+                "name": "bench",
+                "guards": guards,
+                "rpm": 10_000_000,
+                "tpm": 1_000_000_000,
+                "daily_tokens": 1_000_000_000_000,
+            }
+        )
+    }
+    settings = Settings(
+        data_dir=Path(args.data_dir),
+        admin_token=ADMIN_TOKEN,
+        audit_hmac_key="bench-audit-key",
+        redis_url=args.redis_url,
+        served_model_name="bench-model",
+        upstream_max_retries=0,
+    )
+    app = create_app(
+        settings,
+        model=f"openai:{args.upstream}#bench-model",
+        decision=decision,
+        tiers=tiers,
+    )
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""A lean HTTP/1.1 keep-alive load generator (asyncio + uvloop), so the client's own overhead is
+small and identical for every target: latency of sequential requests on one connection, and
+throughput with N concurrent connections."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Target:
+    name: str
+    host: str
+    port: int
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+    def request(self) -> bytes:
+        lines = [f"POST {self.path} HTTP/1.1", f"host: {self.host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in self.headers.items()]
+        lines += ["content-type: application/json", f"content-length: {len(self.body)}"]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + self.body
+
+
+class Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, target: Target) -> Conn:
+        reader, writer = await asyncio.open_connection(target.host, target.port)
+        return cls(reader, writer)
+
+    async def roundtrip(self, raw: bytes) -> tuple[int, bytes]:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = None
+        chunked = False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value.strip())
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if length is not None:
+            return status, await self.reader.readexactly(length)
+        if chunked:
+            parts = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
+                data = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                parts.append(data[:-2])
+            return status, b"".join(parts)
+        raise RuntimeError("response without length")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+async def latencies(target: Target, n: int, warmup: int = 200) -> list[float]:
+    """Seconds per request, sequential, one keep-alive connection; fails on a non-200."""
+    conn = await Conn.open(target)
+    raw = target.request()
+    out: list[float] = []
+    try:
+        for i in range(warmup + n):
+            t0 = time.perf_counter()
+            status, body = await conn.roundtrip(raw)
+            dt = time.perf_counter() - t0
+            if status != 200:
+                raise RuntimeError(f"{target.name}: HTTP {status}: {body[:300]!r}")
+            if i >= warmup:
+                out.append(dt)
+    finally:
+        conn.close()
+    return out
+
+
+async def throughput(target: Target, concurrency: int, seconds: float) -> tuple[float, int]:
+    """(requests per second, errors) with `concurrency` connections for `seconds`."""
+    raw = target.request()
+    conns = [await Conn.open(target) for _ in range(concurrency)]
+    done = 0
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(conn: Conn) -> None:
+        nonlocal done, errors
+        while time.perf_counter() < stop:
+            status, _ = await conn.roundtrip(raw)
+            if status == 200:
+                done += 1
+            else:
+                errors += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker(c) for c in conns))
+    elapsed = time.perf_counter() - t0
+    for c in conns:
+        c.close()
+    return done / elapsed, errors
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": statistics.median(values) * 1000,
+        "p99_ms": percentile(values, 99) * 1000,
+        "mean_ms": statistics.fmean(values) * 1000,
+    }
