@@ -16,7 +16,7 @@ TIER_COLOURS = {
     Tier.HIGH: "#f9cf9f",
     Tier.CRITICAL: "#f2a3a3",
 }
-_LABEL_W = 250
+_LABEL_W = 300
 _AXIS_W = 430
 _ROW_H = 26
 _TOP = 24
@@ -71,7 +71,7 @@ def domain_chart(domain: DomainAssessment, policy: ReleasePolicy) -> str:
     indicators = {ind.id: ind for ind in policy.domains[domain.domain].indicators}
     rows = domain.readings
     height = _TOP + _ROW_H * len(rows) + 8
-    width = _LABEL_W + _AXIS_W + 110
+    width = _LABEL_W + _AXIS_W + 130
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" '
@@ -106,7 +106,8 @@ def domain_chart(domain: DomainAssessment, policy: ReleasePolicy) -> str:
         value = reading.uplift if ind.measure == "uplift" else reading.value
         tail_x = _LABEL_W + _AXIS_W + 6
         if value is None or reading.tier is None:
-            out.append(f'<text x="{tail_x}" y="{y + 16}" class="miss">missing</text>')
+            read_as = "critical" if reading.role == "capability" else "no credit"
+            out.append(f'<text x="{tail_x}" y="{y + 16}" class="miss">missing → {read_as}</text>')
             continue
         cy = y + _ROW_H / 2
         if reading.ci95 is not None:
