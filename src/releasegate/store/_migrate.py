@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@cache  # the migrations ship with the package: they do not change while it runs
 def head_revision() -> str | None:
     """The newest revision that ships with this version of releasegate."""
     from alembic.config import Config
