@@ -122,13 +122,19 @@ def print_summary(decision: Decision, out: Path | None, con: Console | None = No
 
 
 def decide_command(
-    report: Annotated[Path, typer.Argument(help="risk report JSON (releasegate assess)")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="directory to write the decision into")],
+    report: Annotated[
+        Path, typer.Argument(metavar="REPORT", help="risk report JSON (releasegate assess)")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="DIR", help="directory to write the decision into"),
+    ],
     policy: Annotated[
         str | None,
         typer.Option(
             "--policy",
             "-p",
+            metavar="POLICY",
             help="policy YAML, or a bundled policy name: default, conservative, open-leaning "
             "(default: the bundled default policy)",
         ),
@@ -137,8 +143,11 @@ def decide_command(
         bool, typer.Option("--force", help="replace DIR if it exists and is not empty")
     ] = False,
 ) -> None:
-    """Decide the most open level per component, and write decision.json, decision.md,
-    decision.html, model-card.md and eu-ai-act-checklist.md into DIR (all or nothing)."""
+    """Decide the most open level per component under a policy; write the decision into DIR.
+
+    DIR gets decision.json, decision.md, decision.html, model-card.md and
+    eu-ai-act-checklist.md, all or nothing.
+    """
     if not report.exists():
         raise InputError(str(report), [Problem("file not found")])
     decision, _, _ = run_decide(report, resolve_policy_path(policy), out, force)
