@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import pytest
 
-from releasegate.guards._data import bundled_split, load_examples
 from releasegate.guards._taxonomy import HazardCategory
 
 CATEGORIES = frozenset(c.value for c in HazardCategory)
@@ -127,6 +126,9 @@ def test_guard_split_schema(split: str, prefix: str) -> None:
 
 
 def test_guard_splits_load_through_the_guard_loader() -> None:
+    # Imported here so the other checks run even while the guard package is being reworked.
+    from releasegate.guards._data import bundled_split, load_examples
+
     splits: tuple[Literal["train", "heldout"], ...] = ("train", "heldout")
     for split in splits:
         examples = load_examples(bundled_split(split))
