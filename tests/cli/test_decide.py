@@ -252,3 +252,12 @@ def test_demo_in_a_subprocess_then_again_in_process(
     assert cli("demo").code == 0  # the demo replaces its own output
     assert (tmp_path / "demo-out" / "decision.json").read_bytes() == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-out"]
+
+
+def test_out_under_a_file_exits_2_and_leaves_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "file").write_text("x")
+    result = cli("decide", GOOD, "--out", tmp_path / "file" / "sub" / "out")
+    assert result.code == 2 and "cannot write" in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    result = cli("decide", GOOD, "--out", tmp_path / "file")
+    assert result.code == 2 and "not a directory" in result.err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -28,15 +29,33 @@ def write_dir_atomically(out: Path, files: dict[str, bytes], force: bool = False
     """Write `files` into `out` through a sibling temporary directory and a rename.
 
     Readers see either the old directory or the complete new one; on any error the temporary
-    directory is removed and `out` is left as it was.
+    directory (and any parent directory this call created) is removed and `out` is left as it
+    was. Each file is fsync'ed before the rename, so a crash cannot leave empty files behind.
 
     Args:
         out: the directory to create (or, with `force`, to replace).
         files: file name -> content.
         force: replace an existing non-empty directory.
+
+    Raises:
+        InputError: `out` is unusable, or the files cannot be written (exit code 2 in the CLI).
     """
     check_out_dir(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    missing_parents = [p for p in out.parents if not p.exists()]  # deepest first
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _swap_in(out, files)
+    except BaseException as exc:
+        for parent in missing_parents:
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only empty directories go
+        if isinstance(exc, OSError):
+            message = f"cannot write: {exc.strerror or exc}"
+            raise InputError(str(out), [Problem(message)]) from exc
+        raise
+
+
+def _swap_in(out: Path, files: dict[str, bytes]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         for name, content in files.items():
