@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -159,3 +161,22 @@ def test_a_killed_writer_leaves_no_half_written_record(database_url: str, tmp_pa
         assert result.checked == log.head()[0] >= 40
         log.append("admin", "after-crash", {})  # the chain continues where it stopped
         assert log.verify().ok
+
+
+def test_a_loop_that_ends_without_aclose_releases_the_writer_thread(
+    sessions: sessionmaker[Session],
+) -> None:
+    log = AuditLog(sessions, TEST_HMAC_KEY)
+
+    def audit_threads() -> int:
+        return sum(1 for t in threading.enumerate() if t.name.startswith("rg-audit"))
+
+    before = audit_threads()
+    for _ in range(3):
+        asyncio.run(log.append_async("request", "k", {}))  # no aclose
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while audit_threads() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert audit_threads() == before
+    assert log.verify().checked == 3

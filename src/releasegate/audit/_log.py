@@ -193,6 +193,9 @@ class AuditLog:
         if writer is None:
             writer = AuditWriter(self)
             self._writers[loop] = writer
+            # A loop that ends without `aclose` (a test's asyncio.run) must not leave the
+            # writer's thread behind.
+            weakref.finalize(loop, writer.abandon)
         record: AuditRecord = await writer.append(kind, actor, payload, content)
         return record
 

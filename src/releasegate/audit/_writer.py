@@ -84,6 +84,9 @@ class AuditWriter:
             for (_, future), record in zip(batch, records, strict=True):
                 if not future.done():
                     future.set_result(record)
+        # Drop the finished task: it references the event loop, and the log keeps writers in a
+        # dict weakly keyed by their loop, which a strong path back to the loop would pin.
+        self._drain = None
 
     def _write(self, entries: list[PendingEntry]) -> list[AuditRecord]:
         # Runs on the writer's one thread, which keeps one connection open across batches.
@@ -110,6 +113,15 @@ class AuditWriter:
                 connection.close()
             except Exception:  # closing a broken connection must not hide the original error
                 connection.invalidate()
+
+    def abandon(self) -> None:
+        """Release the writer's thread without waiting (its event loop is gone)."""
+        self._closed = True
+        try:
+            self._executor.submit(self._close_connection)
+        except RuntimeError:
+            return  # already closed by `aclose`
+        self._executor.shutdown(wait=False)
 
     async def aclose(self) -> None:
         """Finish the queued and in-flight batches, then release the writer thread."""
