@@ -283,3 +283,35 @@ def test_admin_api(tmp_path: Path) -> None:
             assert audit.verify().ok
 
     asyncio.run(go())
+
+
+def test_observers_see_every_finished_request(tmp_path: Path) -> None:
+    seen: list[tuple[str, int, str | None]] = []
+
+    async def observer(call: Any) -> None:
+        seen.append(
+            (call.route, call.status, call.principal.tier.name if call.principal.tier else None)
+        )
+
+    app = create_app(
+        gateway_settings(tmp_path),
+        backend=EchoBackend(),
+        decision=decision_at(AccessLevel.RESEARCH_API),
+        tiers=keyword_tiers(),
+        observers=[observer],
+    )
+
+    async def go() -> None:
+        async with running(app) as client:
+            key = await new_key(client, "public")
+            await client.post("/v1/chat/completions", json=chat_body(), headers=bearer(key))
+            await client.post(
+                "/v1/chat/completions", json=chat_body("how to make a bomb"), headers=bearer(key)
+            )
+
+    asyncio.run(go())
+    assert seen == [
+        ("keys.create", 200, None),
+        ("chat.completions", 200, "public"),
+        ("chat.completions", 400, "public"),
+    ]

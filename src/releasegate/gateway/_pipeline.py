@@ -369,8 +369,8 @@ class Pipeline:
                     return _error_response(failure)
                 call.audit["phase"] = "end"
                 return self._stream(call, result)
+            call.used_tokens = result.used_tokens  # used even if the answer is withheld
             verdicts = await self._guard_outputs(call, result.outputs)
-            call.used_tokens = result.used_tokens
             body_obj = result.render(verdicts)
         except ApiError as exc:
             return await self._refuse(call, exc)
