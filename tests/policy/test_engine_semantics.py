@@ -170,3 +170,29 @@ def test_domain_with_only_safeguard_indicators() -> None:
     assert weak.levels[C.WEIGHTS] == AccessLevel.HOSTED
     none = decide(make_report([]), policy)
     assert none.levels[C.WEIGHTS] <= AccessLevel.HOSTED  # no evidence: no better than weak
+
+
+def test_each_halting_rule_closes_what_it_does_not_name() -> None:
+    policy = _policy(
+        rules=[
+            {
+                "id": "h1",
+                "when": {"domain": "cyber", "condition": "pre_mitigation", "tier_at_least": "high"},
+                "then": {"halt": "one", "cap": {"documentation": "fully_open"}},
+            },
+            {
+                "id": "h2",
+                "when": {
+                    "domain": "cyber",
+                    "condition": "pre_mitigation",
+                    "tier_at_least": "critical",
+                },
+                "then": {"halt": "two"},
+            },
+        ]
+    )
+    high = decide(make_report(_evidence(0.25, 0.0, 0.95, 0.95)), policy)
+    assert high.levels[C.DOCUMENTATION] == AccessLevel.FULLY_OPEN
+    critical = decide(make_report(_evidence(0.35, 0.0, 0.95, 0.95)), policy)
+    assert critical.levels[C.DOCUMENTATION] == AccessLevel.CLOSED  # h2 names nothing
+    assert critical.halted_reason == "h1: one"

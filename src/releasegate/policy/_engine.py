@@ -403,7 +403,9 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
     extra_safeguards: dict[Component, list[str]] = {}
     trace: list[RuleTrace] = []
     halted_reason: str | None = None
-    halt_named: set[Component] = set()
+    # Components every matched halting rule names in its `cap`; the others close. An
+    # intersection, so that one more halting rule can only close more.
+    halt_keep: set[Component] | None = None
     halted = False
     for rule in policy.rules:
         ctx = _Context(report, policy, domains)
@@ -426,10 +428,11 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
         if rule.then.halt is not None:
             halted = True
             halted_reason = halted_reason or f"{rule.id}: {rule.then.halt}"
-            halt_named |= set(rule.then.cap)
+            named = set(rule.then.cap)
+            halt_keep = named if halt_keep is None else halt_keep & named
     if halted:
         for component in Component:
-            if component not in halt_named:
+            if component not in (halt_keep or set()):
                 levels[component] = AccessLevel.CLOSED
 
     # Precaution: at least one level below what the evidence alone allows.
