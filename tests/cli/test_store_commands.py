@@ -144,3 +144,20 @@ def test_decision_commands_on_postgresql(
     decision.write_text(json.dumps(edited))
     assert cli("decision", "record", decision).code == 2
     assert cli("audit", "verify").code == 0
+
+
+def test_keys_create_with_a_policys_tiers(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    policy = yaml.safe_load((ROOT / "policies" / "default.yaml").read_text())
+    policy["access_tiers"] = {"partner": {"name": "partner", "rpm": 5, "tpm": 1000}}
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    over = cli(
+        "keys", "create", "--tier", "partner", "--owner", "x", "--policy", path, "--rpm", "6"
+    )
+    assert over.code == 2 and "tier 'partner' (5)" in over.err
+    ok = cli("keys", "create", "--tier", "partner", "--owner", "x", "--policy", path, "--json")
+    assert ok.code == 0 and json.loads(ok.out)["tier"] == "partner"
+    default = cli("keys", "create", "--tier", "partner", "--owner", "x")
+    assert default.code == 2 and "unknown tier" in default.err

@@ -89,13 +89,27 @@ def create_command(
     daily_tokens: Annotated[
         int | None, typer.Option("--daily-tokens", help="tokens per day (at most the tier's)")
     ] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            "--policy",
+            "-p",
+            help="take the tiers from this policy's access_tiers (a file or a bundled policy "
+            "name), as `serve --policy` does; default: the default tiers",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key and print it once (only its SHA-256 is stored)."""
-    # The gateway serves the policy's tiers; the CLI knows the default ones.
-    spec = DEFAULT_TIERS.get(tier)
+    tiers = dict(DEFAULT_TIERS)
+    if policy is not None:
+        from releasegate._cli.decide import resolve_policy_path
+        from releasegate.policy import load_policy
+
+        tiers = dict(load_policy(resolve_policy_path(policy)).access_tiers)
+    spec = tiers.get(tier)
     if spec is None:
-        fail(f"unknown tier {tier!r}; tiers: {', '.join(DEFAULT_TIERS)}")
+        fail(f"unknown tier {tier!r}; tiers: {', '.join(tiers)}")
         return
     with cli_store() as store:
         expires_at = parse_expires(expires) if expires is not None else None
