@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -105,3 +108,31 @@ def test_one_of_one_signoff(sessions: sessionmaker[Session]) -> None:
     registry = DecisionRegistry(sessions)
     record = registry.record(decision)
     assert registry.approve(record.id, "owner", "Dana").status == "approved"
+
+
+def test_concurrent_signoffs_are_serialised(sessions: sessionmaker[Session]) -> None:
+    registry = DecisionRegistry(sessions)
+    record = registry.record(example_decision("low-risk"))
+    barrier = threading.Barrier(3)
+
+    def sign(role: str, by: str) -> str:
+        barrier.wait()
+        try:
+            return DecisionRegistry(sessions).approve(record.id, role, by).status
+        except ApprovalError as exc:
+            return f"refused: {exc}"
+
+    # One person (spelt two ways) racing for two roles, and a second person for a third role.
+    with ThreadPoolExecutor(3) as pool:
+        results = list(
+            pool.map(
+                sign,
+                ["release_lead", "safety_lead", "security_lead"],
+                ["Alice", " alice", "Bob"],
+            )
+        )
+    refused = [r for r in results if r.startswith("refused")]
+    assert len(refused) == 1 and "two roles" in refused[0], results
+    final = registry.get(record.id)
+    assert final.status == "approved" and len(final.signoffs) == 2
+    assert {s.signer.strip().casefold() for s in final.signoffs} == {"alice", "bob"}
