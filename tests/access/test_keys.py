@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -118,3 +120,22 @@ def test_limits_over_the_tier_are_rejected(sessions: sessionmaker[Session]) -> N
     assert ok.record.limits.resolve(PUBLIC) == KeyLimits(
         rpm=PUBLIC.rpm, tpm=PUBLIC.tpm, daily_tokens=100
     )
+
+
+def test_racing_rotations_issue_one_replacement(sessions: sessionmaker[Session]) -> None:
+    store = KeyStore(sessions)
+    old = store.create(PUBLIC, "gina")
+    barrier = threading.Barrier(4)
+
+    def rotate(_: int) -> str:
+        barrier.wait()
+        try:
+            return KeyStore(sessions).rotate(old.record.id).record.id
+        except ValueError:
+            return "refused"
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(rotate, range(4)))
+    assert results.count("refused") == 3, results
+    active = store.list(include_revoked=False)
+    assert [k.rotated_from for k in active] == [old.record.id]
