@@ -2,6 +2,11 @@
 
 "Worse" follows each metric's direction in the policy: more capability (or uplift), less refusal,
 a larger tamper drop, a higher jailbreak success rate. CIs move with their values.
+
+Generated reports have one evidence item per reading (per domain, or one item without a domain
+that bears on every domain), as `releasegate assess` writes them. Where a report carries several
+items for one reading, the worst counts, and removing that worst item leaves the others as the
+evidence: that can open a component, by design (docs/design/decision-rule-language.md).
 """
 
 from __future__ import annotations
@@ -64,8 +69,11 @@ def evidence_item(
 @st.composite
 def reports(draw: st.DrawFn) -> list[dict[str, Any]]:
     items = []
-    for domain in DOMAINS:
-        for cond in ("pre_mitigation", "post_tamper"):
+    for cond in ("pre_mitigation", "post_tamper"):
+        if not draw(st.integers(0, 5)):  # sometimes one item that bears on every domain
+            items.append(draw(evidence_item("mcq_accuracy", cond, None)))
+            continue
+        for domain in DOMAINS:
             if draw(st.integers(0, 9)):  # mostly present
                 items.append(draw(evidence_item("mcq_accuracy", cond, domain)))
     for metric, cond in RATES:
@@ -169,3 +177,23 @@ def test_failed_evaluations_never_open(
     _no_more_open(
         decide(make_report(evidence), policy), decide(make_report(evidence, failed=failed), policy)
     )
+
+
+@PROFILE
+@given(
+    evidence=reports(),
+    policy_name=st.sampled_from(BUNDLED_POLICIES),
+    picks=st.lists(st.integers(0, 10_000), min_size=1, max_size=4),
+)
+def test_removing_a_baseline_never_opens(
+    evidence: list[dict[str, Any]], policy_name: str, picks: list[int]
+) -> None:
+    policy = POLICIES[policy_name]
+    if not evidence:
+        return
+    chosen = {p % len(evidence) for p in picks}
+    stripped = [
+        {k: v for k, v in e.items() if k != "baseline"} if i in chosen else e
+        for i, e in enumerate(evidence)
+    ]
+    _no_more_open(decide(make_report(evidence), policy), decide(make_report(stripped), policy))

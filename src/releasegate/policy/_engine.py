@@ -117,7 +117,10 @@ def _read(
     for item in items:
         measured = _measured(item, ind.measure)
         if measured is None:
-            continue
+            # An item without a baseline hides its uplift; reading the others alone could
+            # miss the worst one, so the whole reading counts as missing (precaution).
+            best = None
+            break
         value, ci = measured
         point = _tier_of(value, ind.cutoffs, spec.direction)
         tier, straddles = point, False
@@ -133,7 +136,11 @@ def _read(
     if best is None:
         note: str | None = "no evidence"
         if items and ind.measure == "uplift":
-            note = "no baseline comparison, so no uplift (marginal risk unknown)"
+            lacking = [i.id for i in items if i.baseline is None]
+            note = (
+                f"no baseline comparison for {', '.join(lacking)}, so no uplift "
+                "(marginal risk unknown)"
+            )
         reading = IndicatorReading(
             indicator=ind.id,
             metric=ind.metric,
@@ -245,12 +252,17 @@ def _eval_tier(when: TierWhen, ctx: _Context) -> bool:
 def _eval_metric(when: MetricWhen, ctx: _Context) -> bool:
     spec = ctx.policy.metrics[when.metric]
     values: list[float] = []
+    unmeasured = False
     for item in ctx.report.evidence:
         if not _item_matches(item, when.metric, when.condition, when.domain):
             continue
         measured = _measured(item, when.measure)
-        if measured is not None:
+        if measured is None:
+            unmeasured = True  # no baseline: this item's uplift is unknown
+        else:
             values.append(_worse_value(measured[0], measured[1], spec.direction))
+    if unmeasured:
+        values = []
     scope = f"{when.domain}." if when.domain else ""
     key = f"{scope}{when.metric}[{when.condition.value}]"
     if when.measure == "uplift":
