@@ -123,7 +123,10 @@ class ChainChecker:
                 )
                 self.bad = (self.expected_seq, f"{what} (deleted); next stored record is {seq}")
             else:
-                self.bad = (seq, f"record {seq} is out of order (expected {self.expected_seq})")
+                self.bad = (
+                    self.expected_seq,
+                    f"record {self.expected_seq} is out of order (found seq {seq} in its place)",
+                )
             return False
         if prev_hash != self.prev_hash:
             self.bad = (
