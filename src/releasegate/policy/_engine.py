@@ -196,9 +196,8 @@ def _assess_domain(
         if guards and not any(r.missing for r in guards):
             credit = _worst([r.reading.tier for r in guards if r.reading.tier is not None])
         if cap is None:
-            tiers[cond] = credit if guards else None
-            if guards and credit is None:
-                tiers[cond] = Tier.CRITICAL
+            # Only safeguards speak for this condition: without their evidence, the worst case.
+            tiers[cond] = (credit or Tier.CRITICAL) if guards else None
         elif credit is None:
             tiers[cond] = cap
         else:
