@@ -24,3 +24,10 @@ def test_key_file_is_created_once_and_private(tmp_path: Path) -> None:
     assert len(first) == 64 and resolve_audit_hmac_key(settings) == first
     mode = stat.S_IMODE((tmp_path / "data" / "audit-hmac.key").stat().st_mode)
     assert mode == 0o600
+
+
+def test_a_shared_database_needs_an_explicit_key(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url="postgresql+psycopg://db/rg")
+    with pytest.raises(ValueError, match="RELEASEGATE_AUDIT_HMAC_KEY"):
+        resolve_audit_hmac_key(settings)
+    assert not (tmp_path / "audit-hmac.key").exists()

@@ -124,6 +124,11 @@ def test_decision_commands_on_postgresql(
     cli, postgres_url: str, monkeypatch, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("RELEASEGATE_DATABASE_URL", postgres_url)
+    monkeypatch.delenv("RELEASEGATE_AUDIT_HMAC_KEY", raising=False)
+    # A shared database needs the fleet's audit key: no per-machine key file is made up.
+    assert cli("audit", "verify").code == 2
+    assert "RELEASEGATE_AUDIT_HMAC_KEY" in cli("audit", "verify").err
+    monkeypatch.setenv("RELEASEGATE_AUDIT_HMAC_KEY", "fleet-key")
     decision = tmp_path / "d" / "decision.json"
     report = ROOT / "examples" / "reports" / "critical-bio-proxy.json"
     assert cli("decide", report, "--out", decision.parent).code == 0

@@ -17,15 +17,25 @@ KEY_FILE = "audit-hmac.key"
 def resolve_audit_hmac_key(settings: Settings) -> bytes:
     """The audit HMAC key: `audit_hmac_key` if set, else a key file under `data_dir`.
 
-    The key file is created once (random 32 bytes, hex, mode 0600) so a laptop setup works
-    without configuration. A fleet must set `RELEASEGATE_AUDIT_HMAC_KEY` identically on every
-    process: records signed with different keys do not verify.
+    The key file is created once (random 32 bytes, hex, mode 0600) so a laptop setup on SQLite
+    works without configuration. A PostgreSQL store is shared (a fleet, an operator's CLI): each
+    writer must sign with the same key, or the records it appends will not verify, so there the
+    key must be set explicitly.
+
+    Raises:
+        ValueError: the key is set but empty, or unset with a PostgreSQL store.
     """
     if settings.audit_hmac_key is not None:
         key = settings.audit_hmac_key.get_secret_value()
         if not key:
             raise ValueError("RELEASEGATE_AUDIT_HMAC_KEY is set but empty")
         return key.encode()
+    if not settings.resolved_database_url().startswith("sqlite"):
+        raise ValueError(
+            "set RELEASEGATE_AUDIT_HMAC_KEY (the same on every process) to write or verify the "
+            "audit log of a shared database; a per-machine key file would sign records that "
+            "other machines cannot verify"
+        )
     path = Path(settings.data_dir) / KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
