@@ -78,9 +78,9 @@ class Settings(BaseSettings):
     audit_hmac_key: SecretStr | None = Field(
         default=None,
         description=(
-            "Server key for the HMAC of every audit record. Default: a random key created once in "
-            "audit-hmac.key under the data directory. Set it explicitly, and identically, for a "
-            "fleet of gateway processes on one PostgreSQL database."
+            "Server key for the HMAC of every audit record. Default on SQLite: a random key "
+            "created once in audit-hmac.key under the data directory. Required with PostgreSQL: "
+            "set it identically on every gateway process and operator CLI that shares the log."
         ),
     )
     audit_store_content: Literal["full", "hash"] = Field(
