@@ -57,8 +57,8 @@ def checklist(decision: Decision, report: RiskReport, policy: ReleasePolicy) -> 
                 ),
             ],
             missing=[
-                "architecture, training process and training data description (Annex XI §2)",
-                "training compute and energy consumption (Annex XI §2(d)-(e))",
+                "architecture, training process and training data (Annex XI, Section 1)",
+                "training compute and energy consumption (Annex XI, Section 1)",
                 "acceptable use policy and intended tasks",
             ],
         )
