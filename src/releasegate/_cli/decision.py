@@ -98,7 +98,7 @@ def show_command(
                 for s in record.signoffs
             ],
         }
-        console().print_json(json.dumps(data))
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     _print_record(record)
 

@@ -66,7 +66,7 @@ def _key_dict(record: KeyRecord) -> dict[str, Any]:
 def _print_new_key(plaintext: str, record: KeyRecord, as_json: bool) -> None:
     data = _key_dict(record)
     if as_json:
-        console().print_json(json.dumps({"key": plaintext, **data}))
+        typer.echo(json.dumps({"key": plaintext, **data}, indent=2))
         return
     con = console()
     con.print(f"[bold]{data['id']}[/] tier [bold]{data['tier']}[/] owner {data['owner']}")
@@ -137,7 +137,7 @@ def list_command(
         records = KeyStore(store.sessions).list(owner=owner, include_revoked=not active)
     rows = [_key_dict(r) for r in records]
     if as_json:
-        console().print_json(json.dumps(rows))
+        typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(header_style="bold")
     for column in ("id", "prefix", "tier", "owner", "status", "created", "expires", "limits"):
