@@ -15,7 +15,7 @@ from releasegate._cli._store import cli_store, fail
 from releasegate.access import DEFAULT_TIERS, KeyRecord, KeyStore
 
 app = typer.Typer(
-    help="Create, list, revoke and rotate API keys of the gateway.", no_args_is_help=True
+    help="Create, list, revoke, rotate and suspend API keys of the gateway.", no_args_is_help=True
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
