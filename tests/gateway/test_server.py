@@ -4,6 +4,7 @@ the real bundled model behind the gateway."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,4 @@ def test_inspect_openai_api_provider(
     # the input guard's refusal reaches Inspect as a content_filter stop, not an error
     assert harmful.output.stop_reason == "content_filter"
     assert harmful.error is None
+    gc.collect()  # collect Inspect's leftover streams here, under this test's warning filter
