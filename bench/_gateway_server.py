@@ -29,6 +29,11 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--guards", default="", help="comma-separated guard names")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--fixed-backend",
+        action="store_true",
+        help="answer in-process like the upstream (no upstream hop): the gateway's own cost",
+    )
     args = parser.parse_args()
 
     import releasegate.evidence as evidence
@@ -55,9 +60,15 @@ def main() -> None:
         served_model_name="bench-model",
         upstream_max_retries=0,
     )
+    backend = None
+    if args.fixed_backend:
+        from _fixed_backend import FixedBackend
+
+        backend = FixedBackend()
     app = create_app(
         settings,
         model=f"openai:{args.upstream}#bench-model",
+        backend=backend,
         decision=decision,
         tiers=tiers,
     )

@@ -91,8 +91,8 @@ async def latencies(target: Target, n: int, warmup: int = 200) -> list[float]:
     return out
 
 
-async def throughput(target: Target, concurrency: int, seconds: float) -> tuple[float, int]:
-    """(requests per second, errors) with `concurrency` connections for `seconds`."""
+async def throughput(target: Target, concurrency: int, seconds: float) -> tuple[float, int, int]:
+    """(requests per second, errors, requests done) with `concurrency` connections."""
     raw = target.request()
     conns = [await Conn.open(target) for _ in range(concurrency)]
     done = 0
@@ -113,7 +113,7 @@ async def throughput(target: Target, concurrency: int, seconds: float) -> tuple[
     elapsed = time.perf_counter() - t0
     for c in conns:
         c.close()
-    return done / elapsed, errors
+    return done / elapsed, errors, done
 
 
 def summary(values: list[float]) -> dict[str, float]:

@@ -7,14 +7,17 @@ upstream directly and with LiteLLM's proxy in front of the same upstream.
 - upstream: bench/upstream.py (fixed answer, ~0.1 ms per request on loopback);
 - releasegate: `openai:` backend to the upstream; key auth, rate limits (in memory) and the
   audit log (SQLite, hash chain, group commit, awaited before each response) all on; no guards
-  (like the LiteLLM proxy), plus a second instance with the keyword guard;
+  (like the LiteLLM proxy); a second instance adds the keyword guard; a third answers from an
+  in-process backend instead of the upstream, to show the gateway's own cost without the hop;
 - LiteLLM: `litellm[proxy]` installed by this script into bench/.litellm-venv (gitignored), with a
   master key (auth on) and no database.
 
 Each round measures every target one after the other: sequential requests on one keep-alive
 connection (latency), then `--concurrency` connections for `--seconds` (throughput). The
 reported numbers are medians over rounds; "added" is the target's p50 minus the upstream's in
-the same round. Results go to stdout as Markdown and to --out as JSON.
+the same round; "server CPU" is the CPU time of the server process (and its children) per request
+during the throughput run, which neighbours on a shared machine inflate less than wall time.
+Results go to stdout as Markdown and to --out as JSON.
 """
 
 from __future__ import annotations
@@ -76,6 +79,36 @@ def wait_http(
     raise RuntimeError(f"{url} did not come up in {timeout_s} s")
 
 
+def _proc_tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _proc_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def ensure_litellm() -> Path:
     exe = LITELLM_VENV / "bin" / "litellm"
     if not exe.exists():
@@ -121,14 +154,18 @@ def start(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen
     )
 
 
-async def measure(targets: list[Target], args: argparse.Namespace) -> dict[str, Any]:
+async def measure(
+    targets: list[Target], pids: dict[str, int], args: argparse.Namespace
+) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     for r in range(args.rounds):
         row: dict[str, Any] = {}
         for t in targets:
             row[t.name] = summary(await latencies(t, args.requests))
         for t in targets:
-            rps, errors = await throughput(t, args.concurrency, args.seconds)
+            cpu0 = cpu_seconds(pids[t.name])
+            rps, errors, done = await throughput(t, args.concurrency, args.seconds)
+            row[t.name]["cpu_ms_per_request"] = (cpu_seconds(pids[t.name]) - cpu0) / done * 1000
             row[t.name]["rps"] = rps
             row[t.name]["errors"] = errors
         rounds.append(row)
@@ -150,15 +187,15 @@ def report(results: dict[str, Any], names: list[str]) -> str:
 
     lines = [
         "| target | p50 ms | p99 ms | added p50 ms | added p99 ms | req/s at "
-        f"{results['concurrency']} conns |",
-        "|---|---|---|---|---|---|",
+        f"{results['concurrency']} conns | server CPU ms/request |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for n in names:
         a50 = "—" if n == "upstream" else f"{added(n, 'p50_ms'):.3f}"
         a99 = "—" if n == "upstream" else f"{added(n, 'p99_ms'):.3f}"
         lines.append(
             f"| {n} | {med(n, 'p50_ms'):.3f} | {med(n, 'p99_ms'):.3f} | {a50} | {a99} | "
-            f"{med(n, 'rps'):.0f} |"
+            f"{med(n, 'rps'):.0f} | {med(n, 'cpu_ms_per_request'):.2f} |"
         )
     if "litellm" in names:
         ratio = added("releasegate", "p50_ms") / added("litellm", "p50_ms")
@@ -182,16 +219,18 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="rg-bench-"))
     try:
-        up_port, gw_port, gwg_port, ll_port = free_port(), free_port(), free_port(), free_port()
+        up_port, gw_port, gwg_port, gwf_port, ll_port = (free_port() for _ in range(5))
         up = start([sys.executable, str(HERE / "upstream.py"), "--port", str(up_port)])
         procs.append(up)
         wait_http(f"http://127.0.0.1:{up_port}/v1/models", (200,), 20, up)
         upstream_url = f"http://127.0.0.1:{up_port}/v1"
 
+        pids = {"upstream": up.pid}
         gateways = {}
-        for name, port, guards in (
-            ("releasegate", gw_port, ""),
-            ("releasegate+keyword-guard", gwg_port, "keyword"),
+        for name, port, extra in (
+            ("releasegate", gw_port, []),
+            ("releasegate + keyword guard", gwg_port, ["--guards", "keyword"]),
+            ("releasegate, in-process backend", gwf_port, ["--fixed-backend"]),
         ):
             gw = start(
                 [
@@ -202,12 +241,12 @@ def main() -> None:
                     "--port",
                     str(port),
                     "--data-dir",
-                    str(tmp / name),
-                    "--guards",
-                    guards,
+                    str(tmp / f"gw{port}"),
+                    *extra,
                 ]
             )
             procs.append(gw)
+            pids[name] = gw.pid
             wait_http(f"http://127.0.0.1:{port}/v1/models", (401,), 90, gw)
             gateways[name] = (port, admin_create_key(f"http://127.0.0.1:{port}"))
 
@@ -245,6 +284,7 @@ def main() -> None:
                 env={"LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"},
             )
             procs.append(ll)
+            pids["litellm"] = ll.pid
             wait_http(f"http://127.0.0.1:{ll_port}/health/liveliness", (200,), 180, ll)
             targets.append(
                 Target(
@@ -257,7 +297,7 @@ def main() -> None:
                 )
             )
 
-        results = asyncio.run(measure(targets, args))
+        results = asyncio.run(measure(targets, pids, args))
         results.update(
             {
                 "date": datetime.now(UTC).isoformat(timespec="seconds"),
