@@ -49,6 +49,13 @@ class LoraRunConfig(BaseModel):
     seed: int = 0
     max_length: int = Field(default=256, ge=8, description="tokens per example, longer cut")
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    layers: tuple[int, ...] | None = Field(
+        default=None,
+        description=(
+            "decoder layers (0-based) that get adapters; None: all. Adapting only upper layers "
+            "makes a step cheaper: backpropagation stops below the lowest adapted layer"
+        ),
+    )
     device: str = Field(default="auto", description="'auto', 'cpu' or 'cuda'")
 
 
@@ -151,6 +158,23 @@ def _tokenize(
     return ids, labels
 
 
+def _answer_loss(model: Any, input_ids: Any, mask: Any, labels: Any) -> Any:
+    """Mean next-token cross-entropy over answer tokens only.
+
+    Same value as transformers' `labels=` loss, but the unembedding (a 49k-vocabulary matmul for
+    SmolLM2) runs only at answer positions instead of every position: on CPU that is a large
+    part of a step's cost.
+    """
+    import torch
+
+    causal_lm = model.get_base_model()
+    hidden = causal_lm.get_decoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != -100
+    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][keep])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+
+
 def lora_finetune(
     model_dir: str | Path,
     examples: Sequence[ChatExample],
@@ -204,6 +228,7 @@ def lora_finetune(
             lora_alpha=int(config.alpha or 2 * config.rank),
             lora_dropout=0.0,
             target_modules=list(config.target_modules),
+            layers_to_transform=list(config.layers) if config.layers is not None else None,
             task_type="CAUSAL_LM",
         )
         with quiet_peft():
@@ -229,7 +254,7 @@ def lora_finetune(
             mask = torch.tensor(
                 [[1] * len(ids) + [0] * (longest - len(ids)) for ids, _ in batch], device=device
             )
-            loss = model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
+            loss = _answer_loss(model, input_ids, mask, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()

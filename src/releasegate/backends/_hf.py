@@ -584,7 +584,9 @@ class HFBackend:
                         scores.append(0.0)
                         continue
                     # logits at position t predict token t+1
-                    where = torch.arange(len(context) - 1, len(context) + len(cont) - 1)
+                    where = torch.arange(
+                        len(context) - 1, len(context) + len(cont) - 1, device=self._device
+                    )
                     target = torch.tensor(cont, device=self._device)
                     scores.append(float(logp[row, where, target].sum()))
         out: list[list[float]] = []
