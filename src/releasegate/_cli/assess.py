@@ -72,6 +72,9 @@ def print_summary(report: RiskReport) -> None:
             f"tamper {attack.name}: {attack.examples} examples, {attack.steps} steps, "
             f"{attack.wall_time_s:.0f} s -> refusal rate {attack.refusal_rate_after:.2f}"
         )
+    for note in report.notes:
+        if "malformed" in note:
+            err_console().print(f"[yellow]warning:[/] {escape(note)}")
     for failed in report.coverage.failed:
         con.print(
             f"[yellow]missing evidence:[/] {escape(failed.evaluation)}: {escape(failed.reason)}"
@@ -143,7 +146,7 @@ def assess_command(
 ) -> None:
     """Assess MODEL on capability proxies, refusal, over-refusal, jailbreaks and a fine-tuning
     tamper sweep (local weights), all run on Inspect, and write the risk report to OUT."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
     from releasegate.assess import SUITES, AssessOptions, assess
     from releasegate.settings import Settings
@@ -179,7 +182,7 @@ def assess_command(
         console=err_console(),
         transient=False,
     ) as bar:
-        ids: dict[str, int] = {}
+        ids: dict[str, TaskID] = {}
 
         def progress(event: str, label: str) -> None:
             if event == "start":

@@ -104,12 +104,23 @@ class AssessOptions(BaseModel):
     log_dir: Path | None = None
 
 
-def _check_options(opts: AssessOptions) -> None:
+def _check_options(opts: AssessOptions) -> list[str]:
+    """Validate suites and `--data` files before any model is loaded.
+
+    Returns:
+        One note per data file with malformed rows (file:line of each), which are skipped.
+
+    Raises:
+        InputError: unknown suite, missing file, unknown task, or a file with no valid row.
+    """
+    from releasegate.assess._data import MCQRow, PromptRow, read_jsonl
+
     problems = [
         Problem(f"unknown suite {s!r}; choose from {', '.join(SUITES)}", path="--suite")
         for s in opts.suites
         if s not in SUITES
     ]
+    notes: list[str] = []
     for key, value in opts.data.items():
         if value.startswith("inspect_evals/"):
             if value not in _INSPECT_EVALS_WMDP:
@@ -119,10 +130,17 @@ def _check_options(opts: AssessOptions) -> None:
                         path=f"--data {key}",
                     )
                 )
-        elif not Path(value).expanduser().is_file():
+            continue
+        if not Path(value).expanduser().is_file():
             problems.append(Problem(f"no such file: {value}", path=f"--data {key}"))
+            continue
+        row_type: type[MCQRow] | type[PromptRow] = PromptRow if key in PROMPT_SETS else MCQRow
+        data = read_jsonl(value, row_type)  # raises InputError when no row is usable
+        if data.skipped:
+            notes.append(f"{len(data.skipped)} malformed row(s) skipped: {data.describe_skipped()}")
     if problems:
         raise InputError("releasegate assess", problems)
+    return notes
 
 
 def probe(backend: ModelBackend, label: str, timeout_s: float = 120.0) -> None:
@@ -363,9 +381,10 @@ def assess(
     from releasegate.backends import load_backend
 
     settings = settings or Settings()
-    _check_options(opts)
+    notes = _check_options(opts)
     _registry.check_inspect_evals(opts.data)
     job = _Assessment(opts, settings, progress)
+    job.notes.extend(notes)
     backend = load_backend(opts.model, settings)
     try:
         probe(backend, opts.model)
