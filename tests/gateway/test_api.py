@@ -286,12 +286,11 @@ def test_admin_api(tmp_path: Path) -> None:
 
 
 def test_observers_see_every_finished_request(tmp_path: Path) -> None:
-    seen: list[tuple[str, int, str | None]] = []
+    seen: list[tuple[str, int, str | None, list[int]]] = []
 
     async def observer(call: Any) -> None:
-        seen.append(
-            (call.route, call.status, call.principal.tier.name if call.principal.tier else None)
-        )
+        tier = call.principal.tier.name if call.principal.tier else None
+        seen.append((call.route, call.status, tier, call.audit_seqs))
 
     app = create_app(
         gateway_settings(tmp_path),
@@ -310,8 +309,9 @@ def test_observers_see_every_finished_request(tmp_path: Path) -> None:
             )
 
     asyncio.run(go())
+    # each call knows the seq of its audit record (incidents cite them)
     assert seen == [
-        ("keys.create", 200, None),
-        ("chat.completions", 200, "public"),
-        ("chat.completions", 400, "public"),
+        ("keys.create", 200, None, [1]),
+        ("chat.completions", 200, "public", [2]),
+        ("chat.completions", 400, "public", [3]),
     ]

@@ -79,6 +79,7 @@ class Call:
     error_code: str | None = None
     audit: dict[str, Any] = field(default_factory=dict)
     content: dict[str, Any] = field(default_factory=dict)
+    audit_seqs: list[int] = field(default_factory=list)  # seq of each audit record written
 
 
 @dataclass(slots=True)
@@ -309,12 +310,15 @@ class Pipeline:
         if flagged:
             payload["output_flags"] = flagged
         payload.update(call.audit)
-        await self._audit_append(
+        record = await self._audit_append(
             "admin" if principal.admin else "request",
             principal.id,
             payload,
             call.content or None,
         )
+        seq = getattr(record, "seq", None)
+        if isinstance(seq, int):
+            call.audit_seqs.append(seq)
 
     async def _audit_or_503(self, call: Call) -> ApiError | None:
         try:
