@@ -28,6 +28,7 @@ from releasegate.gateway._admin import AdminActions, AdminRoute
 from releasegate.gateway._enforce import enforce_decision
 from releasegate.gateway._errors import ApiError
 from releasegate.gateway._keys import KeyCache
+from releasegate.gateway._monitoring import monitoring_routes, start_monitoring
 from releasegate.gateway._pipeline import Observer, Pipeline
 from releasegate.gateway._ratelimit import RateLimiter
 from releasegate.gateway._routes import GenerateRoute, ModelsRoute
@@ -58,6 +59,8 @@ class Gateway:
     models: ModelsRoute
     admin: AdminActions
     resources: list[Any] = field(default_factory=list)
+    monitor: Any = None  # releasegate.monitoring.MisuseMonitor
+    metrics: Any = None  # releasegate.monitoring.GatewayMetrics (GET /metrics)
 
 
 def create_app(
@@ -183,6 +186,7 @@ def create_app(
         ("/admin/keys/{key_id}/suspend", suspend_key, "POST"),
     ):
         app.router.routes.append(Route(path, endpoint, methods=[method]))
+    app.router.routes.extend(monitoring_routes())  # /metrics, /admin/incidents...
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -243,6 +247,9 @@ async def _start(
             stream_window=getattr(settings, "guard_stream_window_chars", 400),
             stream_overlap=getattr(settings, "guard_stream_overlap_chars", 100),
         )
+        monitor, metrics, watch = start_monitoring(settings, sessions, audit.append_async, cache)
+        pipeline.observers.append(watch)
+        pipeline.anonymous_observers.append(watch.anonymous)
         pipeline.observers.extend(observers)
         return Gateway(
             settings=settings,
@@ -257,6 +264,8 @@ async def _start(
             models=ModelsRoute(model_name),
             admin=AdminActions(store, tiers, cache),
             resources=[engine, cache, limiter],
+            monitor=monitor,
+            metrics=metrics,
         )
     except BaseException:
         for r in resources:
@@ -267,6 +276,7 @@ async def _start(
 async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
     await gateway.audit.aclose()
     engine, cache, limiter = gateway.resources
+    await gateway.monitor.aclose()
     cache.close()
     await limiter.aclose()
     if close_backend:

@@ -169,6 +169,8 @@ class Pipeline:
         self.stream_window = stream_window
         self.stream_overlap = stream_overlap
         self.observers: list[Observer] = []  # misuse monitoring, metrics (issue 5) plug in here
+        # Told (synchronously) of requests refused before authentication: metrics only.
+        self.anonymous_observers: list[Callable[[Call], None]] = []
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -335,12 +337,18 @@ class Pipeline:
         if call.reservation is not None:
             await self.limiter.settle(call.reservation, call.used_tokens)
 
-    async def _notify(self, call: Call) -> None:
+    async def _notify(self, call: Call) -> ApiError | None:
+        """Tell every observer; an `ApiError` from one (misuse monitoring that cannot count a
+        flagged request) replaces the response: safeguards fail closed."""
+        failure: ApiError | None = None
         for observer in self.observers:
             try:
                 await observer(call)
-            except Exception:  # an observer must never break an answered request
+            except ApiError as exc:
+                failure = failure or exc
+            except Exception:  # any other observer error must never break a request
                 log.exception("pipeline observer failed")
+        return failure
 
     # -- the pipeline ------------------------------------------------------------------------
 
@@ -387,7 +395,10 @@ class Pipeline:
         failure = await self._audit_or_503(call)
         if failure is not None:
             return _error_response(failure)
-        await self._notify(call)
+        if (failure := await self._notify(call)) is not None:
+            return _error_response(failure)
+        if isinstance(body_obj, Response):  # a route with its own format (/metrics)
+            return body_obj
         return Response(orjson.dumps(body_obj), media_type="application/json")
 
     async def _refuse(self, call: Call, exc: ApiError) -> Response:
@@ -396,9 +407,16 @@ class Pipeline:
         await self._settle_quietly(call)
         if call.principal is not None:
             failure = await self._audit_or_503(call)
+            if failure is None:
+                failure = await self._notify(call)
             if failure is not None:
                 return _error_response(failure)
-            await self._notify(call)
+        else:
+            for count in self.anonymous_observers:
+                try:
+                    count(call)
+                except Exception:
+                    log.exception("pipeline observer failed")
         return _error_response(exc)
 
     async def _settle_quietly(self, call: Call) -> None:
@@ -489,7 +507,9 @@ class Pipeline:
         if failure is not None:
             yield error_event(failure)
             return
-        await self._notify(call)
+        if (failure := await self._notify(call)) is not None:
+            yield error_event(failure)
+            return
         if error is not None:
             yield error_event(error)
             return
