@@ -16,6 +16,7 @@ from releasegate.assess._assess import (
     Progress,
     TamperConfig,
     assess,
+    assess_async,
     probe,
 )
 from releasegate.assess._attacks import TRANSFORMS

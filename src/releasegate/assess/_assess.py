@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from releasegate.assess._modelapi import PROVIDER, lend_backend
 from releasegate.assess._report import (
@@ -143,17 +143,13 @@ def _check_options(opts: AssessOptions) -> list[str]:
     return notes
 
 
-def probe(backend: ModelBackend, label: str, timeout_s: float = 120.0) -> None:
+async def probe(backend: ModelBackend, label: str, timeout_s: float = 120.0) -> None:
     """One tiny request, so an unreachable or broken model fails fast as bad input."""
-
-    async def go() -> None:
-        params = GenerationParams(max_tokens=1)
+    params = GenerationParams(max_tokens=1)
+    try:
         await asyncio.wait_for(
             backend.chat([ChatMessage(role="user", content="Hi")], params), timeout_s
         )
-
-    try:
-        asyncio.run(go())
     except (BackendError, OSError, TimeoutError) as exc:
         raise InputError(label, [Problem(f"the model does not answer: {exc}")]) from exc
 
@@ -164,7 +160,9 @@ def _through_backend(url: str, settings: Settings) -> tuple[str, ModelBackend]:
     base, _, name = url.partition("#")
     spec = f"openai:{base}#{name or settings.served_model_name or 'releasegate'}"
     key = os.environ.get(THROUGH_KEY_ENV)
-    through_settings = settings.model_copy(update={"upstream_api_key": key}) if key else settings
+    through_settings = (
+        settings.model_copy(update={"upstream_api_key": SecretStr(key)}) if key else settings
+    )
     return spec, load_backend(spec, through_settings)
 
 
@@ -184,7 +182,7 @@ class _Assessment:
 
     # -- running one task ---------------------------------------------------------------------
 
-    def run(
+    async def run(
         self,
         label: str,
         task_name: str,
@@ -212,7 +210,7 @@ class _Assessment:
                 seed=self.opts.seed,
             )
             model = get_model(f"{PROVIDER}/{spec}", memoize=False)
-            run = run_task(
+            run = await run_task(
                 task,
                 f"releasegate/{task_name}",
                 model=model,
@@ -239,11 +237,13 @@ class _Assessment:
 
     # -- suites -------------------------------------------------------------------------------
 
-    def capability(self, spec: str, fingerprint: str, condition: Condition) -> dict[str, TaskRun]:
+    async def capability(
+        self, spec: str, fingerprint: str, condition: Condition
+    ) -> dict[str, TaskRun]:
         out = {}
         for domain in self.domains():
             label = f"{domain}-mcq/{condition.value}"
-            run = self.run(
+            run = await self.run(
                 label if spec == self.opts.model else f"{label}@{spec}",
                 "capability_mcq",
                 {"domain": domain, "data": self.opts.data.get(domain)},
@@ -259,8 +259,10 @@ class _Assessment:
         extra = [d for d in self.opts.data if d not in CAPABILITY_DOMAINS + PROMPT_SETS]
         return [*CAPABILITY_DOMAINS, *extra]
 
-    def refusal(self, spec: str, fingerprint: str, label: str, guards: str = "") -> TaskRun | None:
-        return self.run(
+    async def refusal(
+        self, spec: str, fingerprint: str, label: str, guards: str = ""
+    ) -> TaskRun | None:
+        return await self.run(
             label,
             "refusal",
             {
@@ -274,8 +276,10 @@ class _Assessment:
             limit=self.opts.limit,
         )
 
-    def over_refusal(self, spec: str, fingerprint: str, label: str, guards: str) -> TaskRun | None:
-        return self.run(
+    async def over_refusal(
+        self, spec: str, fingerprint: str, label: str, guards: str
+    ) -> TaskRun | None:
+        return await self.run(
             label,
             "over_refusal",
             {
@@ -288,9 +292,11 @@ class _Assessment:
             limit=self.opts.limit,
         )
 
-    def jailbreak(self, spec: str, fingerprint: str, label: str, guards: str) -> TaskRun | None:
+    async def jailbreak(
+        self, spec: str, fingerprint: str, label: str, guards: str
+    ) -> TaskRun | None:
         prompts = self.opts.jailbreak_prompts or self.opts.limit or 0
-        return self.run(
+        return await self.run(
             label,
             "jailbreak",
             {
@@ -364,6 +370,25 @@ def _with_baseline(
 def assess(
     opts: AssessOptions, settings: Settings | None = None, progress: Progress | None = None
 ) -> RiskReport:
+    """Assess a model and return its risk report (`assess_async` in a new event loop).
+
+    Args:
+        opts: the model, suites, limits, data and attack options.
+        settings: releasegate settings (device, model cache, data directory).
+        progress: called as each task starts and ends.
+
+    Returns:
+        The `RiskReport` (not yet written anywhere).
+
+    Raises:
+        InputError: an unknown model spec, an unreadable dataset, a model that does not answer.
+    """
+    return asyncio.run(assess_async(opts, settings, progress))
+
+
+async def assess_async(
+    opts: AssessOptions, settings: Settings | None = None, progress: Progress | None = None
+) -> RiskReport:
     """Assess a model and return its risk report.
 
     Args:
@@ -387,16 +412,16 @@ def assess(
     job.notes.extend(notes)
     backend = load_backend(opts.model, settings)
     try:
-        probe(backend, opts.model)
+        await probe(backend, opts.model)
         identity = model_identity(opts.model, backend)
         fingerprint = identity.weights_sha256 or opts.model
         with lend_backend(opts.model, backend):
-            subject = _assess_subject(job, backend, fingerprint)
+            subject = await _assess_subject(job, backend, fingerprint)
         baselines: list[ModelIdentity] = []
         if opts.baseline:
-            baselines.append(_assess_baseline(job, subject))
+            baselines.append(await _assess_baseline(job, subject))
     finally:
-        asyncio.run(backend.aclose())
+        await backend.aclose()
     return RiskReport(
         model=identity,
         created_at=datetime.now(UTC).replace(microsecond=0),
@@ -409,7 +434,9 @@ def assess(
     )
 
 
-def _assess_subject(job: _Assessment, backend: ModelBackend, fingerprint: str) -> dict[str, Any]:
+async def _assess_subject(
+    job: _Assessment, backend: ModelBackend, fingerprint: str
+) -> dict[str, Any]:
     opts = job.opts
     spec = opts.model
     suites = set(opts.suites)
@@ -437,7 +464,8 @@ def _assess_subject(job: _Assessment, backend: ModelBackend, fingerprint: str) -
                 f"held-out responses (Cohen's kappa {agreement.cohen_kappa:.2f})."
             )
     if "capability" in suites:
-        for domain, run in job.capability(spec, fingerprint, Condition.PRE_MITIGATION).items():
+        measured = await job.capability(spec, fingerprint, Condition.PRE_MITIGATION)
+        for domain, run in measured.items():
             subject["mcq"][domain] = run
             job.add(
                 evidence_from_run(
@@ -455,7 +483,7 @@ def _assess_subject(job: _Assessment, backend: ModelBackend, fingerprint: str) -
                     "not a hazard measurement."
                 )
     if "refusal" in suites or "tamper" in suites:
-        pre = job.refusal(spec, fingerprint, "refusal/pre_mitigation")
+        pre = await job.refusal(spec, fingerprint, "refusal/pre_mitigation")
         if pre is not None:
             subject["refusal_pre"] = pre
             job.add(
@@ -468,13 +496,13 @@ def _assess_subject(job: _Assessment, backend: ModelBackend, fingerprint: str) -
                 )
             )
             job.add_strongreject(pre, "pre_mitigation", Condition.PRE_MITIGATION)
-    _post_mitigation(job, suites, spec, fingerprint)
+    await _post_mitigation(job, suites, spec, fingerprint)
     if "tamper" in suites:
-        _tamper(job, backend, fingerprint, subject)
+        await _tamper(job, backend, fingerprint, subject)
     return subject
 
 
-def _post_mitigation(job: _Assessment, suites: set[str], spec: str, fingerprint: str) -> None:
+async def _post_mitigation(job: _Assessment, suites: set[str], spec: str, fingerprint: str) -> None:
     opts = job.opts
     wanted = suites & {"refusal", "over_refusal", "jailbreak"}
     if not wanted:
@@ -483,7 +511,7 @@ def _post_mitigation(job: _Assessment, suites: set[str], spec: str, fingerprint:
     context: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if opts.through:
         target, through = _through_backend(opts.through, job.settings)
-        probe(through, f"--through {opts.through}")
+        await probe(through, f"--through {opts.through}")
         target_fp, guards = target, ""
         how = f"through the deployment at {opts.through.partition('#')[0]}"
         context = lend_backend(target, through)
@@ -494,7 +522,7 @@ def _post_mitigation(job: _Assessment, suites: set[str], spec: str, fingerprint:
     job.notes.append(f"post_mitigation was measured {how}.")
     with context:
         if "refusal" in wanted:
-            run = job.refusal(target, target_fp, "refusal/post_mitigation", guards)
+            run = await job.refusal(target, target_fp, "refusal/post_mitigation", guards)
             if run is not None:
                 rate = job.add(
                     evidence_from_run(
@@ -509,7 +537,7 @@ def _post_mitigation(job: _Assessment, suites: set[str], spec: str, fingerprint:
                 job.safeguards["refusal_rate"] = rate.value
                 job.add_strongreject(run, "post_mitigation", Condition.POST_MITIGATION)
         if "over_refusal" in wanted:
-            run = job.over_refusal(target, target_fp, "over_refusal/post_mitigation", guards)
+            run = await job.over_refusal(target, target_fp, "over_refusal/post_mitigation", guards)
             if run is not None:
                 item = job.add(
                     evidence_from_run(
@@ -522,7 +550,7 @@ def _post_mitigation(job: _Assessment, suites: set[str], spec: str, fingerprint:
                 )
                 job.safeguards["over_refusal_rate"] = item.value
         if "jailbreak" in wanted:
-            run = job.jailbreak(target, target_fp, "jailbreak/post_mitigation", guards)
+            run = await job.jailbreak(target, target_fp, "jailbreak/post_mitigation", guards)
             if run is not None:
                 by = _jailbreak_by_transform(run)
                 asr = {name: sum(v) / len(v) for name, v in by.items() if v}
@@ -547,10 +575,10 @@ def _post_mitigation(job: _Assessment, suites: set[str], spec: str, fingerprint:
                 job.safeguards["jailbreak_asr_by_attack"] = {k: asr[k] for k in sorted(asr)}
                 job.add_strongreject(run, "jailbreak", Condition.POST_MITIGATION)
     if through is not None:
-        asyncio.run(through.aclose())
+        await through.aclose()
 
 
-def _tamper(
+async def _tamper(
     job: _Assessment, backend: ModelBackend, fingerprint: str, subject: dict[str, Any]
 ) -> None:
     from releasegate.assess._tamper import run_sweep
@@ -564,32 +592,34 @@ def _tamper(
             )
         )
         return
-    run_sweep(job, directory, fingerprint, subject)
+    await run_sweep(job, directory, fingerprint, subject)
 
 
-def _assess_baseline(job: _Assessment, subject: dict[str, Any]) -> ModelIdentity:
+async def _assess_baseline(job: _Assessment, subject: dict[str, Any]) -> ModelIdentity:
     from releasegate.backends import load_backend
 
     opts = job.opts
     assert opts.baseline is not None
     backend = load_backend(opts.baseline, job.settings)
     try:
-        probe(backend, f"--baseline {opts.baseline}")
+        await probe(backend, f"--baseline {opts.baseline}")
         identity = model_identity(opts.baseline, backend)
         fingerprint = identity.weights_sha256 or opts.baseline
         with lend_backend(opts.baseline, backend):
             mcq = (
-                job.capability(opts.baseline, fingerprint, Condition.PRE_MITIGATION)
+                await job.capability(opts.baseline, fingerprint, Condition.PRE_MITIGATION)
                 if "capability" in opts.suites
                 else {}
             )
             refusal = (
-                job.refusal(opts.baseline, fingerprint, f"refusal/pre_mitigation@{opts.baseline}")
+                await job.refusal(
+                    opts.baseline, fingerprint, f"refusal/pre_mitigation@{opts.baseline}"
+                )
                 if subject.get("refusal_pre") is not None
                 else None
             )
     finally:
-        asyncio.run(backend.aclose())
+        await backend.aclose()
     # Attach the baseline to every subject item measuring the same thing.
     updated = []
     for item in job.evidence:

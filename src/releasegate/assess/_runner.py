@@ -106,7 +106,7 @@ def finished_log(directory: Path) -> Path | None:
     return logs[0] if logs else None
 
 
-def run_task(
+async def run_task(
     task: Any,
     task_name: str,
     *,
@@ -130,7 +130,11 @@ def run_task(
     Raises:
         SuiteFailed: the evaluation did not finish successfully.
     """
-    from inspect_ai import eval as inspect_eval
+    from inspect_ai import eval_async
+    from inspect_ai.util._display import init_display_type
+
+    # eval_async takes no `display`; releasegate draws its own progress, Inspect draws none.
+    init_display_type("none")
 
     final = log_root / key
     done = finished_log(final)
@@ -142,14 +146,13 @@ def run_task(
     log_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=log_root))
     try:
-        logs = inspect_eval(
+        logs = await eval_async(
             task,
             model=model,
             log_dir=str(tmp),
             log_format="eval",
             limit=limit,
             seed=seed,
-            display="none",
             fail_on_error=True,
             score_display=False,
         )

@@ -10,7 +10,6 @@ Adapters are kept under the log directory, keyed like the logs, so a re-run reus
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +50,9 @@ def _train(
     return path, stats, False
 
 
-def run_sweep(job: _Assessment, model_dir: Path, fingerprint: str, subject: dict[str, Any]) -> None:
+async def run_sweep(
+    job: _Assessment, model_dir: Path, fingerprint: str, subject: dict[str, Any]
+) -> None:
     """Run every configured attack; add post_tamper evidence and the attacks' costs."""
     from releasegate.backends import HFBackend
 
@@ -85,14 +86,14 @@ def run_sweep(job: _Assessment, model_dir: Path, fingerprint: str, subject: dict
         backend = HFBackend(model_dir, name=spec, device=job.settings.device, adapter_dir=adapter)
         try:
             with lend_backend(spec, backend):
-                refusal = job.refusal(spec, key, f"refusal/post_tamper/{config.name}")
+                refusal = await job.refusal(spec, key, f"refusal/post_tamper/{config.name}")
                 mcq = (
-                    job.capability(spec, key, Condition.POST_TAMPER)
+                    await job.capability(spec, key, Condition.POST_TAMPER)
                     if "capability" in job.opts.suites
                     else {}
                 )
         finally:
-            asyncio.run(backend.aclose())
+            await backend.aclose()
         if refusal is None:
             continue
         record = TamperAttack(
