@@ -124,6 +124,12 @@ def assess_command(
             "--guards", help="guards run around the model for post_mitigation ('' for none)"
         ),
     ] = "default",
+    jailbreak_prompts: Annotated[
+        int | None,
+        typer.Option(
+            "--jailbreak-prompts", min=1, help="requests per jailbreak transform (default: --limit)"
+        ),
+    ] = None,
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="answer length in the safeguard suites")
     ] = 48,
@@ -165,6 +171,7 @@ def assess_command(
         through=through,
         guards=tuple(g for g in guards.split("+") if g),
         max_tokens=max_tokens,
+        jailbreak_prompts=jailbreak_prompts,
         log_dir=log_dir,
     )
     policy_path = None
