@@ -323,3 +323,37 @@ def test_monitor_that_cannot_count_fails_closed(tmp_path: Path) -> None:
             assert _sample(text, "releasegate_monitor_unavailable_total") == 2
 
     asyncio.run(go())
+
+
+def test_withheld_answers_and_cut_streams_count_too(tmp_path: Path) -> None:
+    # The marker guard passes every input and flags answers containing FORBIDDEN; the echo
+    # backend repeats the prompt, so the answer to "FORBIDDEN" is flagged by the output guard.
+    tiers = keyword_tiers(public={"guards": ["test-marker"], "flag_threshold": 2})
+    app = create_app(
+        gateway_settings(tmp_path),
+        backend=EchoBackend(),
+        decision=decision_at(AccessLevel.RESEARCH_API),
+        tiers=tiers,
+    )
+
+    async def go() -> None:
+        async with running(app) as client:
+            key = await new_key(client, "public")
+            chat = "/v1/chat/completions"
+            withheld = await client.post(chat, json=chat_body("FORBIDDEN"), headers=bearer(key))
+            assert withheld.status_code == 200
+            assert withheld.json()["choices"][0]["finish_reason"] == "content_filter"
+            cut = await client.post(
+                chat, json=chat_body("FORBIDDEN", stream=True), headers=bearer(key)
+            )
+            assert "content_filter" in cut.text and "FORBIDDEN" not in cut.text
+            r = await client.post(chat, json=chat_body("hello"), headers=bearer(key))
+            assert r.status_code == 401
+            (incident,) = (await client.get("/admin/incidents", headers=ADMIN)).json()["data"]
+            assert incident["flag_count"] == 2 and incident["categories"] == ["S9"]
+            text = (await client.get("/metrics", headers=ADMIN)).text
+            assert (
+                _sample(text, "releasegate_guard_flags_total", stage="output", category="S9") == 2
+            )
+
+    asyncio.run(go())
