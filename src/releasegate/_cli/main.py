@@ -8,7 +8,18 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from releasegate._cli import assess, audit, decide, decision, demo, keys, policy, schema, serve
+from releasegate._cli import (
+    assess,
+    audit,
+    decide,
+    decision,
+    demo,
+    incidents,
+    keys,
+    policy,
+    schema,
+    serve,
+)
 from releasegate.errors import InputError
 
 app = typer.Typer(
@@ -30,6 +41,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(decision.app, name="decision")
 app.command("assess")(assess.assess_command)
+app.add_typer(incidents.app, name="incidents")
 
 
 def main() -> None:
