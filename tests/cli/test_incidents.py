@@ -124,8 +124,9 @@ def test_gateway_suspends_cli_resolves_and_unsuspends(  # type: ignore[no-untype
             assert [await ask(HARMFUL), await ask(HARMFUL), await ask("hello")] == [400, 400, 401]
             listed = json.loads(cli("incidents", "list", "--status", "open", "--json").out)
             assert len(listed) == 1 and listed[0]["flag_count"] == 2
-            result = cli(
-                "incidents", "resolve", listed[0]["id"], "--by", "alice", "--unsuspend", "--json"
+            # in a thread: the CLI runs its own event loop to reach Redis
+            result = await asyncio.to_thread(
+                cli, "incidents", "resolve", listed[0]["id"], "--by", "alice", "--unsuspend"
             )
             assert result.code == 0, result.err
             await asyncio.sleep(0.6)  # the gateway's key cache (0.5 s) forgets the suspension
