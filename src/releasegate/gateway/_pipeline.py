@@ -4,6 +4,7 @@
     → authorize the tier's capabilities (403) → rate limit and quota (429/503)
     → input guards (400 content_filter / 503) → execute (backend, admin action...)
     → output guards → settle the token reservation → audit (503 if it cannot be written)
+    → observers (misuse monitoring counts flagged requests: 503 if it cannot; metrics)
     → response
 
 A route only says how to parse its body, what its tier must allow, what to reserve, which
