@@ -190,6 +190,38 @@ class Settings(BaseSettings):
         ),
     )
 
+    research_max_layers: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "Research endpoints: most layers one hidden_states or logit_lens request may read; "
+            "more is refused with 400."
+        ),
+    )
+    research_max_tokens: int = Field(
+        default=512,
+        ge=1,
+        description=(
+            "Research endpoints: most input tokens one hidden_states or logit_lens request may "
+            "read; more is refused with 400."
+        ),
+    )
+    research_max_floats: int = Field(
+        default=1_048_576,
+        ge=1,
+        description=(
+            "Research endpoints: most floats one response may hold (layers x tokens x hidden "
+            "dimensions, or x top_k for the logit lens); more is refused with 400. Each key's "
+            "daily total is its tier's extraction_budget."
+        ),
+    )
+    research_max_top_k: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        description="Research endpoints: most predictions per position the logit lens returns.",
+    )
+
     def resolved_model_cache_dir(self) -> Path:
         """The model cache directory in force: the configured one, or models/ under `data_dir`."""
         return self.model_cache_dir or (self.data_dir / "models")

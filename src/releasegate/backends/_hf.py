@@ -338,6 +338,11 @@ class HFBackend:
             text += "Assistant:"
         return self._encode(str(text), special=False)
 
+    def text_ids(self, text: str) -> list[int]:
+        """Token ids of `text` as `hidden_states` and `logit_lens` see it (special tokens
+        included), so a caller can size a research request before running it."""
+        return self._encode(text, special=True)
+
     def _encode(self, text: str, *, special: bool) -> list[int]:
         ids = self._tokenizer(text, add_special_tokens=special)["input_ids"]
         return [int(i) for i in ids]
@@ -645,7 +650,7 @@ class HFBackend:
         return captured
 
     def _text_ids(self, text: str) -> list[int]:
-        ids = self._encode(text, special=True)
+        ids = self.text_ids(text)
         if not ids:
             raise InputError(self._name, [Problem("text is empty: it has no tokens")])
         return ids

@@ -31,6 +31,7 @@ from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._monitoring import monitoring_routes, start_monitoring
 from releasegate.gateway._pipeline import Observer, Pipeline
 from releasegate.gateway._ratelimit import RateLimiter
+from releasegate.gateway._research import research_routes
 from releasegate.gateway._routes import GenerateRoute, ModelsRoute
 from releasegate.guards._chain import GuardChain
 from releasegate.policy._decision import Decision
@@ -187,6 +188,7 @@ def create_app(
     ):
         app.router.routes.append(Route(path, endpoint, methods=[method]))
     app.router.routes.extend(monitoring_routes())  # /metrics, /admin/incidents...
+    app.router.routes.extend(research_routes())  # /v1/research/... (tier capability research)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
