@@ -14,6 +14,7 @@ from releasegate._cli import (
     decide,
     decision,
     demo,
+    guards,
     incidents,
     keys,
     policy,
@@ -41,6 +42,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(decision.app, name="decision")
 app.command("assess")(assess.assess_command)
+app.add_typer(guards.app, name="guards")
 app.add_typer(incidents.app, name="incidents")
 
 

@@ -1,14 +1,25 @@
-"""Factories of the built-in guards, registered under their names."""
+"""Factories of the built-in guards, registered under their names.
+
+| name         | guard                                                                   |
+|--------------|-------------------------------------------------------------------------|
+| `default`    | normalizer + keyword guard + embedding classifier (a `GuardChain`)      |
+| `keyword`    | normalizer + `KeywordGuard`                                             |
+| `embedding`  | normalizer + `EmbeddingGuard` with the committed weights                |
+| `llamaguard` | `LlamaGuard` at `RELEASEGATE_GUARD_LLAMAGUARD_URL`                      |
+| `moderation` | `ModerationGuard` at `RELEASEGATE_GUARD_MODERATION_URL` (needs its key) |
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from releasegate.guards._base import Guard
+from releasegate.guards._base import Guard, GuardError
+from releasegate.guards._chain import GuardChain
 from releasegate.guards._keyword import KeywordGuard
 from releasegate.guards._registry import register_guard
 
 if TYPE_CHECKING:
+    from releasegate.guards._embedding import EmbeddingGuard
     from releasegate.settings import Settings
 
 
@@ -17,11 +28,51 @@ def make_keyword(settings: Settings) -> Guard:
     return KeywordGuard()
 
 
+def make_embedding(settings: Settings) -> EmbeddingGuard:
+    """The embedding classifier (the encoder is loaded once per process)."""
+    from releasegate.guards._embedding import EmbeddingGuard
+
+    return EmbeddingGuard.from_file(settings.guard_weights, threshold=settings.guard_threshold)
+
+
 def make_default(settings: Settings) -> Guard:
-    """The default guard of every tier."""
-    return KeywordGuard(name="default")
+    """The default guard of every tier: keyword guard and embedding classifier together."""
+    return GuardChain([make_keyword(settings), make_embedding(settings)], name="default")
+
+
+def make_llamaguard(settings: Settings) -> Guard:
+    """Llama Guard on an OpenAI-compatible server."""
+    from releasegate.guards._llamaguard import LlamaGuard
+
+    if not settings.guard_llamaguard_url:
+        raise GuardError("the 'llamaguard' guard needs guard_llamaguard_url (its server's /v1 URL)")
+    key = settings.guard_llamaguard_api_key
+    return LlamaGuard(
+        settings.guard_llamaguard_url,
+        settings.guard_llamaguard_model,
+        api_key=key.get_secret_value() if key else None,
+        timeout_s=settings.guard_timeout_s,
+    )
+
+
+def make_moderation(settings: Settings) -> Guard:
+    """A hosted moderation API."""
+    from releasegate.guards._moderation import ModerationGuard
+
+    key = settings.guard_moderation_api_key
+    if key is None:
+        raise GuardError("the 'moderation' guard needs guard_moderation_api_key")
+    return ModerationGuard(
+        settings.guard_moderation_url,
+        api_key=key.get_secret_value(),
+        model=settings.guard_moderation_model,
+        timeout_s=settings.guard_timeout_s,
+    )
 
 
 def register_all() -> None:
     register_guard("keyword", make_keyword)
+    register_guard("embedding", make_embedding)
     register_guard("default", make_default)
+    register_guard("llamaguard", make_llamaguard)
+    register_guard("moderation", make_moderation)

@@ -70,6 +70,13 @@ class GuardChain:
             return [await one(self.guards[0])]
         return list(await asyncio.gather(*(one(g) for g in self.guards)))
 
+    async def aclose(self) -> None:
+        """Release the guards' resources (HTTP clients); call once when the gateway stops."""
+        for guard in self.guards:
+            close = getattr(guard, "aclose", None)
+            if close is not None:
+                await close()
+
     async def check_input_all(self, messages: Sequence[ChatMessage]) -> list[GuardVerdict]:
         """Each guard's verdict on a request, in chain order."""
         return await self._run(lambda g: g.check_input(messages))

@@ -1,0 +1,57 @@
+"""Train the embedding guard's classifier on the bundled training split and write its weights.
+
+    .venv/bin/python scripts/train_guard.py [--data PATH] [--out PATH] [--target-fpr 0.05]
+
+Reads only `src/releasegate/data/guards/train.jsonl` (never the held-out split): the L2 strength
+and the decision threshold are chosen by cross-validation on it (see releasegate.guards._train).
+Writes `src/releasegate/guards/_weights/minilm_linear.npz` (a few tens of KB), committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from releasegate.errors import InputError
+from releasegate.guards._data import bundled_split, load_examples
+from releasegate.guards._embedding import default_weights_path
+from releasegate.guards._minilm import load_encoder
+from releasegate.guards._train import train_heads
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=bundled_split("train"))
+    parser.add_argument("--out", type=Path, default=default_weights_path())
+    parser.add_argument("--target-fpr", type=float, default=0.05)
+    parser.add_argument("--folds", type=int, default=5)
+    args = parser.parse_args()
+    if "heldout" in args.data.name:
+        print("refusing to train on the held-out split", file=sys.stderr)
+        return 2
+    try:
+        rows = load_examples(args.data)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    heads = train_heads(
+        rows,
+        load_encoder(),
+        folds=args.folds,
+        target_fpr=args.target_fpr,
+        data_path=args.data,
+        log=lambda m: print(m, file=sys.stderr),
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    heads.save(args.out)
+    print(json.dumps({"out": str(args.out), "threshold": heads.threshold, **heads.meta}, indent=2))
+    print(f"trained in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The embedding classifier's heads: a logistic regression (harmful or not) and one-vs-rest
+logistic regressions over hazard categories, on standardized features of one encoder layer, in
+numpy, stored as a small `.npz` file.
+
+Training is full-batch Newton with L2 regularisation: a few thousand 384-d rows train in
+seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+F = npt.NDArray[np.float64]
+
+
+def _sigmoid(z: F) -> F:
+    out: F = 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free
+    return out
+
+
+def fit_logistic(x: F, y: F, l2: float = 1.0, iters: int = 30) -> tuple[F, float]:
+    """Binary logistic regression by Newton's method (bias not regularised).
+
+    Args:
+        x: features (n, d).
+        y: labels in {0, 1} (n,).
+        l2: L2 penalty on the weights.
+        iters: Newton steps (it converges in far fewer on embeddings).
+
+    Returns:
+        (weights (d,), bias).
+    """
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    w = np.zeros(d + 1)
+    reg = np.full(d + 1, l2)
+    reg[-1] = 0.0
+    for _ in range(iters):
+        p = _sigmoid(xb @ w)
+        grad = xb.T @ (p - y) + reg * w
+        hess = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(reg + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])
+
+
+def fit_one_vs_rest(x: F, y: npt.NDArray[np.int64], k: int, l2: float) -> F:
+    """One logistic regression per class (class vs the others); returns weights (k, d+1)."""
+    rows = []
+    for c in range(k):
+        w, b = fit_logistic(x, (y == c).astype(np.float64), l2=l2)
+        rows.append(np.append(w, b))
+    return np.array(rows)
+
+
+@dataclass
+class LinearHeads:
+    """Weights of the embedding classifier."""
+
+    w: F
+    b: float
+    threshold: float
+    categories: list[str]
+    cat_w: F  # (len(categories), d + 1), one-vs-rest
+    layer: int  # encoder layer whose mean-pooled hidden state is the feature vector
+    mu: F  # feature means and standard deviations (standardization)
+    sd: F
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def standardize(self, feats: npt.NDArray[np.floating[Any]]) -> F:
+        out: F = (feats.astype(np.float64) - self.mu) / self.sd
+        return out
+
+    def harm_prob(self, feats: npt.NDArray[np.floating[Any]]) -> F:
+        """P(harmful) per row of raw (unstandardized) features."""
+        return _sigmoid(self.standardize(feats) @ self.w + self.b)
+
+    def category_probs(self, feats: npt.NDArray[np.floating[Any]]) -> F:
+        """Category shares per row (one-vs-rest probabilities, normalized to sum to 1)."""
+        p = _sigmoid(self.standardize(feats) @ self.cat_w[:, :-1].T + self.cat_w[:, -1])
+        out: F = p / np.maximum(p.sum(axis=-1, keepdims=True), 1e-12)
+        return out
+
+    def save(self, path: Path) -> None:
+        """Write the heads to an `.npz` file (atomically: temp file, then rename)."""
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(
+            tmp,
+            w=self.w.astype(np.float32),
+            b=np.array(self.b),
+            threshold=np.array(self.threshold),
+            cat_w=self.cat_w.astype(np.float32),
+            layer=np.array(self.layer),
+            mu=self.mu.astype(np.float32),
+            sd=self.sd.astype(np.float32),
+            categories=np.array(self.categories),
+            meta=np.array(json.dumps(self.meta, sort_keys=True)),
+        )
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> LinearHeads:
+        """Read heads written by `save`."""
+        with np.load(path, allow_pickle=False) as z:
+            return cls(
+                w=z["w"].astype(np.float64),
+                b=float(z["b"]),
+                threshold=float(z["threshold"]),
+                categories=[str(c) for c in z["categories"]],
+                cat_w=z["cat_w"].astype(np.float64),
+                layer=int(z["layer"]),
+                mu=z["mu"].astype(np.float64),
+                sd=z["sd"].astype(np.float64),
+                meta=json.loads(str(z["meta"])),
+            )
