@@ -6,7 +6,10 @@ Build the chain a tier asks for with `build_guards(tier.guards, settings)`; ever
 
 from releasegate.guards._base import Guard, GuardError, GuardVerdict
 from releasegate.guards._chain import GuardChain, combine
+from releasegate.guards._embedding import EmbeddingGuard
 from releasegate.guards._keyword import DEFAULT_PHRASES, KeywordGuard
+from releasegate.guards._llamaguard import LlamaGuard, llama_guard_prompt, parse_llama_guard
+from releasegate.guards._moderation import ModerationGuard
 from releasegate.guards._normalize import normalize
 from releasegate.guards._registry import (
     ENTRY_POINT_GROUP,
@@ -25,6 +28,7 @@ __all__ = [
     "DEFAULT_PHRASES",
     "ENTRY_POINT_GROUP",
     "HAZARD_TITLES",
+    "EmbeddingGuard",
     "Guard",
     "GuardChain",
     "GuardError",
@@ -32,6 +36,8 @@ __all__ = [
     "GuardVerdict",
     "HazardCategory",
     "KeywordGuard",
+    "LlamaGuard",
+    "ModerationGuard",
     "ScanStep",
     "StreamScanner",
     "UnknownGuardError",
@@ -40,6 +46,8 @@ __all__ = [
     "build_guards",
     "combine",
     "input_texts",
+    "llama_guard_prompt",
     "normalize",
+    "parse_llama_guard",
     "register_guard",
 ]
