@@ -86,6 +86,8 @@ def test_list_show_resolve(cli, monkeypatch: pytest.MonkeyPatch, database_url: s
     assert record["payload"]["resolved_by"] == "alice"
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
 def test_gateway_suspends_cli_resolves_and_unsuspends(  # type: ignore[no-untyped-def]
     cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgres_url: str, redis_url: str
 ) -> None:

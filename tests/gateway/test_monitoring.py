@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from releasegate.gateway import create_app
 from releasegate.monitoring import RedisFlagCounter
@@ -150,6 +151,8 @@ def test_concurrent_flags_open_one_incident(tmp_path: Path, database_url: str) -
     asyncio.run(go())
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
 def test_two_gateways_on_shared_redis_open_one_incident(
     tmp_path: Path, postgres_url: str, redis_url: str
 ) -> None:
@@ -357,3 +360,59 @@ def test_withheld_answers_and_cut_streams_count_too(tmp_path: Path) -> None:
             )
 
     asyncio.run(go())
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_two_real_processes_open_one_incident(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    from tests.helpers.gateway import ADMIN_TOKEN, AUDIT_KEY
+    from tests.helpers.gateway_proc import start_gateway
+
+    env = {
+        "RELEASEGATE_DATA_DIR": str(tmp_path),
+        "RELEASEGATE_DATABASE_URL": postgres_url,
+        "RELEASEGATE_REDIS_URL": redis_url,
+        "RELEASEGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "RELEASEGATE_AUDIT_HMAC_KEY": AUDIT_KEY,
+    }
+    with start_gateway(env) as a, start_gateway(env) as b:
+
+        async def go() -> None:
+            async with httpx.AsyncClient(timeout=30) as client:
+                r = await client.post(
+                    a + "/admin/keys", json={"tier": "public", "owner": "fleet"}, headers=ADMIN
+                )
+                key = r.json()["key"]
+                # 12 flagged requests at once, split over the two processes; the public
+                # tier's threshold is 5
+                responses = await asyncio.gather(
+                    *(
+                        client.post(
+                            (a, b)[i % 2] + "/v1/chat/completions",
+                            json=chat_body(HARMFUL),
+                            headers=bearer(key),
+                        )
+                        for i in range(12)
+                    )
+                )
+                assert {r.status_code for r in responses} <= {400, 401}
+                listed = (await client.get(b + "/admin/incidents", headers=ADMIN)).json()
+                assert len(listed["data"]) == 1 and listed["data"][0]["flag_count"] == 5
+                await asyncio.sleep(1.0)  # every process refuses the key within one second
+                for url in (a, b):
+                    r = await client.post(
+                        url + "/v1/chat/completions", json=chat_body("hi"), headers=bearer(key)
+                    )
+                    assert r.status_code == 401
+                scraped = (await client.get(a + "/metrics", headers=ADMIN)).text
+                scraped += (await client.get(b + "/metrics", headers=ADMIN)).text
+                total = sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in scraped.splitlines()
+                    if line.startswith("releasegate_key_suspensions_total{")
+                )
+                assert total == 1  # one process saw the crossing
+
+        asyncio.run(go())
