@@ -1,0 +1,117 @@
+"""Benchmark the guards: latency per request, p50 and p99, per guard and for the chain.
+
+Requests: every row of the held-out split (train split if it is missing), plus the obfuscated
+variants of its harmful rows (base64, leetspeak, zero-width, homoglyphs) — the same mix that
+`releasegate guards eval` scores. Each guard judges each request ROUNDS times; each timing
+covers one request, the way the gateway calls the guard:
+
+  normalizer   `normalize(text)` alone (the views every guard scans)
+  keyword      KeywordGuard (normalizer + phrase match)
+  encoder      one all-MiniLM-L6-v2 forward pass on the cleaned text alone (numpy)
+  embedding    EmbeddingGuard (normalizer + encoder on every view + linear heads)
+  default      the `default` chain (keyword + embedding), through the async API a gateway uses
+               (`await chain.check_input(...)`, the classifier in a worker thread)
+
+Wall-clock and CPU time side by side: on a shared VM, neighbours inflate wall time. CPU time is
+that of the calling thread, so it is not shown meaningfully for the async chain (its classifier
+runs in a worker thread).
+
+Usage: python bench/guards.py [--rounds 3] [--limit 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+from releasegate.backends._base import ChatMessage
+from releasegate.guards import build_guards, normalize
+from releasegate.guards._data import bundled_split, load_examples
+from releasegate.guards._embedding import EmbeddingGuard
+from releasegate.guards._keyword import KeywordGuard
+from releasegate.guards._minilm import load_encoder
+from releasegate.guards._obfuscate import OBFUSCATIONS
+from releasegate.settings import Settings
+
+
+def _texts(limit: int) -> list[str]:
+    path = bundled_split("heldout")
+    if not path.is_file():
+        path = bundled_split("train")
+    rows = load_examples(path)
+    texts = []
+    for row in rows:
+        texts.append(row.text)
+        if row.harmful:
+            texts.extend(f(row.text) for f in OBFUSCATIONS.values())
+    return texts[:limit] if limit else texts
+
+
+def _measure(fn: Callable[[str], object], texts: list[str], rounds: int) -> dict[str, float]:
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(rounds):
+        for text in texts:
+            c0 = time.thread_time()  # this thread only: BLAS runs single-threaded here
+            t0 = time.perf_counter()
+            fn(text)
+            wall.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.thread_time() - c0) * 1000)
+    wall.sort()
+    return {
+        "p50": statistics.median(wall),
+        "p99": wall[min(len(wall) - 1, round(0.99 * (len(wall) - 1)))],
+        "mean": statistics.fmean(wall),
+        "cpu_p50": statistics.median(cpu),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="guard latency per request")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=0, help="first N requests only")
+    args = parser.parse_args()
+    texts = _texts(args.limit)
+    keyword = KeywordGuard()
+    embedding = EmbeddingGuard.from_file()
+    encoder = load_encoder()
+    chain = build_guards(["default"], Settings())
+    loop = asyncio.new_event_loop()
+
+    def via_chain(text: str) -> object:
+        return loop.run_until_complete(chain.check_input([ChatMessage(role="user", content=text)]))
+
+    cases: list[tuple[str, Callable[[str], object]]] = [
+        ("normalizer", normalize),
+        ("keyword", lambda t: keyword.judge([t])),
+        ("encoder (1 view)", lambda t: encoder.encode([t])),
+        ("embedding", lambda t: embedding.judge([t])),
+        ("default chain (async)", via_chain),
+    ]
+    for _, fn in cases:  # warm-up
+        for text in texts[:20]:
+            fn(text)
+    load = os.getloadavg()[0]
+    print(
+        f"{len(texts)} requests x {args.rounds} rounds; {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {load:.1f}"
+    )
+    views = statistics.fmean(len(normalize(t)) for t in texts)
+    print(f"mean views per request: {views:.2f}")
+    print("| guard | p50 ms | p99 ms | mean ms | CPU p50 ms (calling thread) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, fn in cases:
+        m = _measure(fn, texts, args.rounds)
+        print(
+            f"| {name} | {m['p50']:.2f} | {m['p99']:.2f} | {m['mean']:.2f} | {m['cpu_p50']:.2f} |"
+        )
+    loop.close()
+
+
+if __name__ == "__main__":
+    main()
