@@ -315,3 +315,62 @@ def test_observers_see_every_finished_request(tmp_path: Path) -> None:
         ("chat.completions", 200, "public", [2]),
         ("chat.completions", 400, "public", [3]),
     ]
+
+
+def test_client_disconnect_mid_stream_is_still_audited(tmp_path: Path) -> None:
+    app = create_app(
+        gateway_settings(tmp_path),
+        backend=EchoBackend(token_delay_s=0.05),
+        decision=decision_at(AccessLevel.RESEARCH_API),
+        tiers=keyword_tiers(),
+    )
+
+    async def go() -> None:
+        async with running(app) as client:
+            key = await new_key(client, "developer")
+            body = orjson.dumps(chat_body("one two three four five six seven eight", stream=True))
+            first_body = asyncio.Event()
+            scope = {
+                "type": "http",
+                "asgi": {"version": "3.0"},
+                "http_version": "1.1",
+                "method": "POST",
+                "scheme": "http",
+                "path": "/v1/chat/completions",
+                "raw_path": b"/v1/chat/completions",
+                "query_string": b"",
+                "root_path": "",
+                "headers": [
+                    (b"authorization", f"Bearer {key}".encode()),
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+                "client": ("127.0.0.1", 1),
+                "server": ("127.0.0.1", 80),
+                "state": {},
+            }
+            messages: list[dict[str, Any]] = [{"type": "http.request", "body": body}]
+
+            async def receive() -> dict[str, Any]:
+                if messages:
+                    return messages.pop()
+                await first_body.wait()  # the client hangs up once the stream has begun
+                return {"type": "http.disconnect"}
+
+            async def send(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.body" and message.get("body"):
+                    first_body.set()
+
+            await asyncio.wait_for(app(scope, receive, send), timeout=10)
+            audit = app.state.gateway.audit
+            for _ in range(100):  # the end is written by a task of its own
+                records = [r for r in audit.records() if r.kind == "request"]
+                if len(records) == 2:
+                    break
+                await asyncio.sleep(0.02)
+            assert [r.payload["phase"] for r in records] == ["open", "end"]
+            assert records[-1].payload["status"] == 499
+            assert records[-1].payload["error"] == "client_closed_request"
+            assert audit.verify().ok
+
+    asyncio.run(go())

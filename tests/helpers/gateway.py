@@ -45,9 +45,12 @@ def _tokens(text: str, limit: int) -> tuple[list[str], str]:
 class EchoBackend:
     """A deterministic `ModelBackend`; `fail` makes every call raise `BackendError`."""
 
-    def __init__(self, name: str = MODEL, *, delay_s: float = 0.0) -> None:
+    def __init__(
+        self, name: str = MODEL, *, delay_s: float = 0.0, token_delay_s: float = 0.0
+    ) -> None:
         self._name = name
         self.delay_s = delay_s
+        self.token_delay_s = token_delay_s  # between streamed tokens
         self.fail = False
         self.calls = 0
 
@@ -92,6 +95,8 @@ class EchoBackend:
         gen = self._answer(messages, params)
         tokens, _ = _tokens(gen.text, params.max_tokens)
         for i, token in enumerate(tokens):
+            if self.token_delay_s:
+                await asyncio.sleep(self.token_delay_s)
             last = i == len(tokens) - 1
             yield StreamChunk(
                 text=token,

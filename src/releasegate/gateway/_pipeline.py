@@ -19,6 +19,7 @@ clients cannot fill the log.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
@@ -170,6 +171,7 @@ class Pipeline:
         self.stream_window = stream_window
         self.stream_overlap = stream_overlap
         self.observers: list[Observer] = []  # misuse monitoring, metrics (issue 5) plug in here
+        self._detached: set[asyncio.Task[None]] = set()  # ends of streams cut by the client
         # Told (synchronously) of requests refused before authentication: metrics only.
         self.anonymous_observers: list[Callable[[Call], None]] = []
 
@@ -485,6 +487,14 @@ class Pipeline:
                     assert step.verdict is not None
                     call.output_verdicts.append(step.verdict)
                     error = _policy_cut(step.verdict)
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client went away mid-stream (the server cancels this generator): the end is
+            # still settled and audited, on a task of its own since this one is cancelled.
+            call.used_tokens = prompt_tokens + completion_tokens
+            call.content.setdefault("output", "".join(sent))
+            call.status, call.error_code = 499, "client_closed_request"
+            self._finish_detached(call)
+            raise
         except GuardError as exc:
             error = unavailable(
                 f"output guard unavailable ({exc}); the stream is cut", code="guard_unavailable"
@@ -519,6 +529,16 @@ class Pipeline:
         if tail is not None:
             yield tail
         yield b"data: [DONE]\n\n"
+
+    def _finish_detached(self, call: Call) -> None:
+        async def finish() -> None:
+            await self._settle_quietly(call)
+            if await self._audit_or_503(call) is None:
+                await self._notify(call)
+
+        task = asyncio.get_running_loop().create_task(finish())
+        self._detached.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._detached.discard)
 
     @staticmethod
     async def _close_stream(result: Streamed) -> None:
