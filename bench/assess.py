@@ -9,8 +9,10 @@ Side by side in one run, on the same converted SmolLM2-135M-Instruct directory:
 - a demo-sized assessment (`assess` with every suite at `--limit 2`): wall time.
 
 Wall and CPU time both, because neighbours on a shared VM inflate wall time. Each provider's
-model is loaded before its timed rounds. Usage: `.venv/bin/python bench/assess.py [--items 16]
-[--answers 8] [--tokens 32] [--rounds 2] [--demo]`.
+model is loaded, and warmed up with an untimed round, before its timed rounds.
+
+Usage: `.venv/bin/python bench/assess.py [--items 16] [--answers 8] [--tokens 32] [--rounds 2]
+[--demo]`.
 """
 
 from __future__ import annotations
@@ -80,12 +82,15 @@ def main() -> None:
     backend = load_backend("bundled:smollm2", settings)
     providers = {
         "releasegate/bundled:smollm2": lambda: get_model("releasegate/bundled:smollm2"),
-        "hf/<same dir>": lambda: get_model(f"hf/{model_dir}", device="cpu"),
+        "hf/<same dir>": lambda: get_model(f"hf/{model_dir}", device="cpu", do_sample=False),
     }
     results: dict[str, dict[str, list[float]]] = {}
     with lend_backend("bundled:smollm2", backend), tempfile.TemporaryDirectory() as tmp:
         for label, make in providers.items():
             model = make()  # loaded here, outside the timed rounds
+            # An untimed warm-up: first forward passes, chat template, the refusal judge's fit.
+            _eval(capability_mcq("cbrn"), model, tmp, 2)
+            _eval(refusal(max_tokens=4), model, tmp, 2)
             row = results.setdefault(label, {})
             for r in range(args.rounds):
                 log, wall, cpu = _timed(

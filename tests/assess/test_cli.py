@@ -76,3 +76,27 @@ def test_all_rows_malformed_is_bad_input(
     assert code == 2, text
     assert f"{bad}:1" in text and f"{bad}:2" in text
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_assess_then_decide(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    smollm2_dir: Path,
+) -> None:
+    from releasegate.evidence import load_report
+
+    code, text, out = _assess(
+        ["bundled:smollm2", "--suite", "capability", "--limit", "1", "--then-decide"],
+        tmp_path,
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, text
+    report = load_report(out)
+    assert {e.metric for e in report.evidence} == {"mcq_accuracy"}
+    assert "Risk assessment of bundled:smollm2" in text
+    decision = tmp_path / "report-decision" / "decision.json"
+    assert decision.is_file()
+    assert "content sha256" in text

@@ -51,6 +51,7 @@ __all__ = [
     "TamperConfig",
     "TaskRun",
     "assess",
+    "assess_async",
     "bootstrap_uplift_ci",
     "bundled_path",
     "default_judge",

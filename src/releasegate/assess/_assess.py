@@ -653,5 +653,6 @@ __all__ = [
     "Progress",
     "TamperConfig",
     "assess",
+    "assess_async",
     "probe",
 ]

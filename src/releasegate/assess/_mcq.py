@@ -161,9 +161,7 @@ def answer_logprob() -> Solver:
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         letters = str(state.metadata.get("letters", "ABCD"))
-        state = await generate(
-            state, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=TOP_LOGPROBS
-        )
+        state = await generate(state, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS)
         choice = state.output.choices[0] if state.output.choices else None
         scores = letter_logprobs(choice.logprobs if choice else None, letters)
         if scores is not None and max(scores.values()) > -math.inf:
@@ -175,7 +173,7 @@ def answer_logprob() -> Solver:
             return state
         # No logprobs (or no letter among the top-k): let the model write its answer.
         state.messages = state.messages[:-1]
-        state = await generate(state, max_tokens=8, temperature=0.0)
+        state = await generate(state, max_tokens=8)
         found = [m for m in _LETTER.findall(state.output.completion.upper()) if m in letters]
         state.metadata["method"] = "generation"
         state.metadata["answer"] = found[0] if found else None

@@ -38,7 +38,10 @@ from releasegate.backends import Generation, GenerationParams, ModelBackend, loa
 
 PROVIDER = "releasegate"
 # Largest batch gathered for a local backend; Inspect runs this many samples at once.
-_MAX_BATCH = 8
+_MAX_BATCH = 32
+# How long the first request of a batch waits for others: Inspect starts its samples within a
+# few event-loop turns, and one forward pass on a CPU costs far more than this.
+_GATHER_S = 0.005
 
 # Backends lent by the caller (the assessment loads a local model once and runs many tasks on
 # it); `inspect eval releasegate/...` from the shell finds none and loads its own.
@@ -132,6 +135,7 @@ class _Batcher:
         self._queues.setdefault(key, (params, []))[1].append(pending)
         async with self._lock:  # one batch on the model at a time; the rest keep gathering
             if not pending.future.done():
+                await asyncio.sleep(_GATHER_S)
                 _, queue = self._queues[key]
                 batch, self._queues[key] = queue[:_MAX_BATCH], (params, queue[_MAX_BATCH:])
                 try:

@@ -74,7 +74,7 @@ def respond(guards: str = "", max_tokens: int = DEFAULT_MAX_TOKENS) -> Solver:
             blocked = await _blocked(lambda: chain.check_input(context))
             if blocked:
                 return _refuse(state, "input")
-        state = await generate(state, max_tokens=max_tokens, temperature=0.0)
+        state = await generate(state, max_tokens=max_tokens)
         if chain is not None:
             answer = state.output.completion
             if await _blocked(lambda: chain.check_output(answer, context)):
