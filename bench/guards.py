@@ -7,7 +7,7 @@ covers one request, the way the gateway calls the guard:
 
   normalizer   `normalize(text)` alone (the views every guard scans)
   keyword      KeywordGuard (normalizer + phrase match)
-  encoder      one all-MiniLM-L6-v2 forward pass on the cleaned text alone (numpy)
+  encoder      the classifier's forward pass (4 of 6 layers, numpy) on the cleaned text alone
   embedding    EmbeddingGuard (normalizer + encoder on every view + linear heads)
   default      the `default` chain (keyword + embedding), through the async API a gateway uses
                (`await chain.check_input(...)`, the classifier in a worker thread)
@@ -80,6 +80,7 @@ def main() -> None:
     keyword = KeywordGuard()
     embedding = EmbeddingGuard.from_file()
     encoder = load_encoder()
+    layer = embedding.heads.layer
     chain = build_guards(["default"], Settings())
     loop = asyncio.new_event_loop()
 
@@ -89,7 +90,7 @@ def main() -> None:
     cases: list[tuple[str, Callable[[str], object]]] = [
         ("normalizer", normalize),
         ("keyword", lambda t: keyword.judge([t])),
-        ("encoder (1 view)", lambda t: encoder.encode([t])),
+        ("encoder (1 view)", lambda t: encoder.features([normalize(t)[0]], layer)),
         ("embedding", lambda t: embedding.judge([t])),
         ("default chain (async)", via_chain),
     ]
