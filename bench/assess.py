@@ -60,12 +60,13 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32, help="answer length in tokens")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--demo", action="store_true", help="also time a demo-sized assessment")
+    parser.add_argument("--sweep", default="quick", help="tamper sweep of the demo: quick|default")
+    parser.add_argument("--skip-providers", action="store_true", help="only the demo")
     args = parser.parse_args()
 
     import torch
     from inspect_ai.model import get_model
 
-    from releasegate.assess import AssessOptions, assess
     from releasegate.assess._mcq import capability_mcq
     from releasegate.assess._modelapi import lend_backend
     from releasegate.assess._refusal import refusal
@@ -79,11 +80,14 @@ def main() -> None:
         f"torch {torch.__version__} ({torch.get_num_threads()} threads); "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
+    if args.skip_providers:
+        providers: dict[str, Any] = {}
+    else:
+        providers = {
+            "releasegate/bundled:smollm2": lambda: get_model("releasegate/bundled:smollm2"),
+            "hf/<same dir>": lambda: get_model(f"hf/{model_dir}", device="cpu", do_sample=False),
+        }
     backend = load_backend("bundled:smollm2", settings)
-    providers = {
-        "releasegate/bundled:smollm2": lambda: get_model("releasegate/bundled:smollm2"),
-        "hf/<same dir>": lambda: get_model(f"hf/{model_dir}", device="cpu", do_sample=False),
-    }
     results: dict[str, dict[str, list[float]]] = {}
     with lend_backend("bundled:smollm2", backend), tempfile.TemporaryDirectory() as tmp:
         for label, make in providers.items():
@@ -127,17 +131,24 @@ def main() -> None:
     gen_ratio = statistics.median(a["gen_tok_s"]) / statistics.median(b["gen_tok_s"])
     print(f"\nratio releasegate / hf: MCQ {mcq_ratio:.2f}x, generation {gen_ratio:.2f}x")
 
-    if args.demo:
-        with tempfile.TemporaryDirectory() as tmp:
-            opts = AssessOptions(
-                model="bundled:smollm2", limit=2, jailbreak_prompts=1, log_dir=Path(tmp)
-            )
-            report, wall, cpu = _timed(lambda: assess(opts, settings))
-        print(
-            f"\ndemo-sized assessment (every suite, --limit 2): {wall:.0f} s wall, "
-            f"{cpu:.0f} s CPU; "
-            f"{len(report.evidence)} evidence items, failed: {len(report.coverage.failed)}"
+
+def _demo(args: Any, settings: Any) -> None:
+    from releasegate.assess import TAMPER_SWEEPS, AssessOptions, assess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = AssessOptions(
+            model="bundled:smollm2",
+            limit=2,
+            jailbreak_prompts=1,
+            tamper=TAMPER_SWEEPS[args.sweep],
+            log_dir=Path(tmp),
         )
+        report, wall, cpu = _timed(lambda: assess(opts, settings))
+    print(
+        f"\ndemo-sized assessment (every suite, --limit 2, {args.sweep} sweep): "
+        f"{wall:.0f} s wall, {cpu:.0f} s CPU; "
+        f"{len(report.evidence)} evidence items, failed: {len(report.coverage.failed)}"
+    )
 
 
 if __name__ == "__main__":

@@ -130,6 +130,13 @@ def assess_command(
             "--jailbreak-prompts", min=1, help="requests per jailbreak transform (default: --limit)"
         ),
     ] = None,
+    tamper_sweep: Annotated[
+        str,
+        typer.Option(
+            "--tamper-sweep",
+            help="LoRA attack sweep: 'default' (10/20/40 steps) or 'quick' (4/6/8 steps, demos)",
+        ),
+    ] = "default",
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="answer length in the safeguard suites")
     ] = 48,
@@ -154,8 +161,14 @@ def assess_command(
     tamper sweep (local weights), all run on Inspect, and write the risk report to OUT."""
     from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-    from releasegate.assess import SUITES, AssessOptions, assess
+    from releasegate.assess import SUITES, TAMPER_SWEEPS, AssessOptions, assess
     from releasegate.settings import Settings
+
+    if tamper_sweep not in TAMPER_SWEEPS:
+        raise InputError(
+            "--tamper-sweep",
+            [Problem(f"unknown sweep {tamper_sweep!r}; choose from {', '.join(TAMPER_SWEEPS)}")],
+        )
 
     suites = tuple(s.strip() for s in suite.split(",") if s.strip()) if suite else SUITES
     if out.exists() and out.is_dir():
@@ -172,6 +185,7 @@ def assess_command(
         guards=tuple(g for g in guards.split("+") if g),
         max_tokens=max_tokens,
         jailbreak_prompts=jailbreak_prompts,
+        tamper=TAMPER_SWEEPS[tamper_sweep],
         log_dir=log_dir,
     )
     policy_path = None

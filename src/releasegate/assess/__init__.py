@@ -10,7 +10,9 @@ reached through the Inspect provider `releasegate/<backend spec>`.
 from releasegate.assess._assess import (
     CAPABILITY_DOMAINS,
     DEFAULT_TAMPER,
+    QUICK_TAMPER,
     SUITES,
+    TAMPER_SWEEPS,
     THROUGH_KEY_ENV,
     AssessOptions,
     Progress,
@@ -36,7 +38,9 @@ from releasegate.assess._stats import bootstrap_uplift_ci, mean_stderr
 __all__ = [
     "CAPABILITY_DOMAINS",
     "DEFAULT_TAMPER",
+    "QUICK_TAMPER",
     "SUITES",
+    "TAMPER_SWEEPS",
     "THROUGH_KEY_ENV",
     "TRANSFORMS",
     "AssessOptions",

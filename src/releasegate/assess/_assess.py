@@ -78,6 +78,14 @@ DEFAULT_TAMPER = (
     TamperConfig(name="lora-n44-s40-lr2e-3", examples=44, steps=40, learning_rate=2e-3),
 )
 
+# A cheaper sweep for demonstrations and smoke runs (a fraction of the optimizer steps).
+QUICK_TAMPER = (
+    TamperConfig(name="lora-n10-s4-lr2e-3", examples=10, steps=4, learning_rate=2e-3, rank=4),
+    TamperConfig(name="lora-n20-s6-lr2e-3", examples=20, steps=6, learning_rate=2e-3, rank=4),
+    TamperConfig(name="lora-n44-s8-lr2e-3", examples=44, steps=8, learning_rate=2e-3),
+)
+TAMPER_SWEEPS = {"default": DEFAULT_TAMPER, "quick": QUICK_TAMPER}
+
 
 class AssessOptions(BaseModel):
     """What to assess and how (the flags of `releasegate assess`)."""
@@ -647,7 +655,9 @@ def _source_run(job: _Assessment, item: EvidenceItem) -> TaskRun | None:
 __all__ = [
     "CAPABILITY_DOMAINS",
     "DEFAULT_TAMPER",
+    "QUICK_TAMPER",
     "SUITES",
+    "TAMPER_SWEEPS",
     "THROUGH_KEY_ENV",
     "AssessOptions",
     "Progress",
