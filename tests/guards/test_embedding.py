@@ -115,15 +115,36 @@ def test_pick_threshold_respects_the_target() -> None:
     assert (scores >= t).mean() <= 0.05 and (scores >= t - 0.011).mean() > 0.05
 
 
-def test_training_on_a_subset() -> None:
+class BagOfWords:
+    """A deterministic stand-in encoder (hashed word counts) for testing the training logic
+    quickly; the real model's training is what produced the committed weights, checked above
+    and on the held-out split."""
+
+    def features(self, texts: list[str], layer: int) -> np.ndarray:
+        out = np.zeros((len(texts), 384), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % 384] += 1.0
+        return out
+
+
+def test_training_logic() -> None:
     rows = load_examples(bundled_split("train"))
-    harmful = [r for r in rows if r.harmful][::20]
-    benign = [r for r in rows if not r.harmful][::20]
-    heads = train_heads(harmful + benign, load_encoder(), folds=2, l2_grid=(100.0,), target_fpr=0.1)
-    assert heads.meta["cv"][0]["fpr"] <= 0.1
-    assert heads.meta["cv"][0]["auc"] > 0.7
-    guard = EmbeddingGuard(heads)
-    # on its own training rows, the small model ranks harmful above benign on average
-    assert np.mean(guard.scores([r.text for r in harmful])) > np.mean(
-        guard.scores([r.text for r in benign])
+    harmful = [r for r in rows if r.harmful][::4]
+    benign = [r for r in rows if not r.harmful][::4]
+    heads = train_heads(
+        harmful + benign,
+        BagOfWords(),  # type: ignore[arg-type]
+        folds=3,
+        l2_grid=(10.0, 100.0),
+        target_fpr=0.1,
     )
+    assert [c["l2"] for c in heads.meta["cv"]] == [10.0, 100.0]
+    chosen = next(c for c in heads.meta["cv"] if c["l2"] == heads.meta["chosen_l2"])
+    assert chosen["fpr"] <= 0.1 and chosen["threshold"] == heads.threshold
+    assert chosen["auc"] > 0.6  # words alone separate the classes somewhat
+    assert heads.categories == [f"S{i}" for i in range(1, 15)]
+    assert heads.cat_w.shape == (14, 385) and heads.layer == 3
+    feats = BagOfWords().features([r.text for r in harmful + benign], 3)
+    probs = heads.harm_prob(feats)
+    assert probs[: len(harmful)].mean() > probs[len(harmful) :].mean()

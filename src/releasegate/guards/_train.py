@@ -142,6 +142,28 @@ def train_heads(
     Returns:
         The trained heads, threshold and CV metrics in `meta`.
     """
+    # One BLAS thread: these matrices are small, and a second thread spinning on a busy
+    # machine made the Newton steps ≈16× slower here.
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    limiter = threadpool_limits(limits=1, user_api="blas")
+    try:
+        return _train(rows, encoder, folds, target_fpr, layer, l2_grid, seed, data_path, log)
+    finally:
+        limiter.restore_original_limits()
+
+
+def _train(
+    rows: Sequence[GuardExample],
+    encoder: MiniLMEncoder,
+    folds: int,
+    target_fpr: float,
+    layer: int,
+    l2_grid: Sequence[float],
+    seed: int,
+    data_path: Path | None,
+    log: Callable[[str], None],
+) -> LinearHeads:
     categories = sorted({r.category.value for r in rows if r.category}, key=lambda c: int(c[1:]))
     cat_of = [r.category.value if r.category else categories[0] for r in rows]
     cat_index = {c: i for i, c in enumerate(categories)}
