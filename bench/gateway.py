@@ -213,6 +213,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="also run releasegate with its limits in this Redis (fleet mode)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the raw results as JSON")
     args = parser.parse_args()
 
@@ -231,6 +236,11 @@ def main() -> None:
             ("releasegate", gw_port, []),
             ("releasegate + keyword guard", gwg_port, ["--guards", "keyword"]),
             ("releasegate, in-process backend", gwf_port, ["--fixed-backend"]),
+            *(
+                [("releasegate, Redis limits", free_port(), ["--redis-url", args.redis_url])]
+                if args.redis_url
+                else []
+            ),
         ):
             gw = start(
                 [
