@@ -148,3 +148,26 @@ def test_training_logic() -> None:
     feats = BagOfWords().features([r.text for r in harmful + benign], 3)
     probs = heads.harm_prob(feats)
     assert probs[: len(harmful)].mean() > probs[len(harmful) :].mean()
+
+
+def test_stream_cut_with_the_default_guard(default_guard: GuardChain) -> None:
+    from releasegate.guards import StreamScanner
+
+    harmless = "Gardening is a relaxing hobby and tomatoes grow well in sunny spots. " * 4
+    text = harmless + HARMFUL[1][0] + " " + harmless
+
+    async def go(text: str) -> tuple[str, bool]:
+        scanner = StreamScanner(default_guard, window=120, overlap=40)
+        sent = []
+        for i in range(0, len(text), 9):
+            step = await scanner.feed(text[i : i + 9])
+            sent.append(step.release)
+            if step.cut:
+                return "".join(sent), True
+        step = await scanner.finish()
+        return "".join(sent) + step.release, step.cut
+
+    assert asyncio.run(go(harmless + harmless)) == (harmless + harmless, False)
+    sent, cut = asyncio.run(go(text))
+    assert cut
+    assert text.startswith(sent) and len(sent) <= len(harmless)  # nothing of the request left
