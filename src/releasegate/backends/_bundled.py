@@ -158,6 +158,7 @@ def _ensure(cache: Path, key: str, build: Callable[[Path], dict[str, object]]) -
         if final.exists():  # a directory without marker: leftover of a crash; never trust it
             shutil.rmtree(final)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache))
+        tmp.chmod(0o755)  # a shared cache: readable by other users, like any model directory
         try:
             started = time.perf_counter()
             meta = build(tmp)

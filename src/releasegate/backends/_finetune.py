@@ -93,6 +93,7 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary directory
     try:
         yield tmp
         if final.exists():
@@ -283,6 +284,9 @@ def lora_finetune(
         )
         with atomic_directory(target) as tmp:
             model.save_pretrained(str(tmp))
+            # peft writes a template model card naming the local base path; the stats file
+            # below is the record that matters.
+            (tmp / "README.md").unlink(missing_ok=True)
             (tmp / STATS_FILE).write_text(
                 json.dumps(
                     {"config": config.model_dump(mode="json"), "stats": stats.model_dump()},
