@@ -56,6 +56,12 @@ class EmbeddingGuard:
         threshold: override the tuned threshold.
         normalize: text → views (default `normalize`).
         name: the guard's name in verdicts.
+        check_outputs: judge model answers too. Off by default: the classifier was trained on
+            requests only, and on declarative text (answers) it is out of distribution — plain
+            harmless statements scored 0.43–0.47 and a repeated harmless paragraph 0.95 against
+            a threshold of 0.67, so it would cut harmless streams. With it off, `check_output`
+            returns an unflagged verdict and output guarding rests on the other guards of the
+            chain (the keyword guard in `default`; add `llamaguard` for answers).
     """
 
     def __init__(
@@ -66,12 +72,14 @@ class EmbeddingGuard:
         threshold: float | None = None,
         normalize: Callable[[str], list[str]] | None = None,
         name: str = "embedding",
+        check_outputs: bool = False,
     ) -> None:
         self.heads = heads
         self.encoder = encoder or load_encoder()
         self.threshold = heads.threshold if threshold is None else threshold
         self._normalize = normalize or _normalize.normalize
         self._name = name
+        self.check_outputs = check_outputs
 
     @classmethod
     def from_file(cls, path: Path | None = None, **kwargs: object) -> EmbeddingGuard:
@@ -159,4 +167,6 @@ class EmbeddingGuard:
         return await asyncio.to_thread(self.judge, input_texts(messages))
 
     async def check_output(self, text: str, context: Sequence[ChatMessage] = ()) -> GuardVerdict:
+        if not self.check_outputs:  # see the class docstring: trained on requests only
+            return GuardVerdict(flagged=False, score=0.0, guard=self._name)
         return await asyncio.to_thread(self.judge, [text])
