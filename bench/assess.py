@@ -113,7 +113,13 @@ def main() -> None:
                 row.setdefault("gen_cpu_ms_tok", []).append(1000 * cpu / max(1, tokens))
                 print(f"  {label} round {r + 1}: done", flush=True)
     asyncio.run(backend.aclose())
+    if results:
+        _print_table(results)
+    if args.demo:
+        _demo(args, settings)
 
+
+def _print_table(results: dict[str, dict[str, list[float]]]) -> None:
     print(
         "\n| provider | MCQ items/s | CPU ms/item | scored by | generated tokens/s | CPU ms/token |"
     )
