@@ -1,9 +1,11 @@
 """Train the embedding guard's classifier on the bundled training split and write its weights.
 
-    .venv/bin/python scripts/train_guard.py [--data PATH] [--out PATH] [--target-fpr 0.05]
+    .venv/bin/python scripts/train_guard.py [--data PATH ...] [--out PATH] [--target-fpr 0.05]
 
-Reads only `src/releasegate/data/guards/train.jsonl` (never the held-out split): the L2 strength
-and the decision threshold are chosen by cross-validation on it (see releasegate.guards._train).
+Reads only the training files — `src/releasegate/data/guards/train.jsonl` and
+`train_everyday.jsonl` (ordinary prompts, system prompts and assistant-style answers, all benign)
+— never the held-out split: the L2 strength and the decision threshold are chosen by
+cross-validation on them (see releasegate.guards._train).
 Writes `src/releasegate/guards/_weights/minilm_linear.npz` (a few tens of KB), committed.
 """
 
@@ -24,16 +26,22 @@ from releasegate.guards._train import train_heads
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=bundled_split("train"))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        help="training JSONL (repeatable); default: train.jsonl and train_everyday.jsonl",
+    )
     parser.add_argument("--out", type=Path, default=default_weights_path())
     parser.add_argument("--target-fpr", type=float, default=0.05)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
-    if "heldout" in args.data.name:
+    paths: list[Path] = args.data or [bundled_split("train"), bundled_split("train_everyday")]
+    if any("heldout" in p.name for p in paths):
         print("refusing to train on the held-out split", file=sys.stderr)
         return 2
     try:
-        rows = load_examples(args.data)
+        rows = [row for p in paths for row in load_examples(p)]
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -43,7 +51,7 @@ def main() -> int:
         load_encoder(),
         folds=args.folds,
         target_fpr=args.target_fpr,
-        data_path=args.data,
+        data_paths=paths,
         log=lambda m: print(m, file=sys.stderr),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

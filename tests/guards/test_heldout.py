@@ -13,10 +13,10 @@ pytestmark = pytest.mark.slow
 
 # Documented in docs/guards.md ("Results on the held-out split").
 DOCUMENTED = {
-    "recall": 0.901,
-    "recall_plain": 0.864,
-    "fpr": 0.048,
-    "precision": 0.989,
+    "recall": 0.877,
+    "recall_plain": 0.840,
+    "fpr": 0.040,
+    "precision": 0.991,
 }
 MARGIN = 0.01
 
@@ -45,6 +45,10 @@ def test_false_positive_rate_at_most_documented(report: EvalReport) -> None:
 
 
 def test_heldout_is_disjoint_from_train() -> None:
-    train = {r.text.strip().lower() for r in load_examples(bundled_split("train"))}
+    train = {
+        r.text.strip().lower()
+        for split in ("train", "train_everyday")
+        for r in load_examples(bundled_split(split))  # type: ignore[arg-type]
+    }
     heldout = [r.text.strip().lower() for r in load_examples(bundled_split("heldout"))]
     assert not [t for t in heldout if t in train]

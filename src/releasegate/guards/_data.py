@@ -1,4 +1,7 @@
-"""The labelled guard data: `src/releasegate/data/guards/{train,heldout}.jsonl`.
+"""The labelled guard data: `src/releasegate/data/guards/{train,train_everyday,heldout}.jsonl`.
+
+`train_everyday.jsonl` (written with the guards) holds ordinary benign traffic the sensitive-
+looking training split lacks: task instructions, system prompts and assistant-style answers.
 
 Rows are `{"id", "text", "label": "harmful"|"benign", "category": "S1".."S14"|null}`: harmful
 *requests* (as public refusal benchmarks hold them, never answers) and benign prompts that look
@@ -40,7 +43,7 @@ class GuardExample(BaseModel):
         return self.label == "harmful"
 
 
-def bundled_split(name: Literal["train", "heldout"]) -> Path:
+def bundled_split(name: Literal["train", "train_everyday", "heldout"]) -> Path:
     """Path of a bundled split."""
     return Path(str(files("releasegate.data").joinpath("guards", f"{name}.jsonl")))
 

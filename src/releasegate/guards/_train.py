@@ -9,7 +9,8 @@
    out-of-fold scores of each row and of the obfuscated variants of harmful rows, scored exactly
    as the guard scores them (max over pieces).
 3. The L2 strength and the threshold are chosen on those out-of-fold scores: the threshold is the
-   lowest one whose out-of-fold false-positive rate on benign rows stays within `target_fpr`; the
+   lowest one whose out-of-fold false-positive rate stays within `target_fpr` on the benign rows
+   of each source (id prefix) separately; the
    L2 strength is the one with the highest recall there. The held-out split is never read.
 4. The heads are refitted on all rows and saved with the CV metrics in their metadata.
 """
@@ -122,7 +123,7 @@ def train_heads(
     layer: int = 3,
     l2_grid: Sequence[float] = (30.0, 100.0, 300.0),
     seed: int = 0,
-    data_path: Path | None = None,
+    data_paths: Sequence[Path] = (),
     log: Callable[[str], None] = lambda _: None,
 ) -> LinearHeads:
     """Train the embedding classifier's heads with cross-validated L2 and threshold.
@@ -136,7 +137,7 @@ def train_heads(
             3 of 0..5 separated harmful from sensitive-looking benign requests best in CV.
         l2_grid: L2 strengths to try (features are standardized, so these are large).
         seed: fold assignment seed.
-        data_path: recorded (with its SHA-256) in the weights' metadata.
+        data_paths: recorded (with their SHA-256) in the weights' metadata.
         log: progress messages.
 
     Returns:
@@ -148,7 +149,7 @@ def train_heads(
 
     limiter = threadpool_limits(limits=1, user_api="blas")
     try:
-        return _train(rows, encoder, folds, target_fpr, layer, l2_grid, seed, data_path, log)
+        return _train(rows, encoder, folds, target_fpr, layer, l2_grid, seed, data_paths, log)
     finally:
         limiter.restore_original_limits()
 
@@ -161,7 +162,7 @@ def _train(
     layer: int,
     l2_grid: Sequence[float],
     seed: int,
-    data_path: Path | None,
+    data_paths: Sequence[Path],
     log: Callable[[str], None],
 ) -> LinearHeads:
     categories = sorted({r.category.value for r in rows if r.category}, key=lambda c: int(c[1:]))
@@ -204,9 +205,15 @@ def _train(
             for i in test_idx:
                 oof[i] = [float(heads.harm_prob(cache.get(ps)).max()) for ps in variant_pieces[i]]
         benign = np.array([oof[i][0] for i, r in enumerate(rows) if not r.harmful])
+        # the FPR budget holds within each source of benign rows (id prefix: "gtr-", "gev-"),
+        # so easy everyday prompts cannot buy false positives on sensitive-looking ones
+        sources: dict[str, list[float]] = {}
+        for i, r in enumerate(rows):
+            if not r.harmful:
+                sources.setdefault(r.id.split("-")[0], []).append(oof[i][0])
         harmful_all = np.array([s for i, r in enumerate(rows) if r.harmful for s in oof[i]])
         harmful_plain = np.array([oof[i][0] for i, r in enumerate(rows) if r.harmful])
-        t = pick_threshold(benign, target_fpr)
+        t = max(pick_threshold(np.array(v), target_fpr) for v in sources.values())
         res = CVResult(
             l2=l2,
             threshold=t,
@@ -237,7 +244,5 @@ def _train(
         "cv": [vars(r) for r in results],
         "chosen_l2": best.l2,
     }
-    if data_path is not None:
-        meta["data"] = data_path.name
-        meta["data_sha256"] = hashlib.sha256(data_path.read_bytes()).hexdigest()
+    meta["data_sha256"] = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in data_paths}
     return LinearHeads(w, b, best.threshold, categories, cat_w, layer, mu, sd, meta)
