@@ -9,7 +9,7 @@ import pytest
 
 from releasegate.policy import schema_text
 from releasegate.reports import DECISION_FILES
-from tests.helpers.cli import ROOT, run_main, run_subprocess
+from tests.helpers.cli import ROOT, run_main
 
 EXAMPLES = ROOT / "examples" / "reports"
 GOOD = EXAMPLES / "high-cyber-strong-safeguards.json"
@@ -238,20 +238,6 @@ def test_schema_matches_docs(cli, kind: str) -> None:  # type: ignore[no-untyped
         f"docs/schemas/{kind}.schema.json is stale: releasegate schema {kind} > it"
     )
     json.loads(result.out)
-
-
-def test_demo_in_a_subprocess_then_again_in_process(
-    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
-    result = run_subprocess(["demo"], cwd=tmp_path)  # the real console script
-    assert result.code == 0, result.err
-    assert "research_api" in result.out
-    assert sorted(p.name for p in (tmp_path / "demo-out").iterdir()) == sorted(DECISION_FILES)
-    first = (tmp_path / "demo-out" / "decision.json").read_bytes()
-    monkeypatch.chdir(tmp_path)
-    assert cli("demo").code == 0  # the demo replaces its own output
-    assert (tmp_path / "demo-out" / "decision.json").read_bytes() == first
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-out"]
 
 
 def test_out_under_a_file_exits_2_and_leaves_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -148,3 +148,32 @@ def test_admin_token_and_decision_required_unless_dev(tmp_path: Path) -> None:
     with pytest.raises(GatewayConfigError, match="decision"):
         create_app(gateway_settings(tmp_path), backend=EchoBackend())
     create_app(no_token, backend=EchoBackend(), dev=True, tiers=keyword_tiers())
+
+
+def test_hosted_serves_only_tiers_of_named_users(tmp_path: Path) -> None:
+    public = keyword_tiers()["public"]
+    named = public.model_copy(update={"name": "named", "named_users": True})
+    assert named.required_weights_level() is AccessLevel.HOSTED
+    create_app(
+        gateway_settings(tmp_path),
+        backend=EchoBackend(),
+        decision=decision_at(AccessLevel.HOSTED),
+        tiers={"named": named},
+    )
+    with pytest.raises(DecisionForbidsServing, match=r"'public'.*named users") as info:
+        create_app(
+            gateway_settings(tmp_path),
+            backend=EchoBackend(),
+            decision=decision_at(AccessLevel.HOSTED),
+            tiers={"named": named, "public": public},
+        )
+    assert "'named'" not in str(info.value)
+    # Named users do not open anything more: a named tier with logprobs still needs research_api.
+    named_logprobs = named.model_copy(update={"logprobs": True})
+    with pytest.raises(DecisionForbidsServing, match="weights-below-api"):
+        create_app(
+            gateway_settings(tmp_path),
+            backend=EchoBackend(),
+            decision=decision_at(AccessLevel.HOSTED),
+            tiers={"named": named_logprobs},
+        )

@@ -38,11 +38,17 @@ def run_main(
     return Result(code, captured.out, captured.err)
 
 
-def run_subprocess(args: list[str], cwd: Path) -> Result:
+def run_subprocess(args: list[str], cwd: Path, timeout: float = 60) -> Result:
     """The installed `releasegate` console script in a child process."""
     exe = Path(sys.executable).parent / "releasegate"
     env = dict(os.environ, COLUMNS="400")
     proc = subprocess.run(
-        [str(exe), *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=60, check=False
+        [str(exe), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)

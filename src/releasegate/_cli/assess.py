@@ -15,7 +15,9 @@ from releasegate._cli._common import console, err_console
 from releasegate.errors import InputError, Problem
 
 if TYPE_CHECKING:
+    from releasegate.assess import AssessOptions
     from releasegate.evidence import RiskReport
+    from releasegate.settings import Settings
 
 
 def _parse_data(values: list[str]) -> dict[str, str]:
@@ -96,6 +98,12 @@ def assess_command(
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="samples per task")] = None,
+    capability_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--capability-limit", min=1, help="samples per capability task (default: --limit)"
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="generation and bootstrap seed")] = 0,
     data: Annotated[
         list[str] | None,
@@ -159,9 +167,8 @@ def assess_command(
 ) -> None:
     """Assess MODEL on capability proxies, refusal, over-refusal, jailbreaks and a fine-tuning
     tamper sweep (local weights), all run on Inspect, and write the risk report to OUT."""
-    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-    from releasegate.assess import SUITES, TAMPER_SWEEPS, AssessOptions, assess
+    from releasegate.assess import SUITES, TAMPER_SWEEPS, AssessOptions
     from releasegate.settings import Settings
 
     if tamper_sweep not in TAMPER_SWEEPS:
@@ -178,6 +185,7 @@ def assess_command(
         baseline=baseline,
         suites=suites,
         limit=limit,
+        capability_limit=capability_limit,
         seed=seed,
         data=_parse_data(data or []),
         judge=judge,
@@ -195,6 +203,25 @@ def assess_command(
         policy_path = resolve_policy_path(policy)
         if not policy_path.is_file():
             raise InputError(str(policy_path), [Problem("policy file not found")])
+
+    report = run_with_progress(options, Settings())
+    _write_atomically(out, report.model_dump_json(indent=2, exclude_none=False) + "\n")
+    print_summary(report)
+    console().print(f"wrote {out}")
+    if then_decide and policy_path is not None:
+        from releasegate._cli.decide import print_summary as print_decision
+        from releasegate._cli.decide import run_decide
+
+        target = decision_out or out.with_name(out.stem + "-decision")
+        decision, _, _ = run_decide(out, policy_path, target, force=True)
+        print_decision(decision, target)
+
+
+def run_with_progress(options: AssessOptions, settings: Settings) -> RiskReport:
+    """Run `assess` with a Rich progress line per task on stderr."""
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+    from releasegate.assess import assess
 
     with Progress(
         SpinnerColumn(),
@@ -217,14 +244,4 @@ def assess_command(
             )
             bar.update(tid, description=f"{escape(label)} {mark}", completed=1)
 
-        report = assess(options, Settings(), progress)
-    _write_atomically(out, report.model_dump_json(indent=2, exclude_none=False) + "\n")
-    print_summary(report)
-    console().print(f"wrote {out}")
-    if then_decide and policy_path is not None:
-        from releasegate._cli.decide import print_summary as print_decision
-        from releasegate._cli.decide import run_decide
-
-        target = decision_out or out.with_name(out.stem + "-decision")
-        decision, _, _ = run_decide(out, policy_path, target, force=True)
-        print_decision(decision, target)
+        return assess(options, settings, progress)

@@ -1,7 +1,8 @@
 """Access tiers: what each class of key may do through the gateway.
 
 A tier's capabilities imply a minimum access level of the `weights` component: any API use needs
-`api`; logprobs, research endpoints and fine-tuning need `research_api` (MISSION.md). The gateway
+`api` (or `hosted`, for a tier of named users only); logprobs, research endpoints and fine-tuning
+need `research_api` (MISSION.md). The gateway
 refuses to start with a tier that is more open than the decision allows.
 """
 
@@ -30,6 +31,11 @@ class TierSpec(BaseModel):
     logit_bias: bool = False
     max_n: int = Field(default=1, ge=1)
     tools: bool = False
+    named_users: bool = Field(
+        default=False,
+        description="keys only for named, agreement-bound people: the `hosted` level, the one "
+        "tier a decision at `hosted` lets the gateway serve",
+    )
     research: bool = Field(default=False, description="research endpoints (hidden states...)")
     fine_tuning: bool = False
     rpm: int | None = Field(default=60, ge=1, description="requests per minute; None: unlimited")
@@ -58,6 +64,8 @@ class TierSpec(BaseModel):
         """The least open `weights` level at which this tier may be offered."""
         if self.research or self.fine_tuning or self.logprobs or self.logit_bias:
             return AccessLevel.RESEARCH_API
+        if self.named_users:
+            return AccessLevel.HOSTED
         return AccessLevel.API
 
 

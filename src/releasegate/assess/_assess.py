@@ -96,6 +96,12 @@ class AssessOptions(BaseModel):
     baseline: str | None = Field(default=None, description="baseline model spec (marginal risk)")
     suites: tuple[str, ...] = SUITES
     limit: int | None = Field(default=None, ge=1, description="samples per task")
+    capability_limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="samples per capability task (default: limit); multiple choice scored by "
+        "logprob is cheap, and a wide CI on it is read at its worse bound (precaution)",
+    )
     seed: int = 0
     data: dict[str, str] = Field(
         default_factory=dict,
@@ -257,7 +263,7 @@ class _Assessment:
                 {"domain": domain, "data": self.opts.data.get(domain)},
                 spec=spec,
                 fingerprint=fingerprint,
-                limit=self.opts.limit,
+                limit=self.opts.capability_limit or self.opts.limit,
             )
             if run is not None:
                 out[domain] = run

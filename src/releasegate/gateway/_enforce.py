@@ -1,8 +1,9 @@
 """What a decision lets the gateway serve: checked once, before the server starts.
 
 The gateway is a programmatic API, so it serves nothing unless the decision allows the `weights`
-component at least at `api` (`closed` keeps the model internal; `hosted` means a hosted interface
-for named users, which is not what this API is). Each tier must then fit under that level
+component at least at `api` — or at `hosted` (a hosted interface for named users), where it serves
+only tiers whose keys go to named, agreement-bound people (`TierSpec.named_users`); `closed`
+keeps the model internal. Each tier must then fit under that level
 (`TierSpec.required_weights_level()`: logprobs, logit bias, research endpoints and fine-tuning
 need `research_api`), and carry the safeguards the decision requires at that level. A halted
 decision serves nothing.
@@ -76,19 +77,37 @@ def check_tiers(decision: Decision, tiers: Mapping[str, TierSpec]) -> list[TierV
         )
         return out
     allowed = decision.levels.get(Component.WEIGHTS, AccessLevel.CLOSED)
-    if allowed.rank < AccessLevel.API.rank:
+    if allowed.rank < AccessLevel.HOSTED.rank:
         out.append(
             TierViolation(
                 None,
                 "weights-below-api",
                 f"the decision allows weights only at {allowed.value!r}; the gateway's "
-                "programmatic API needs at least 'api'",
+                "programmatic API needs at least 'api' ('hosted' for named users only)",
             )
         )
         return out
     required = set(decision.required_safeguards.get(Component.WEIGHTS, []))
     for name, tier in tiers.items():
         need = tier.required_weights_level()
+        if allowed is AccessLevel.HOSTED and need.rank > allowed.rank:
+            out.append(
+                TierViolation(
+                    name,
+                    "weights-below-api",
+                    "the decision allows weights only at 'hosted': only tiers of named users "
+                    "(named_users: true) may be served, and this tier is not one",
+                )
+            )
+            continue
+        if "named_users" in required and not tier.named_users:
+            out.append(
+                TierViolation(
+                    name,
+                    "safeguard:named_users",
+                    "is open to any key holder but the decision requires named users",
+                )
+            )
         if need.rank > allowed.rank:
             out.append(
                 TierViolation(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -147,11 +148,14 @@ def sync_judge(guard: Guard) -> Callable[[str], GuardVerdict]:
             return combine(verdicts, guard.name)
 
         return chained
+    # One loop for all calls, because an async guard may keep a connection pool bound to it; it
+    # is closed when the judge is garbage-collected, so no loop (and its socket pair) leaks.
     loop = asyncio.new_event_loop()
 
     def via_loop(text: str) -> GuardVerdict:
         return loop.run_until_complete(guard.check_input([ChatMessage(role="user", content=text)]))
 
+    weakref.finalize(via_loop, loop.close)
     return via_loop
 
 
