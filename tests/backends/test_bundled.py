@@ -31,7 +31,9 @@ def test_unknown_bundled_model_is_input_error(tmp_path: Path) -> None:
         ensure_bundled_model("tiny", Settings(model_cache_dir=tmp_path))
 
 
-def test_default_cache_is_under_data_dir(tmp_path: Path) -> None:
+def test_default_cache_is_under_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The model fixtures export the shared cache for the whole session; the default is without it.
+    monkeypatch.delenv("RELEASEGATE_MODEL_CACHE_DIR", raising=False)
     settings = Settings(data_dir=tmp_path)
     assert settings.resolved_model_cache_dir() == tmp_path / "models"
 

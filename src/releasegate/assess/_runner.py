@@ -54,15 +54,17 @@ def run_key(**parts: Any) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-def read_run(key: str, task: str, log_path: Path, *, reused: bool = False) -> TaskRun:
+async def read_run(key: str, task: str, log_path: Path, *, reused: bool = False) -> TaskRun:
     """Read a finished Inspect log: the headline metric and every sample's score.
 
     Raises:
         SuiteFailed: the log is not a successful run.
     """
-    from inspect_ai.log import read_eval_log
+    # The async reader: Inspect's sync one, called inside a running loop, patches asyncio for
+    # the whole process (nest_asyncio), after which `asyncio.run` leaks every loop it makes.
+    from inspect_ai.log import read_eval_log_async
 
-    log = read_eval_log(str(log_path))
+    log = await read_eval_log_async(str(log_path))
     if log.status != "success":
         message = log.error.message if log.error else f"status {log.status}"
         raise SuiteFailed(f"{task}: {message}")
@@ -140,7 +142,7 @@ async def run_task(
     done = finished_log(final)
     if done is not None:
         try:
-            return read_run(key, task_name, done, reused=True)
+            return await read_run(key, task_name, done, reused=True)
         except SuiteFailed:
             shutil.rmtree(final, ignore_errors=True)  # a failed run is never reused
     log_root.mkdir(parents=True, exist_ok=True)
@@ -170,7 +172,7 @@ async def run_task(
         shutil.rmtree(tmp, ignore_errors=True)
     path = finished_log(final)
     assert path is not None
-    return read_run(key, task_name, path)
+    return await read_run(key, task_name, path)
 
 
 __all__ = ["SuiteFailed", "TaskRun", "finished_log", "read_run", "run_key", "run_task"]
