@@ -1,6 +1,6 @@
 """Train the embedding guard's classifier on the bundled training split and write its weights.
 
-    .venv/bin/python scripts/train_guard.py [--data PATH ...] [--out PATH] [--target-fpr 0.05]
+    .venv/bin/python scripts/train_guard.py [--data PATH ...] [--out PATH] [--target-fpr 0.06]
 
 Reads only the training files — `src/releasegate/data/guards/train.jsonl` and
 `train_everyday.jsonl` (ordinary prompts, system prompts and assistant-style answers, all benign)
@@ -21,7 +21,7 @@ from releasegate.errors import InputError
 from releasegate.guards._data import bundled_split, load_examples
 from releasegate.guards._embedding import default_weights_path
 from releasegate.guards._minilm import load_encoder
-from releasegate.guards._train import train_heads
+from releasegate.guards._train import DEFAULT_TARGET_FPR, train_heads
 
 
 def main() -> int:
@@ -33,7 +33,7 @@ def main() -> int:
         help="training JSONL (repeatable); default: train.jsonl and train_everyday.jsonl",
     )
     parser.add_argument("--out", type=Path, default=default_weights_path())
-    parser.add_argument("--target-fpr", type=float, default=0.05)
+    parser.add_argument("--target-fpr", type=float, default=DEFAULT_TARGET_FPR)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
     paths: list[Path] = args.data or [bundled_split("train"), bundled_split("train_everyday")]

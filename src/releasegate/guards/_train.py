@@ -100,6 +100,13 @@ def _auc(pos: F, neg: F) -> float:
     return float(greater + 0.5 * ties)
 
 
+DEFAULT_TARGET_FPR = 0.06
+"""The out-of-fold false-positive rate per benign source that the threshold may spend. The
+issue's goal is ≤ 0.08 on the held-out split; 0.06 leaves 0.02 for the gap between out-of-fold
+estimates on ≈80-400 benign rows per source and a fresh split (chosen on the training data before
+the retrained guard was evaluated on the held-out split)."""
+
+
 def pick_threshold(benign_scores: F, target_fpr: float) -> float:
     """The lowest threshold (flag if score ≥ t) whose false-positive rate is ≤ `target_fpr`."""
     s = np.sort(benign_scores)[::-1]
@@ -119,7 +126,7 @@ def train_heads(
     encoder: MiniLMEncoder,
     *,
     folds: int = 5,
-    target_fpr: float = 0.05,
+    target_fpr: float = DEFAULT_TARGET_FPR,
     layer: int = 3,
     l2_grid: Sequence[float] = (30.0, 100.0, 300.0),
     seed: int = 0,
