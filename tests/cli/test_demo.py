@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from openai import APIConnectionError, OpenAI
 
 from releasegate._cli.demo import demo_tiers
 from releasegate.evidence import example_report_path, load_report
 from releasegate.policy import bundled_policy_path, decide, load_policy
 from releasegate.vocab import AccessLevel, Component
-from tests.helpers.cli import run_subprocess
+from tests.helpers.gateway_proc import free_port
 
 DECISION_FILES = {
     "decision.json",
@@ -23,15 +30,66 @@ DECISION_FILES = {
 
 
 @pytest.mark.slow
-def test_demo_assesses_and_decides_on_the_bundled_model(
+def test_demo_assesses_decides_and_serves_the_bundled_model(
     tmp_path: Path, smollm2_dir: Path, guarded_dir: Path
 ) -> None:
     # The model fixtures convert the bundled model once per session and export its cache
-    # directory, so the child process reuses it.
-    result = run_subprocess(
-        ["demo", "--no-serve", "--limit", "1", "--capability-limit", "1"], cwd=tmp_path, timeout=900
+    # directory, so the child process (the real console script) reuses it.
+    port = free_port()
+    exe = Path(sys.executable).parent / "releasegate"
+    args = ["demo", "--limit", "1", "--capability-limit", "1", "--port", str(port)]
+    env = dict(os.environ, COLUMNS="400", RELEASEGATE_DATA_DIR=str(tmp_path / "data"))
+    env.pop("RELEASEGATE_ADMIN_TOKEN", None)  # the demo makes one up
+    proc = subprocess.Popen(
+        [str(exe), *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    assert result.code == 0, result.err
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "press Ctrl-C" in line:
+                break
+        out = "".join(lines)
+        assert "press Ctrl-C" in out, out[-3000:]
+        key = re.search(r"demo key \((\w+) tier\): (rg-[\w-]+)", out)
+        assert key is not None, out[-3000:]
+        client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key.group(2))
+        models = None
+        for _ in range(600):  # the server loads the model before it listens
+            try:
+                models = client.models.list()
+                break
+            except APIConnectionError:
+                if proc.poll() is not None:
+                    pytest.fail("the demo's server exited:\n" + proc.stdout.read()[-3000:])
+                time.sleep(0.1)
+        assert models is not None, "the demo's server never answered"
+        assert [m.id for m in models.data] == ["bundled:smollm2-guarded"]
+        answer = client.chat.completions.create(
+            model="bundled:smollm2-guarded",
+            messages=[{"role": "user", "content": "Name three primary colours."}],
+            max_tokens=16,
+        )
+        assert answer.choices[0].message.content
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            rest, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rest, _ = proc.communicate()
+    assert proc.returncode in (0, -signal.SIGINT, 130), rest[-3000:]
+
     report = json.loads((tmp_path / "demo-out" / "report.json").read_text())
     assert report["model"]["name"] == "bundled:smollm2-guarded"
     assert report["baselines"][0]["name"] == "bundled:smollm2"
@@ -42,7 +100,7 @@ def test_demo_assesses_and_decides_on_the_bundled_model(
     assert {p.name for p in decision_dir.iterdir()} == DECISION_FILES
     decision = json.loads((decision_dir / "decision.json").read_text())
     assert decision["model"]["name"] == "bundled:smollm2-guarded"
-    assert "most open level" in result.out
+    assert "most open level" in out
 
 
 def _decision_for(example: str):  # type: ignore[no-untyped-def]

@@ -103,6 +103,8 @@ def demo_command(
 
 
 def _serve(settings: object, decision_path: Path, host: str, port: int) -> None:
+    from pydantic import SecretStr
+
     from releasegate.access import KeyStore
     from releasegate.gateway import DecisionForbidsServing, GatewayConfigError
     from releasegate.gateway._server import load_decision, serve
@@ -117,8 +119,9 @@ def _serve(settings: object, decision_path: Path, host: str, port: int) -> None:
         err_console().print("[bold red]the decision allows no tier to be served[/]")
         raise typer.Exit(1)
     if not settings.admin_token:
-        settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(24)})
-        con.print(f"admin token (this run only): [bold]{settings.admin_token}[/]")
+        token = secrets.token_urlsafe(24)
+        settings = settings.model_copy(update={"admin_token": SecretStr(token)})
+        con.print(f"admin token (this run only): [bold]{token}[/]")
     tier_name = "developer" if "developer" in tiers else next(iter(tiers))
     owner = "demo user (named)" if tiers[tier_name].named_users else "demo"
     engine, session_factory = open_store(settings)
@@ -165,12 +168,16 @@ def demo_tiers(decision: Decision) -> dict[str, TierSpec]:
     con = console()
     named_tier = _named_tier()
     tiers = {}
+    withheld: dict[str, list[str]] = {}  # reason -> tiers, so one reason prints once
     for name, tier in DEFAULT_TIERS.items():
         violations = check_tiers(decision, {name: tier})
         if violations:
-            con.print(f"[yellow]withheld tier[/] {name}: {escape(str(violations[0]))}")
+            first = violations[0]
+            withheld.setdefault(f"{first.message} [rule: {first.rule}]", []).append(name)
         else:
             tiers[name] = tier
+    for reason, names in withheld.items():
+        con.print(f"[yellow]withheld[/] {', '.join(names)}: {escape(reason)}")
     if not tiers and not check_tiers(decision, {named_tier.name: named_tier}):
         # At `hosted` the gateway may serve only keys held by named, agreement-bound people.
         con.print(f"serving the [bold]{named_tier.name}[/] tier only (keys for named users)")
