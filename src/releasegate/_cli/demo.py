@@ -9,6 +9,7 @@ prints a key and ready-to-paste client examples.
 from __future__ import annotations
 
 import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -85,10 +86,13 @@ def demo_command(
         # a laptop CPU; `releasegate assess` runs the full sweep by default.
         tamper=QUICK_TAMPER,
     )
+    started = time.monotonic()
     report = run_with_progress(options, settings)
+    assessed_in = time.monotonic() - started
     report_path = out / "report.json"
     report_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
     print_report(report)
+    con.print(f"assessed in {assessed_in:.0f} s (a re-run reuses every finished Inspect log)")
 
     con.rule("[bold]2 · decide[/] with the bundled default policy")
     decision_dir = out / "decision"
