@@ -50,7 +50,7 @@ def demo_command(
         typer.Option(
             "--capability-limit", min=1, help="questions per capability domain (cheap: logprob)"
         ),
-    ] = 20,
+    ] = 16,
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="end by serving the model")
     ] = True,
@@ -78,7 +78,8 @@ def demo_command(
         limit=limit,
         # Multiple choice scored by logprob is cheap, and precaution reads each accuracy at the
         # upper bound of its CI: with 4 questions that bound is ~0.7 even for a model at chance,
-        # which would (rightly) keep the API closed. 20 questions bound it near 0.47.
+        # which would (rightly) keep the API closed. 16 questions bound it near 0.49, and keep the
+        # whole assessment under 3 minutes on 2 cores (docs/benchmarks.md).
         capability_limit=capability_limit,
         max_tokens=32,
         jailbreak_prompts=2,
