@@ -1,5 +1,5 @@
 """Upstream HTTP clients compared in front of bench/upstream.py: latency of sequential requests and
-CPU per request with 32 concurrent requests, for httpx (what `OpenAIBackend` uses), aiohttp, and
+CPU per request with 32 concurrent requests, for httpx, aiohttp (what `OpenAIBackend` uses), and
 `OpenAIBackend.chat` itself. Explains where the gateway's time goes in front of an `openai:`
 upstream (docs/benchmarks.md).
 
@@ -85,7 +85,7 @@ async def run(url: str, n: int, concurrency: int) -> dict[str, dict[str, float]]
     async def backend_chat() -> None:
         await backend.chat(messages, params)
 
-    out["OpenAIBackend.chat (httpx)"] = await _measure("backend", backend_chat, n, concurrency)
+    out["OpenAIBackend.chat (aiohttp)"] = await _measure("backend", backend_chat, n, concurrency)
     await backend.aclose()
     return out
 
