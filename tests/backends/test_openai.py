@@ -329,3 +329,27 @@ def test_unknown_model_is_upstream_error(upstream: FakeUpstream) -> None:
     with pytest.raises(UpstreamHTTPError, match="not found") as caught:
         run(go())
     assert caught.value.status_code == 404
+
+
+def test_proxy_from_the_environment_is_honoured(
+    upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy that is not listening: requests go to it (and fail) unless NO_PROXY exempts the
+    # upstream, so the backend does read HTTP_PROXY / NO_PROXY (as httpx did).
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{unused_port()}")
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    async def go() -> Any:
+        b = backend(upstream, max_retries=0)
+        try:
+            return await b.chat(HELLO, GenerationParams(max_tokens=8))
+        finally:
+            await b.aclose()
+
+    with pytest.raises(BackendError, match="cannot reach"):
+        run(go())
+    assert upstream.state.requests == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert run(go()).text == "echo: hello there world"

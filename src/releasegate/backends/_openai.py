@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from releasegate.backends._base import (
@@ -104,6 +105,8 @@ class OpenAIBackend:
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         self._urls: dict[str, URL] = {}
+        self._proxy: URL | None = None
+        self._proxy_auth: aiohttp.BasicAuth | None = None
 
     @classmethod
     def from_spec(cls, spec: str, settings: Settings | None = None) -> OpenAIBackend:
@@ -416,11 +419,18 @@ class OpenAIBackend:
             headers=self._headers,
             timeout=self._timeout,
             connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30.0),
-            trust_env=True,  # HTTP(S)_PROXY / NO_PROXY, as httpx honoured them
+            # trust_env would look up the proxy and ~/.netrc on a worker thread for EVERY
+            # request (two thread hops); the proxy is resolved once below instead.
+            trust_env=False,
             # Servers' error bodies are read as bytes and parsed here, whatever their type.
             raise_for_status=False,
         )
         self._session, self._session_loop = session, loop
+        # HTTP(S)_PROXY / NO_PROXY from the environment, as httpx honoured them.
+        try:
+            self._proxy, self._proxy_auth = get_env_proxy_for_url(URL(self._base_url))
+        except LookupError:
+            self._proxy, self._proxy_auth = None, None
         return session
 
     def _url_of(self, path: str) -> URL:
@@ -448,7 +458,12 @@ class OpenAIBackend:
         while True:
             try:
                 response = await session.request(
-                    method, self._url_of(path), data=data, headers=headers
+                    method,
+                    self._url_of(path),
+                    data=data,
+                    headers=headers,
+                    proxy=self._proxy,
+                    proxy_auth=self._proxy_auth,
                 )
                 try:
                     raw = None if stream and response.status < 400 else await response.read()
