@@ -17,16 +17,9 @@ from openai import APIConnectionError, OpenAI
 from releasegate._cli.demo import demo_tiers
 from releasegate.evidence import example_report_path, load_report
 from releasegate.policy import bundled_policy_path, decide, load_policy
+from releasegate.reports import DECISION_FILES
 from releasegate.vocab import AccessLevel, Component
 from tests.helpers.gateway_proc import free_port
-
-DECISION_FILES = {
-    "decision.json",
-    "decision.md",
-    "decision.html",
-    "model-card.md",
-    "eu-ai-act-checklist.md",
-}
 
 
 @pytest.mark.slow
@@ -97,7 +90,7 @@ def test_demo_assesses_decides_and_serves_the_bundled_model(
     assert ("refusal_rate", "post_tamper") in metrics
     assert ("mcq_accuracy", "pre_mitigation") in metrics
     decision_dir = tmp_path / "demo-out" / "decision"
-    assert {p.name for p in decision_dir.iterdir()} == DECISION_FILES
+    assert sorted(p.name for p in decision_dir.iterdir()) == sorted(DECISION_FILES)
     decision = json.loads((decision_dir / "decision.json").read_text())
     assert decision["model"]["name"] == "bundled:smollm2-guarded"
     assert "most open level" in out

@@ -21,6 +21,7 @@ from releasegate._cli._common import console, err_console
 if TYPE_CHECKING:
     from releasegate.access import TierSpec
     from releasegate.policy import Decision
+    from releasegate.settings import Settings
 
 DEMO_MODEL = "bundled:smollm2-guarded"
 DEMO_BASELINE = "bundled:smollm2"
@@ -107,16 +108,14 @@ def demo_command(
     _serve(settings, decision_dir / "decision.json", host, port)
 
 
-def _serve(settings: object, decision_path: Path, host: str, port: int) -> None:
+def _serve(settings: Settings, decision_path: Path, host: str, port: int) -> None:
     from pydantic import SecretStr
 
     from releasegate.access import KeyStore
     from releasegate.gateway import DecisionForbidsServing, GatewayConfigError
     from releasegate.gateway._server import load_decision, serve
-    from releasegate.settings import Settings
     from releasegate.store import open_store
 
-    assert isinstance(settings, Settings)
     con = console()
     decision = load_decision(decision_path)
     tiers = demo_tiers(decision)
