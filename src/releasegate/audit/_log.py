@@ -32,6 +32,7 @@ from releasegate.audit._chain import (
     record_hash,
     record_hmac,
 )
+from releasegate.audit._sql import AppendStatements
 from releasegate.store.tables.audit import AuditHeadRow, AuditRecordRow
 
 StoreContent = Literal["full", "hash"]
@@ -145,33 +146,59 @@ class AuditLog:
         """Append prepared entries inside the caller's open transaction on `connection`.
 
         The caller commits; the writer thread uses this with a connection it keeps open, which
-        saves the pool checkout (and PostgreSQL's pre-ping round trip) on every batch. SQLAlchemy
-        Core statements, not the ORM: this is the gateway's hot path.
+        saves the pool checkout (and PostgreSQL's pre-ping round trip) on every batch. This is the
+        gateway's hot path: plain SQL on the driver's cursor (`AppendStatements`), in the
+        transaction SQLAlchemy opened.
         """
         if not entries:
             return []
-        head_seq, head_hash = _lock_head(connection)
-        rows: list[dict[str, Any]] = []
+        statements = AppendStatements.for_connection(connection)
+        if statements is None:
+            return self._append_core(connection, entries)
+        cursor = connection.connection.cursor()
+        try:
+            head_seq, head_hash = statements.lock_head(cursor)
+            records = self._chain(entries, head_seq, head_hash)
+            statements.write(cursor, [_row_tuple(record) for record in records], *_last(records))
+        finally:
+            cursor.close()
+        return records
+
+    def _chain(
+        self, entries: Sequence[PendingEntry], head_seq: int, head_hash: str
+    ) -> list[AuditRecord]:
+        """Chain the entries onto the head: seq, time, hash and HMAC of each new record."""
         records: list[AuditRecord] = []
         for entry in entries:
             seq = head_seq + 1
             time = datetime.now(UTC).isoformat(timespec="microseconds")
             digest = record_hash(head_hash, seq, time, entry.kind, entry.actor, entry.payload)
-            record = AuditRecord(
-                seq=seq,
-                time=time,
-                kind=entry.kind,
-                actor=entry.actor,
-                payload=entry.payload,
-                prev_hash=head_hash,
-                hash=digest,
-                hmac=record_hmac(self._key, digest),
+            records.append(
+                AuditRecord(
+                    seq=seq,
+                    time=time,
+                    kind=entry.kind,
+                    actor=entry.actor,
+                    payload=entry.payload,
+                    prev_hash=head_hash,
+                    hash=digest,
+                    hmac=record_hmac(self._key, digest),
+                )
             )
-            records.append(record)
-            rows.append({**record.to_dict(), "payload": canonical_json(entry.payload)})
             head_seq, head_hash = seq, digest
+        return records
+
+    def _append_core(
+        self, connection: Connection, entries: Sequence[PendingEntry]
+    ) -> list[AuditRecord]:
+        # Drivers whose parameter style `AppendStatements` does not write: the same
+        # transaction through SQLAlchemy Core.
+        head_seq, head_hash = _lock_head(connection)
+        records = self._chain(entries, head_seq, head_hash)
+        rows = [{**r.to_dict(), "payload": canonical_json(r.payload)} for r in records]
         connection.execute(_RECORDS.insert(), rows)
-        connection.execute(_HEAD_UPDATE, {"seq": head_seq, "hash": head_hash})
+        seq, digest = _last(records)
+        connection.execute(_HEAD_UPDATE, {"seq": seq, "hash": digest})
         return records
 
     async def append_async(
@@ -399,6 +426,23 @@ def _lock_head(connection: Connection) -> tuple[int, str]:
     if row is None:
         raise RuntimeError("the audit chain head row is missing: run the migrations")
     return int(row[0]), str(row[1])
+
+
+def _row_tuple(record: AuditRecord) -> tuple[Any, ...]:
+    return (
+        record.seq,
+        record.time,
+        record.kind,
+        record.actor,
+        canonical_json(record.payload),
+        record.prev_hash,
+        record.hash,
+        record.hmac,
+    )
+
+
+def _last(records: Sequence[AuditRecord]) -> tuple[int, str]:
+    return records[-1].seq, records[-1].hash
 
 
 def _to_record(row: AuditRecordRow) -> AuditRecord:
