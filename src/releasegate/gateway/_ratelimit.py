@@ -7,10 +7,10 @@
   than one byte) and gives back what it did not use when it ends, so concurrent requests can
   never jointly pass a quota, and the counters end up holding exactly the tokens used.
 
-In memory for one process; Redis (`RELEASEGATE_REDIS_URL`) for a fleet, where the counters are
-shared by every gateway process (the `limits` Redis storage updates them with Lua scripts,
-atomically). If the storage cannot be reached the request is refused with 503: no limiter, no
-service.
+In memory for one process (`LocalStorage`, a constant-time storage for `limits`); Redis
+(`RELEASEGATE_REDIS_URL`) for a fleet, where the counters are shared by every gateway process
+(the `limits` Redis storage updates them with Lua scripts, atomically). If the storage cannot
+be reached the request is refused with 503: no limiter, no service.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from releasegate.gateway._errors import ApiError, unavailable
+from releasegate.gateway._localstore import LocalStorage
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,7 @@ class RateLimiter:
                 socket_timeout=timeout_s,
             )
         else:
-            self.storage = MemoryStorage()
+            self.storage = LocalStorage()
         self._requests = MovingWindowRateLimiter(self.storage)
         self._errors: tuple[type[BaseException], ...] = (OSError, TimeoutError)
         base = self.storage.base_exceptions
