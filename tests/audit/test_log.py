@@ -187,3 +187,23 @@ def test_verify_and_export_while_others_append(
         stop.set()
         thread.join()
     assert log.verify().checked > 5
+
+
+@pytest.mark.parametrize("path", ["driver", "core"])
+def test_batches_chain_the_same_on_the_driver_and_the_core_paths(
+    sessions: sessionmaker[Session], path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path (plain SQL on the driver's cursor) and the SQLAlchemy Core fallback for
+    other drivers write the same chain, batches of several records included."""
+    from releasegate.audit import _sql
+
+    if path == "core":
+        monkeypatch.setattr(_sql.AppendStatements, "for_connection", lambda _c: None)
+    log = AuditLog(sessions, TEST_HMAC_KEY)
+    single = log.append("request", "key_0", {"i": 0})
+    batch = log.append_batch([log.prepare("request", f"key_{i}", {"i": i}) for i in (1, 2, 3)])
+    assert [r.seq for r in [single, *batch]] == [1, 2, 3, 4]
+    assert [r.prev_hash for r in batch] == [single.hash, batch[0].hash, batch[1].hash]
+    assert list(log.records()) == [single, *batch]
+    assert log.head() == (4, batch[-1].hash)
+    assert log.verify().ok
