@@ -180,3 +180,85 @@ def test_a_loop_that_ends_without_aclose_releases_the_writer_thread(
         time.sleep(0.05)
     assert audit_threads() == before
     assert log.verify().checked == 3
+
+
+def _sqlite_store(tmp_path: Path) -> tuple[str, Path]:
+    path = tmp_path / "audit.db"
+    return f"sqlite:///{path}", path
+
+
+def test_idle_sqlite_appends_are_written_inline_and_checkpointed_off_the_loop(
+    tmp_path: Path,
+) -> None:
+    """One request at a time on SQLite: each record is written on the event loop's thread (no
+    thread hop), and the write-ahead log is still checkpointed, by the writer thread."""
+    from releasegate.audit import _writer
+
+    url, _path = _sqlite_store(tmp_path)
+    with migrated_store(url) as (engine, factory):
+        log = AuditLog(factory, TEST_HMAC_KEY)
+        loop_thread: list[int] = []
+        checkpoint_threads: list[int] = []
+        checkpoint = AuditWriter._checkpoint
+
+        def spy(self: AuditWriter) -> None:
+            checkpoint_threads.append(threading.get_ident())
+            checkpoint(self)
+
+        async def run() -> AuditWriter:
+            loop_thread.append(threading.get_ident())
+            writer = AuditWriter(log)
+            for i in range(_writer.CHECKPOINT_EVERY * 2 + 10):
+                await writer.append("request", "k", {"i": i, "pad": "x" * 2000})
+            await writer.aclose()
+            return writer
+
+        original = AuditWriter._checkpoint
+        AuditWriter._checkpoint = spy  # type: ignore[method-assign]
+        try:
+            writer = asyncio.run(run())
+        finally:
+            AuditWriter._checkpoint = original  # type: ignore[method-assign]
+        n = _writer.CHECKPOINT_EVERY * 2 + 10
+        assert writer.records == n and writer.inline_batches == writer.batches == n
+        assert len(checkpoint_threads) == 2
+        assert loop_thread[0] not in checkpoint_threads
+        assert log.verify().ok and log.verify().checked == n
+        # What the write-ahead log still holds: only the frames of the records written since
+        # the last checkpoint (10 records: ≈60 frames). Without the writer's checkpoints (the
+        # connection's automatic ones are off) it would hold all 522 records' (≈3300 frames).
+        with engine.connect() as connection:
+            _busy, log_frames, _done = connection.exec_driver_sql(
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            ).one()
+        assert log_frames < 500, log_frames
+
+
+def test_sqlite_inline_write_never_waits_for_another_writer(tmp_path: Path) -> None:
+    """While another connection holds SQLite's writer lock, the loop does not block on it: the
+    append goes to the writer thread, which waits for the lock; the loop keeps running."""
+    url, _path = _sqlite_store(tmp_path)
+    with migrated_store(url) as (engine, factory):
+        log = AuditLog(factory, TEST_HMAC_KEY)
+        blocker = engine.connect()
+        blocker.exec_driver_sql("BEGIN IMMEDIATE")  # take the writer lock, as another process
+
+        async def run() -> tuple[int, int]:
+            writer = AuditWriter(log)
+            ticks = 0
+            task = asyncio.create_task(writer.append("request", "k", {"n": 1}))
+            for _ in range(20):  # the loop stays responsive while the append waits
+                await asyncio.sleep(0.01)
+                ticks += 1
+            assert not task.done()
+            blocker.rollback()  # release the lock: the waiting writer thread gets it
+            record = await task
+            await writer.aclose()
+            return ticks, record.seq
+
+        try:
+            ticks, seq = asyncio.run(run())
+        finally:
+            blocker.close()
+        assert ticks == 20 and seq == 1
+        assert log.verify().ok
