@@ -9,7 +9,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from releasegate.audit import GENESIS_HASH, record_hash, record_hmac, verify_jsonl
+from releasegate.audit import GENESIS_HASH, canonical_json, record_hash, record_hmac, verify_jsonl
+from releasegate.audit._chain import record_hash_from_json
 
 KEY = b"property-key"
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=8))
@@ -88,3 +89,20 @@ def test_any_swap_is_named_at_the_earlier_record(
     records[i], records[j] = records[j], records[i]
     result = _verify(records)
     assert not result.ok and result.first_bad_seq == i + 1
+
+
+@given(
+    payload=payloads,
+    seq=st.integers(1, 10**12),
+    kind=st.text(min_size=1, max_size=8),
+    actor=st.text(max_size=12),
+    time=st.text(max_size=40),
+)
+def test_hash_from_payload_json_equals_the_canonical_record_hash(
+    payload: dict[str, Any], seq: int, kind: str, actor: str, time: str
+) -> None:
+    """The append path hashes a body assembled around the payload's canonical JSON; it must be
+    byte for byte the canonical JSON of the whole body, or stored chains would not verify."""
+    assert record_hash_from_json(
+        GENESIS_HASH, seq, time, kind, actor, canonical_json(payload)
+    ) == record_hash(GENESIS_HASH, seq, time, kind, actor, payload)

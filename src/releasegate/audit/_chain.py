@@ -42,6 +42,18 @@ def record_hash(prev_hash: str, seq: int, time: str, kind: str, actor: str, payl
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+def record_hash_from_json(
+    prev_hash: str, seq: int, time: str, kind: str, actor: str, payload_json: str
+) -> str:
+    """`record_hash` for a payload already in canonical JSON (the append path has it): the body
+    is assembled around it, keys in canonical (sorted) order, instead of encoding it again."""
+    body = (
+        f'{{"actor":{canonical_json(actor)},"kind":{canonical_json(kind)},'
+        f'"payload":{payload_json},"seq":{seq},"time":{canonical_json(time)}}}'
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
 def record_hmac(key: bytes, hash_hex: str) -> str:
     """The HMAC-SHA256 of a record's hash under the server key."""
     return hmac.new(key, hash_hex.encode(), hashlib.sha256).hexdigest()

@@ -29,7 +29,7 @@ from releasegate.audit._chain import (
     VerifyResult,
     canonical_json,
     content_sha256,
-    record_hash,
+    record_hash_from_json,
     record_hmac,
 )
 from releasegate.audit._sql import AppendStatements
@@ -49,6 +49,7 @@ class PendingEntry:
     kind: str
     actor: str
     payload: dict[str, Any]
+    payload_json: str  # canonical_json(payload): hashed and stored as is
 
 
 class AuditLog:
@@ -113,8 +114,8 @@ class AuditLog:
                 data["content_sha256"] = {k: content_sha256(v) for k, v in content.items()}
         # Round-trip through canonical JSON now, so what is hashed is exactly what is stored and
         # read back (tuples become lists, and unrepresentable values fail here, not mid-batch).
-        data = json.loads(canonical_json(data))
-        return PendingEntry(kind=kind, actor=actor, payload=data)
+        payload_json = canonical_json(data)
+        return PendingEntry(kind, actor, json.loads(payload_json), payload_json)
 
     def append(
         self,
@@ -159,7 +160,8 @@ class AuditLog:
         try:
             head_seq, head_hash = statements.lock_head(cursor)
             records = self._chain(entries, head_seq, head_hash)
-            statements.write(cursor, [_row_tuple(record) for record in records], *_last(records))
+            rows = [_row_tuple(r, e.payload_json) for r, e in zip(records, entries, strict=True)]
+            statements.write(cursor, rows, *_last(records))
         finally:
             cursor.close()
         return records
@@ -172,7 +174,9 @@ class AuditLog:
         for entry in entries:
             seq = head_seq + 1
             time = datetime.now(UTC).isoformat(timespec="microseconds")
-            digest = record_hash(head_hash, seq, time, entry.kind, entry.actor, entry.payload)
+            digest = record_hash_from_json(
+                head_hash, seq, time, entry.kind, entry.actor, entry.payload_json
+            )
             records.append(
                 AuditRecord(
                     seq=seq,
@@ -195,7 +199,10 @@ class AuditLog:
         # transaction through SQLAlchemy Core.
         head_seq, head_hash = _lock_head(connection)
         records = self._chain(entries, head_seq, head_hash)
-        rows = [{**r.to_dict(), "payload": canonical_json(r.payload)} for r in records]
+        rows = [
+            {**r.to_dict(), "payload": e.payload_json}
+            for r, e in zip(records, entries, strict=True)
+        ]
         connection.execute(_RECORDS.insert(), rows)
         seq, digest = _last(records)
         connection.execute(_HEAD_UPDATE, {"seq": seq, "hash": digest})
@@ -428,13 +435,13 @@ def _lock_head(connection: Connection) -> tuple[int, str]:
     return int(row[0]), str(row[1])
 
 
-def _row_tuple(record: AuditRecord) -> tuple[Any, ...]:
+def _row_tuple(record: AuditRecord, payload_json: str) -> tuple[Any, ...]:
     return (
         record.seq,
         record.time,
         record.kind,
         record.actor,
-        canonical_json(record.payload),
+        payload_json,
         record.prev_hash,
         record.hash,
         record.hmac,
