@@ -3,13 +3,18 @@ rate limits and the audit log all on (SQLite, group commit), limits high enough 
 is never refused, and the guards named by --guards (none by default, like the LiteLLM proxy).
 
     python bench/_gateway_server.py --upstream http://127.0.0.1:9100/v1 --port 9200 \\
-        --data-dir /tmp/rg-bench [--guards keyword]
+        --data-dir /tmp/rg-bench [--guards keyword] [--without audit,limits,observers]
+
+`--without` is a diagnostic for the benchmark only: it stubs steps out of the pipeline (the
+audit write, the rate limiter, the observers) to measure what the rest costs. No setting of
+releasegate itself can turn them off.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -20,6 +25,35 @@ from releasegate.policy import bundled_policy_path, decide, load_policy
 from releasegate.settings import Settings
 
 ADMIN_TOKEN = "bench-admin-token"
+
+
+def stub_out(steps: set[str]) -> None:
+    """Replace pipeline steps by no-ops (diagnostic rows of bench/gateway.py only)."""
+    from releasegate.gateway import _pipeline, _ratelimit
+
+    unknown = steps - {"audit", "limits", "observers"}
+    if unknown:
+        raise SystemExit(f"--without: unknown steps {sorted(unknown)}")
+
+    async def no_audit(self: Any, call: Any) -> None:
+        return None
+
+    async def no_notify(self: Any, call: Any) -> None:
+        return None
+
+    async def admit_all(self: Any, key_id: str, quota: Any, reserve: int) -> Any:
+        return _ratelimit.Reservation(key_id, quota, reserve)
+
+    async def no_settle(self: Any, reservation: Any, used: int) -> None:
+        return None
+
+    if "audit" in steps:
+        _pipeline.Pipeline._audit = no_audit  # type: ignore[method-assign]
+    if "observers" in steps:
+        _pipeline.Pipeline._notify = no_notify  # type: ignore[method-assign,assignment]
+    if "limits" in steps:
+        _ratelimit.RateLimiter.admit = admit_all  # type: ignore[method-assign]
+        _ratelimit.RateLimiter.settle = no_settle  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -34,7 +68,13 @@ def main() -> None:
         action="store_true",
         help="answer in-process like the upstream (no upstream hop): the gateway's own cost",
     )
+    parser.add_argument(
+        "--without",
+        default="",
+        help="diagnostic: comma-separated steps to stub out (audit, limits, observers)",
+    )
     args = parser.parse_args()
+    stub_out({step for step in args.without.split(",") if step})
 
     import releasegate.evidence as evidence
 

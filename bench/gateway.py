@@ -9,11 +9,15 @@ upstream directly and with LiteLLM's proxy in front of the same upstream.
   audit log (SQLite, hash chain, group commit, awaited before each response) all on; no guards
   (like the LiteLLM proxy); a second instance adds the keyword guard; a third answers from an
   in-process backend instead of the upstream, to show the gateway's own cost without the hop;
+  with --floor, a diagnostic fourth has the audit write, the rate limiter and the observers
+  stubbed out (what HTTP, parsing, auth and the upstream hop cost by themselves);
 - LiteLLM: `litellm[proxy]` installed by this script into bench/.litellm-venv (gitignored), with a
   master key (auth on) and no database.
 
-Each round measures every target one after the other: sequential requests on one keep-alive
-connection (latency), then `--concurrency` connections for `--seconds` (throughput). The
+Each round measures latency with sequential requests on one keep-alive connection per target,
+the targets taking turns in chunks of 100 requests (so all of them see the same stretches of a
+shared, noisy machine, each kept warm within its chunk), then throughput with `--concurrency`
+connections for `--seconds`, target after target. The
 reported numbers are medians over rounds; "added" is the target's p50 minus the upstream's in
 the same round; "server CPU" is the CPU time of the server process (and its children) per request
 during the throughput run, which neighbours on a shared machine inflate less than wall time.
@@ -41,7 +45,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _loadgen import Target, latencies, summary, throughput  # noqa: E402
+from _loadgen import Target, interleaved_latencies, summary, throughput  # noqa: E402
 
 LITELLM_VENV = HERE / ".litellm-venv"
 BODY = json.dumps(
@@ -159,9 +163,8 @@ async def measure(
 ) -> dict[str, Any]:
     rounds: list[dict[str, Any]] = []
     for r in range(args.rounds):
-        row: dict[str, Any] = {}
-        for t in targets:
-            row[t.name] = summary(await latencies(t, args.requests))
+        samples = await interleaved_latencies(targets, args.requests)
+        row: dict[str, Any] = {name: summary(values) for name, values in samples.items()}
         for t in targets:
             cpu0 = cpu_seconds(pids[t.name])
             rps, errors, done = await throughput(t, args.concurrency, args.seconds)
@@ -218,6 +221,11 @@ def main() -> None:
         default=None,
         help="also run releasegate with its limits in this Redis (fleet mode)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run a diagnostic gateway with the audit, limits and observers stubbed out",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the raw results as JSON")
     args = parser.parse_args()
 
@@ -236,6 +244,17 @@ def main() -> None:
             ("releasegate", gw_port, []),
             ("releasegate + keyword guard", gwg_port, ["--guards", "keyword"]),
             ("releasegate, in-process backend", gwf_port, ["--fixed-backend"]),
+            *(
+                [
+                    (
+                        "floor: no audit, limits, observers (diagnostic)",
+                        free_port(),
+                        ["--without", "audit,limits,observers"],
+                    )
+                ]
+                if args.floor
+                else []
+            ),
             *(
                 [("releasegate, Redis limits", free_port(), ["--redis-url", args.redis_url])]
                 if args.redis_url
