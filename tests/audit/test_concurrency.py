@@ -262,3 +262,23 @@ def test_sqlite_inline_write_never_waits_for_another_writer(tmp_path: Path) -> N
             blocker.close()
         assert ticks == 20 and seq == 1
         assert log.verify().ok
+
+
+def test_the_writers_sqlite_settings_do_not_leak_into_the_pool(tmp_path: Path) -> None:
+    """The writer's connection runs with a zero busy timeout and no automatic checkpoints; once
+    the writer closes, no other user of the engine's pool may get a connection set that way."""
+    url, _path = _sqlite_store(tmp_path)
+    with migrated_store(url) as (engine, factory):
+        log = AuditLog(factory, TEST_HMAC_KEY)
+
+        async def run() -> None:
+            writer = AuditWriter(log)
+            await writer.append("request", "k", {"n": 1})
+            await writer.aclose()
+
+        asyncio.run(run())
+        for _ in range(3):  # whatever connection the pool hands out now
+            with engine.connect() as connection:
+                busy = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+                autocheckpoint = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+                assert (busy, autocheckpoint) == (5000, 1000)

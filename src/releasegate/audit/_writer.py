@@ -185,6 +185,10 @@ class AuditWriter:
         connection, self._connection = self._connection, None
         if connection is not None:
             try:
+                if self._sqlite:
+                    # Its busy timeout and checkpoint settings are this writer's own: the DBAPI
+                    # connection is discarded, not handed back to the pool for others.
+                    connection.invalidate()
                 connection.close()
             except Exception:  # closing a broken connection must not hide the original error
                 connection.invalidate()
