@@ -15,9 +15,13 @@ be reached the request is refused with 503: no limiter, no service.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage, Storage
@@ -25,6 +29,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from releasegate.gateway._errors import ApiError, unavailable
 from releasegate.gateway._localstore import LocalStorage
+
+Step = Callable[[], Awaitable[Any]]  # one storage update, started when called
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,49 +131,71 @@ class RateLimiter:
             ) from exc
 
     async def _admit(self, key_id: str, quota: Quota, reserve: int) -> Reservation:
+        windows = [
+            (self._item(kind, limit), what)
+            for kind, limit, what in (
+                ("tpm", quota.tpm, "tokens per minute"),
+                ("day", quota.daily_tokens, "tokens per day"),
+            )
+            if limit is not None
+        ]
+        for item, what in windows:
+            if reserve > item.amount:
+                raise _too_many(
+                    f"request too large for this key's quota: it may use up to {reserve} tokens "
+                    f"(prompt bytes + max_tokens × n) but the limit is {item.amount} {what}; "
+                    "lower max_tokens",
+                    item.get_expiry(),
+                    "quota_request_too_large",
+                )
+        # The request is counted first and tokens are reserved only once it is admitted: a
+        # request refused for its rate must not hold token quota, even briefly.
         if quota.rpm is not None:
-            item = self._item("rpm", quota.rpm)
-            if not await self._requests.hit(item, key_id):
-                stats = await self._requests.get_window_stats(item, key_id)
+            rpm = self._item("rpm", quota.rpm)
+            if not await self._requests.hit(rpm, key_id):
+                stats = await self._requests.get_window_stats(rpm, key_id)
                 raise _too_many(
                     f"rate limit reached: {quota.rpm} requests per minute for this key",
                     stats.reset_time - time.time(),
                     "rate_limit_requests",
                 )
-        taken: list[tuple[RateLimitItem, int]] = []
-        for kind, limit, what in (
-            ("tpm", quota.tpm, "tokens per minute"),
-            ("day", quota.daily_tokens, "tokens per day"),
-        ):
-            if limit is None:
-                continue
-            item = self._item(kind, limit)
-            if reserve > limit:
-                await self._give_back(taken, key_id)
-                raise _too_many(
-                    f"request too large for this key's quota: it may use up to {reserve} tokens "
-                    f"(prompt bytes + max_tokens × n) but the limit is {limit} {what}; lower "
-                    "max_tokens",
-                    60 if kind == "tpm" else 86_400,
-                    "quota_request_too_large",
-                )
-            key = item.key_for(key_id)
-            count = await self.storage.incr(key, item.get_expiry(), reserve)
-            if count > limit:
-                await self.storage.incr(key, item.get_expiry(), -reserve)
-                await self._give_back(taken, key_id)
-                reset = await self.storage.get_expiry(key)
-                raise _too_many(
-                    f"quota reached: {limit} {what} for this key",
-                    reset - time.time(),
-                    "quota_tokens_per_minute" if kind == "tpm" else "quota_tokens_per_day",
-                )
-            taken.append((item, reserve))
+        counts = await self._all(
+            [
+                partial(self.storage.incr, item.key_for(key_id), item.get_expiry(), reserve)
+                for item, _ in windows
+            ]
+        )
+        over = [
+            (item, what)
+            for (item, what), count in zip(windows, counts, strict=True)
+            if count > item.amount
+        ]
+        if over:
+            await self._give_back([item for item, _ in windows], key_id, reserve)
+            item, what = over[0]
+            reset = await self.storage.get_expiry(item.key_for(key_id))
+            raise _too_many(
+                f"quota reached: {item.amount} {what} for this key",
+                reset - time.time(),
+                "quota_tokens_per_minute" if "minute" in what else "quota_tokens_per_day",
+            )
         return Reservation(key_id, quota, reserve)
 
-    async def _give_back(self, taken: list[tuple[RateLimitItem, int]], key_id: str) -> None:
-        for item, amount in taken:
-            await self.storage.incr(item.key_for(key_id), item.get_expiry(), -amount)
+    async def _give_back(self, windows: list[RateLimitItem], key_id: str, amount: int) -> None:
+        await self._all(
+            [
+                partial(self.storage.incr, item.key_for(key_id), item.get_expiry(), -amount)
+                for item in windows
+            ]
+        )
+
+    async def _all(self, steps: list[Step]) -> list[Any]:
+        """Run storage updates: in Redis all at once (one round trip instead of one each); in
+        memory one after the other (each takes microseconds, a task per update would cost
+        more)."""
+        if self.shared:
+            return list(await asyncio.gather(*(step() for step in steps)))
+        return [await step() for step in steps]
 
     async def settle(self, reservation: Reservation, used_tokens: int) -> None:
         """Replace the reservation by the tokens actually used (idempotent).
@@ -182,14 +210,19 @@ class RateLimiter:
         if delta == 0:
             return
         quota = reservation.quota
-        for kind, limit in (("tpm", quota.tpm), ("day", quota.daily_tokens)):
-            if limit is None:
-                continue
-            item = self._item(kind, limit)
-            try:
-                await self.storage.incr(item.key_for(reservation.key_id), item.get_expiry(), delta)
-            except self._errors:
-                continue
+        await self._all(
+            [
+                partial(self._settle_one, self._item(kind, limit), reservation.key_id, delta)
+                for kind, limit in (("tpm", quota.tpm), ("day", quota.daily_tokens))
+                if limit is not None
+            ]
+        )
+
+    async def _settle_one(self, item: RateLimitItem, key_id: str, delta: int) -> None:
+        try:
+            await self.storage.incr(item.key_for(key_id), item.get_expiry(), delta)
+        except self._errors:
+            return
 
     async def aclose(self) -> None:
         if isinstance(self.storage, RedisStorage):
