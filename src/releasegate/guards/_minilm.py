@@ -3,9 +3,10 @@
 Why not sentence-transformers at serving time: importing torch + sentence-transformers takes
 seconds, and one forward pass of this 6-layer, 384-wide BERT through torch costs ≈13–15 ms on a
 2-core CPU, which alone would spend the guard's whole 15 ms budget. The same arithmetic in numpy
-(BLAS matmuls, fused QKV projection) costs a few milliseconds for a short request. The result
-equals sentence-transformers' embedding of the same text (tests check it to 1e-5), so the
-classifier may be trained with either.
+(BLAS matmuls, fused QKV projection, the tokens of a batch packed without padding) costs a few
+milliseconds for a short request. The result equals sentence-transformers' embedding of the same
+text (tests check it to 1e-4), so the classifier may be trained with either; tests/guards/
+test_minilm.py checks this forward pass against a plain padded-batch reference to 1e-5.
 
 Architecture (BERT, Devlin et al. 2019; MiniLM, Wang et al. 2020; sentence-transformers pooling,
 Reimers & Gurevych 2019): embeddings + LayerNorm, 6 × (self-attention, FFN with GELU, post-LN),
@@ -14,12 +15,13 @@ mean pooling over the attention mask, L2 normalisation.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -48,29 +50,90 @@ def model_dir() -> Path:
     return path
 
 
+# Token counts are padded to a multiple of this before the matmuls: OpenBLAS's single-thread
+# sgemm on these shapes is up to ≈1.5× slower when the token count is not a multiple of 8
+# (13 tokens cost more than 16; see docs/benchmarks.md, "Guards").
+PAD_TOKENS_TO = 8
+
+# Exact (erf) GELU as in BERT, erf by Abramowitz & Stegun 7.1.26 (max error 1.5e-7):
+# erf(z) = 1 - t·(a1 + t·(a2 + … + t·a5))·exp(-z²), t = 1 / (1 + p·z), for z = |x|/√2 ≥ 0.
+# With the sign folded in, gelu(x) = max(x, 0) - ½|x|·poly(t)·exp(-x²/2); the ½ is folded
+# into the coefficients below.
+_GELU_P = np.float32(0.3275911 / np.sqrt(2.0))
+_GELU_A = tuple(
+    np.float32(0.5 * a) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+)
+
+
 def _layer_norm(x: Array, w: Array, b: Array, eps: float) -> Array:
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    out: Array = (x - mu) / np.sqrt(var + eps) * w + b
-    return out
+    """LayerNorm of each column of `x` (features × tokens), in place; `w`, `b` are columns."""
+    x -= x.mean(0)
+    var = np.einsum("ij,ij->j", x, x)  # sum of squares per token, no temporary
+    var *= np.float32(1.0 / x.shape[0])
+    var += np.float32(eps)
+    np.sqrt(var, out=var)
+    x /= var
+    x *= w
+    x += b
+    return x
 
 
 def _gelu(x: Array) -> Array:
-    # Exact (erf) GELU as in BERT; erf by Abramowitz & Stegun 7.1.26 (max error 1.5e-7).
-    z = x * np.float32(0.7071067811865476)
-    s = np.sign(z)
-    a = np.abs(z)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    erf = s * (1.0 - poly * np.exp(-a * a))
-    out: Array = 0.5 * x * (1.0 + erf)
-    return out.astype(np.float32, copy=False)
+    """Exact (erf) GELU of `x`, in place, in float32 (see `_GELU_A`)."""
+    a1, a2, a3, a4, a5 = _GELU_A
+    ax = np.abs(x)
+    t = ax * _GELU_P
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    poly = t * a5
+    for a in (a4, a3, a2, a1):
+        poly += a
+        poly *= t
+    e = np.multiply(x, x)
+    e *= np.float32(-0.5)
+    np.exp(e, out=e)
+    poly *= e
+    poly *= ax
+    np.maximum(x, np.float32(0.0), out=x)
+    x -= poly
+    return x
+
+
+class _Layer(NamedTuple):
+    """One transformer layer's weights, laid out for `W @ x` on x of shape (features, tokens):
+    the matrices as stored ((out, in), C-contiguous), the biases and LayerNorm weights as
+    columns."""
+
+    qkv_w: Array  # Q, K and V fused: one matmul instead of three
+    qkv_b: Array
+    o_w: Array
+    o_b: Array
+    ln1_w: Array
+    ln1_b: Array
+    i_w: Array
+    i_b: Array
+    f_w: Array
+    f_b: Array
+    ln2_w: Array
+    ln2_b: Array
+
+
+def _column(v: Array) -> Array:
+    return np.ascontiguousarray(v.reshape(-1, 1), dtype=np.float32)
+
+
+def _matrix(v: Array) -> Array:
+    return np.ascontiguousarray(v, dtype=np.float32)
 
 
 class MiniLMEncoder:
     """Sentence embeddings (384-d, unit norm) of all-MiniLM-L6-v2, in numpy.
+
+    The forward pass works on the tokens of all texts packed side by side, with no padding
+    between texts: hidden states are (features × tokens) arrays, every linear layer is one
+    `W @ x` matmul over all tokens of the batch, and attention runs text by text. The result
+    equals the padded, masked batch computation (padded tokens never reach a real token
+    through the attention mask) up to float32 rounding.
 
     Args:
         path: a sentence-transformers directory of a BERT model (default: the bundled one).
@@ -95,40 +158,40 @@ class MiniLMEncoder:
         config = json.loads((path / "config.json").read_text())
         self._heads = int(config["num_attention_heads"])
         self._eps = float(config["layer_norm_eps"])
+        self._pad_id = int(config.get("pad_token_id", 0))
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length)
-        self._tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
-        self._lock = threading.Lock()  # the tokenizer's padding state is not thread-safe
+        self._tokenizer.no_padding()  # texts are packed, not padded (see the class docstring)
+        self._lock = threading.Lock()  # one tokenizer call at a time (it holds Rust state)
         w = {k: v.astype(np.float32) for k, v in load_file(str(path / "model.safetensors")).items()}
         p = "embeddings."
-        self._word = w[p + "word_embeddings.weight"]
-        self._pos = w[p + "position_embeddings.weight"]
-        self._type0 = w[p + "token_type_embeddings.weight"][0]
-        self._emb_ln = (w[p + "LayerNorm.weight"], w[p + "LayerNorm.bias"])
-        self._layers: list[dict[str, Any]] = []
+        self._word = _matrix(w[p + "word_embeddings.weight"])
+        # position and token-type (always type 0) embeddings, summed once
+        self._pos_type = _matrix(
+            w[p + "position_embeddings.weight"] + w[p + "token_type_embeddings.weight"][0]
+        )
+        self._positions = np.arange(len(self._pos_type), dtype=np.intp)
+        self._emb_ln = (_column(w[p + "LayerNorm.weight"]), _column(w[p + "LayerNorm.bias"]))
+        self._layers: list[_Layer] = []
         for i in range(int(config["num_hidden_layers"])):
             q = f"encoder.layer.{i}."
             a = q + "attention."
+            qkv = ("query", "key", "value")
             self._layers.append(
-                {
-                    # one fused, pre-transposed QKV matmul instead of three
-                    "qkv_w": np.ascontiguousarray(
-                        np.concatenate(
-                            [w[a + f"self.{n}.weight"] for n in ("query", "key", "value")]
-                        ).T
-                    ),
-                    "qkv_b": np.concatenate(
-                        [w[a + f"self.{n}.bias"] for n in ("query", "key", "value")]
-                    ),
-                    "o_w": np.ascontiguousarray(w[a + "output.dense.weight"].T),
-                    "o_b": w[a + "output.dense.bias"],
-                    "ln1": (w[a + "output.LayerNorm.weight"], w[a + "output.LayerNorm.bias"]),
-                    "i_w": np.ascontiguousarray(w[q + "intermediate.dense.weight"].T),
-                    "i_b": w[q + "intermediate.dense.bias"],
-                    "f_w": np.ascontiguousarray(w[q + "output.dense.weight"].T),
-                    "f_b": w[q + "output.dense.bias"],
-                    "ln2": (w[q + "output.LayerNorm.weight"], w[q + "output.LayerNorm.bias"]),
-                }
+                _Layer(
+                    qkv_w=_matrix(np.concatenate([w[a + f"self.{n}.weight"] for n in qkv])),
+                    qkv_b=_column(np.concatenate([w[a + f"self.{n}.bias"] for n in qkv])),
+                    o_w=_matrix(w[a + "output.dense.weight"]),
+                    o_b=_column(w[a + "output.dense.bias"]),
+                    ln1_w=_column(w[a + "output.LayerNorm.weight"]),
+                    ln1_b=_column(w[a + "output.LayerNorm.bias"]),
+                    i_w=_matrix(w[q + "intermediate.dense.weight"]),
+                    i_b=_column(w[q + "intermediate.dense.bias"]),
+                    f_w=_matrix(w[q + "output.dense.weight"]),
+                    f_b=_column(w[q + "output.dense.bias"]),
+                    ln2_w=_column(w[q + "output.LayerNorm.weight"]),
+                    ln2_b=_column(w[q + "output.LayerNorm.bias"]),
+                )
             )
 
     def encode(self, texts: list[str]) -> Array:
@@ -172,47 +235,53 @@ class MiniLMEncoder:
     def _features(self, texts: list[str], layer: int) -> Array:
         with self._lock:
             encs = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encs], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encs], dtype=np.float32)
-        n, length = ids.shape
-        x = self._word[ids] + self._pos[:length] + self._type0
-        x = _layer_norm(x, *self._emb_ln, self._eps).reshape(n * length, DIM)
-        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]  # (n, 1, 1, L)
+        lens = [len(e.ids) for e in encs]  # ≥ 2: [CLS] and [SEP] even for ""
+        bounds = list(itertools.accumulate(lens, initial=0))
+        total = bounds[-1]
+        width = -(-total // PAD_TOKENS_TO) * PAD_TOKENS_TO
+        # Tokens of all texts side by side, then filler tokens ([PAD] at position 0) up to
+        # `width`: they keep every column finite and are never attended to nor pooled.
+        ids = np.full(width, self._pad_id, dtype=np.intp)
+        ids[:total] = [i for e in encs for i in e.ids]
+        pos = np.zeros(width, dtype=np.intp)
+        pos[:total] = np.concatenate([self._positions[:n] for n in lens])
+        rows = self._word[ids]
+        rows += self._pos_type[pos]
+        x = _layer_norm(np.ascontiguousarray(rows.T), *self._emb_ln, self._eps)  # (DIM, width)
+        ctx = np.zeros_like(x)
+        for weights in self._layers[: layer + 1]:
+            x = self._layer(x, ctx, weights, bounds)
+        pooled = np.add.reduceat(x[:, :total], bounds[:-1], axis=1)  # (DIM, len(texts))
+        pooled /= np.array(lens, dtype=np.float32)
+        out: Array = np.ascontiguousarray(pooled.T)
+        return out
+
+    def _layer(self, x: Array, ctx: Array, w: _Layer, bounds: list[int]) -> Array:
+        """One post-LN transformer layer on x (features × tokens); `ctx` is scratch space."""
         h = self._heads
         d = DIM // h
         scale = np.float32(1.0 / np.sqrt(d))
-        for layer_weights in self._layers[: layer + 1]:
-            x = self._layer(x, layer_weights, bias, n, length, h, d, scale)
-        hidden = x.reshape(n, length, DIM)
-        pooled: Array = (hidden * mask[:, :, None]).sum(1) / np.maximum(
-            mask.sum(1, keepdims=True), 1.0
-        )
-        return pooled.astype(np.float32, copy=False)
-
-    def _layer(
-        self,
-        flat: Array,
-        layer: dict[str, Any],
-        bias: Array,
-        n: int,
-        length: int,
-        h: int,
-        d: int,
-        scale: np.float32,
-    ) -> Array:
-        # Linear layers on 2-D (n*L, d) arrays: numpy's stacked 3-D @ 2-D matmul does not reach
-        # BLAS gemm and was ≈15× slower here.
-        qkv = flat @ layer["qkv_w"] + layer["qkv_b"]  # (n*L, 3*DIM)
-        qkv = qkv.reshape(n, length, 3, h, d).transpose(2, 0, 3, 1, 4)  # (3, n, h, L, d)
-        scores = (qkv[0] @ qkv[1].transpose(0, 1, 3, 2)) * scale + bias
-        scores = np.exp(scores - scores.max(-1, keepdims=True))
-        scores /= scores.sum(-1, keepdims=True)
-        ctx = (scores @ qkv[2]).transpose(0, 2, 1, 3).reshape(n * length, DIM)
-        ln1_w, ln1_b = layer["ln1"]
-        flat = _layer_norm(flat + ctx @ layer["o_w"] + layer["o_b"], ln1_w, ln1_b, self._eps)
-        ff = _gelu(flat @ layer["i_w"] + layer["i_b"]) @ layer["f_w"] + layer["f_b"]
-        ln2_w, ln2_b = layer["ln2"]
-        return _layer_norm(flat + ff, ln2_w, ln2_b, self._eps)
+        qkv = w.qkv_w @ x
+        qkv += w.qkv_b
+        for start, end in itertools.pairwise(bounds):  # attention within each text
+            n = end - start
+            q, k, v = qkv[:, start:end].reshape(3, h, d, n)
+            scores = q.transpose(0, 2, 1) @ k  # (head, query, key)
+            scores *= scale
+            scores -= scores.max(-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(-1, keepdims=True)
+            ctx[:, start:end] = (v @ scores.transpose(0, 2, 1)).reshape(DIM, n)
+        out = w.o_w @ ctx
+        out += w.o_b
+        out += x
+        x = _layer_norm(out, w.ln1_w, w.ln1_b, self._eps)
+        inter = w.i_w @ x
+        inter += w.i_b
+        out = w.f_w @ _gelu(inter)
+        out += w.f_b
+        out += x
+        return _layer_norm(out, w.ln2_w, w.ln2_b, self._eps)
 
 
 @lru_cache(maxsize=2)
