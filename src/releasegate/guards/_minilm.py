@@ -66,16 +66,32 @@ _GELU_A = tuple(
 
 
 def _layer_norm(x: Array, w: Array, b: Array, eps: float) -> Array:
-    """LayerNorm of each column of `x` (features × tokens), in place; `w`, `b` are columns."""
-    x -= x.mean(0)
-    var = np.einsum("ij,ij->j", x, x)  # sum of squares per token, no temporary
-    var *= np.float32(1.0 / x.shape[0])
+    """LayerNorm of each column of `x` (features × tokens), in place; `w`, `b` are columns.
+
+    The sums over features are BLAS matrix-vector products with a vector of ones: numpy's
+    reductions along axis 0 cost ≈4× more on these small arrays.
+    """
+    ones = _ones(x.shape[0])
+    inv_n = np.float32(1.0 / x.shape[0])
+    mean = ones @ x
+    mean *= inv_n
+    x -= mean
+    var = ones @ np.square(x)
+    var *= inv_n
     var += np.float32(eps)
     np.sqrt(var, out=var)
-    x /= var
+    np.reciprocal(var, out=var)
+    x *= var
     x *= w
     x += b
     return x
+
+
+@lru_cache(maxsize=4)
+def _ones(n: int) -> Array:
+    ones = np.ones(n, dtype=np.float32)
+    ones.flags.writeable = False
+    return ones
 
 
 def _gelu(x: Array) -> Array:
@@ -100,20 +116,19 @@ def _gelu(x: Array) -> Array:
 
 
 class _Layer(NamedTuple):
-    """One transformer layer's weights, laid out for `W @ x` on x of shape (features, tokens):
-    the matrices as stored ((out, in), C-contiguous), the biases and LayerNorm weights as
-    columns."""
+    """One transformer layer's weights, laid out for `W @ x` on x of shape (features, tokens).
 
-    qkv_w: Array  # Q, K and V fused: one matmul instead of three
-    qkv_b: Array
-    o_w: Array
-    o_b: Array
+    Each linear layer is one (out, in + 1) matrix: the stored (out, in) weights with the bias
+    as an extra last column, applied to hidden states that carry a last row of ones, so the
+    matmul adds the bias (no separate pass over its output). LayerNorm weights are columns.
+    """
+
+    qkv: Array  # Q, K and V fused: one matmul instead of three
+    o: Array
     ln1_w: Array
     ln1_b: Array
-    i_w: Array
-    i_b: Array
-    f_w: Array
-    f_b: Array
+    i: Array
+    f: Array
     ln2_w: Array
     ln2_b: Array
 
@@ -122,8 +137,33 @@ def _column(v: Array) -> Array:
     return np.ascontiguousarray(v.reshape(-1, 1), dtype=np.float32)
 
 
-def _matrix(v: Array) -> Array:
-    return np.ascontiguousarray(v, dtype=np.float32)
+def _linear(weight: Array, bias: Array) -> Array:
+    return np.concatenate([weight, bias.reshape(-1, 1)], axis=1).astype(np.float32)
+
+
+def _in_one_block(layers: list[_Layer]) -> list[_Layer]:
+    """The same weights, copied into one contiguous block of memory.
+
+    numpy asks the kernel for transparent huge pages for allocations of 4 MiB and more (one
+    layer's matrices are smaller); on 2 MiB pages the ≈7 MiB per layer that every forward pass
+    streams through the CPU takes far fewer TLB misses (≈3 % of the forward pass on the 2-core
+    VM; see docs/benchmarks.md, "Guards").
+    """
+    align = 16  # floats: every matrix starts on a 64-byte boundary
+    sizes = [-(-a.size // align) * align for layer in layers for a in layer]
+    block = np.empty(sum(sizes), dtype=np.float32)
+    out: list[_Layer] = []
+    offset = 0
+    for layer in layers:
+        views = []
+        for a in layer:
+            view = block[offset : offset + a.size].reshape(a.shape)
+            view[...] = a
+            view.flags.writeable = False
+            views.append(view)
+            offset += -(-a.size // align) * align
+        out.append(_Layer(*views))
+    return out
 
 
 class MiniLMEncoder:
@@ -165,34 +205,35 @@ class MiniLMEncoder:
         self._lock = threading.Lock()  # one tokenizer call at a time (it holds Rust state)
         w = {k: v.astype(np.float32) for k, v in load_file(str(path / "model.safetensors")).items()}
         p = "embeddings."
-        self._word = _matrix(w[p + "word_embeddings.weight"])
+        self._word = np.ascontiguousarray(w[p + "word_embeddings.weight"])
         # position and token-type (always type 0) embeddings, summed once
-        self._pos_type = _matrix(
+        self._pos_type = np.ascontiguousarray(
             w[p + "position_embeddings.weight"] + w[p + "token_type_embeddings.weight"][0]
         )
         self._positions = np.arange(len(self._pos_type), dtype=np.intp)
         self._emb_ln = (_column(w[p + "LayerNorm.weight"]), _column(w[p + "LayerNorm.bias"]))
-        self._layers: list[_Layer] = []
+        layers: list[_Layer] = []
         for i in range(int(config["num_hidden_layers"])):
             q = f"encoder.layer.{i}."
             a = q + "attention."
-            qkv = ("query", "key", "value")
-            self._layers.append(
+            qkv = [a + f"self.{n}." for n in ("query", "key", "value")]
+            layers.append(
                 _Layer(
-                    qkv_w=_matrix(np.concatenate([w[a + f"self.{n}.weight"] for n in qkv])),
-                    qkv_b=_column(np.concatenate([w[a + f"self.{n}.bias"] for n in qkv])),
-                    o_w=_matrix(w[a + "output.dense.weight"]),
-                    o_b=_column(w[a + "output.dense.bias"]),
+                    qkv=_linear(
+                        np.concatenate([w[n + "weight"] for n in qkv]),
+                        np.concatenate([w[n + "bias"] for n in qkv]),
+                    ),
+                    o=_linear(w[a + "output.dense.weight"], w[a + "output.dense.bias"]),
                     ln1_w=_column(w[a + "output.LayerNorm.weight"]),
                     ln1_b=_column(w[a + "output.LayerNorm.bias"]),
-                    i_w=_matrix(w[q + "intermediate.dense.weight"]),
-                    i_b=_column(w[q + "intermediate.dense.bias"]),
-                    f_w=_matrix(w[q + "output.dense.weight"]),
-                    f_b=_column(w[q + "output.dense.bias"]),
+                    i=_linear(w[q + "intermediate.dense.weight"], w[q + "intermediate.dense.bias"]),
+                    f=_linear(w[q + "output.dense.weight"], w[q + "output.dense.bias"]),
                     ln2_w=_column(w[q + "output.LayerNorm.weight"]),
                     ln2_b=_column(w[q + "output.LayerNorm.bias"]),
                 )
             )
+        self._layers = _in_one_block(layers)
+        self._inner = int(layers[0].i.shape[0])
 
     def encode(self, texts: list[str]) -> Array:
         """Sentence embeddings, as sentence-transformers computes them.
@@ -247,22 +288,32 @@ class MiniLMEncoder:
         pos[:total] = np.concatenate([self._positions[:n] for n in lens])
         rows = self._word[ids]
         rows += self._pos_type[pos]
-        x = _layer_norm(np.ascontiguousarray(rows.T), *self._emb_ln, self._eps)  # (DIM, width)
-        ctx = np.zeros_like(x)
+        # Hidden states (DIM + 1, width): features × tokens, and a last row of ones that makes
+        # each matmul add its layer's bias (see `_Layer`). Two buffers take turns.
+        x = np.empty((DIM + 1, width), dtype=np.float32)
+        y = np.empty_like(x)
+        ctx = np.zeros_like(x)  # attention output; filler columns stay 0
+        inter = np.empty((self._inner + 1, width), dtype=np.float32)
+        for buf in (x, y, ctx, inter):
+            buf[-1] = 1.0
+        x[:DIM] = rows.T
+        _layer_norm(x[:DIM], *self._emb_ln, self._eps)
         for weights in self._layers[: layer + 1]:
-            x = self._layer(x, ctx, weights, bounds)
-        pooled = np.add.reduceat(x[:, :total], bounds[:-1], axis=1)  # (DIM, len(texts))
+            self._layer(x, y, ctx, inter, weights, bounds)
+        pooled = np.add.reduceat(x[:DIM, :total], bounds[:-1], axis=1)  # (DIM, len(texts))
         pooled /= np.array(lens, dtype=np.float32)
         out: Array = np.ascontiguousarray(pooled.T)
         return out
 
-    def _layer(self, x: Array, ctx: Array, w: _Layer, bounds: list[int]) -> Array:
-        """One post-LN transformer layer on x (features × tokens); `ctx` is scratch space."""
+    def _layer(
+        self, x: Array, y: Array, ctx: Array, inter: Array, w: _Layer, bounds: list[int]
+    ) -> None:
+        """One post-LN transformer layer: from hidden states `x` to hidden states `x`, in place
+        (`y`, `ctx` and `inter` are scratch space of the same layout)."""
         h = self._heads
         d = DIM // h
         scale = np.float32(1.0 / np.sqrt(d))
-        qkv = w.qkv_w @ x
-        qkv += w.qkv_b
+        qkv = w.qkv @ x
         for start, end in itertools.pairwise(bounds):  # attention within each text
             n = end - start
             q, k, v = qkv[:, start:end].reshape(3, h, d, n)
@@ -271,17 +322,15 @@ class MiniLMEncoder:
             scores -= scores.max(-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(-1, keepdims=True)
-            ctx[:, start:end] = (v @ scores.transpose(0, 2, 1)).reshape(DIM, n)
-        out = w.o_w @ ctx
-        out += w.o_b
-        out += x
-        x = _layer_norm(out, w.ln1_w, w.ln1_b, self._eps)
-        inter = w.i_w @ x
-        inter += w.i_b
-        out = w.f_w @ _gelu(inter)
-        out += w.f_b
-        out += x
-        return _layer_norm(out, w.ln2_w, w.ln2_b, self._eps)
+            ctx[:DIM, start:end] = (v @ scores.transpose(0, 2, 1)).reshape(DIM, n)
+        np.matmul(w.o, ctx, out=y[:DIM])
+        y[:DIM] += x[:DIM]
+        _layer_norm(y[:DIM], w.ln1_w, w.ln1_b, self._eps)
+        np.matmul(w.i, y, out=inter[:-1])
+        _gelu(inter[:-1])
+        np.matmul(w.f, inter, out=x[:DIM])
+        x[:DIM] += y[:DIM]
+        _layer_norm(x[:DIM], w.ln2_w, w.ln2_b, self._eps)
 
 
 @lru_cache(maxsize=2)
