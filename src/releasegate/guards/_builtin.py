@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from releasegate.guards._base import Guard, GuardError
 from releasegate.guards._chain import GuardChain
 from releasegate.guards._keyword import KeywordGuard
+from releasegate.guards._normalize import shared_normalizer
 from releasegate.guards._registry import register_guard
 
 if TYPE_CHECKING:
@@ -23,21 +25,29 @@ if TYPE_CHECKING:
     from releasegate.settings import Settings
 
 
-def make_keyword(settings: Settings) -> Guard:
+def make_keyword(settings: Settings, normalize: Callable[[str], list[str]] | None = None) -> Guard:
     """The phrase guard."""
-    return KeywordGuard()
+    return KeywordGuard(normalize=normalize)
 
 
-def make_embedding(settings: Settings) -> EmbeddingGuard:
+def make_embedding(
+    settings: Settings, normalize: Callable[[str], list[str]] | None = None
+) -> EmbeddingGuard:
     """The embedding classifier (the encoder is loaded once per process)."""
     from releasegate.guards._embedding import EmbeddingGuard
 
-    return EmbeddingGuard.from_file(settings.guard_weights, threshold=settings.guard_threshold)
+    return EmbeddingGuard.from_file(
+        settings.guard_weights, threshold=settings.guard_threshold, normalize=normalize
+    )
 
 
 def make_default(settings: Settings) -> Guard:
-    """The default guard of every tier: keyword guard and embedding classifier together."""
-    return GuardChain([make_keyword(settings), make_embedding(settings)], name="default")
+    """The default guard of every tier: keyword guard and embedding classifier together, sharing
+    one normalizer (a request is normalized once, not once per guard)."""
+    views = shared_normalizer()
+    return GuardChain(
+        [make_keyword(settings, views), make_embedding(settings, views)], name="default"
+    )
 
 
 def make_llamaguard(settings: Settings) -> Guard:

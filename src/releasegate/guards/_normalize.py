@@ -26,6 +26,8 @@ import binascii
 import codecs
 import re
 import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
 
 # Invisible format characters used to split words past filters (zero-width space/joiners, word
 # joiner, invisible operators, BOM, soft hyphen, Mongolian vowel separator, bidi controls).
@@ -279,3 +281,24 @@ def normalize(text: str) -> list[str]:
     if len(out) > MAX_VIEWS:
         out = [*out[: MAX_VIEWS - 1], " ".join(out[MAX_VIEWS - 1 :])]
     return out
+
+
+def shared_normalizer(maxsize: int = 64, max_chars: int = 4096) -> Callable[[str], list[str]]:
+    """`normalize` that remembers the views of its `maxsize` most recent texts.
+
+    For guards that scan the same text: give one to every guard of a chain (the `default`
+    guard's keyword guard and classifier) and each request is normalized once, not once per
+    guard. Thread-safe (the classifier runs in a worker thread); texts longer than `max_chars`
+    are normalized every time and never kept, so the memory stays small.
+    """
+
+    @lru_cache(maxsize=maxsize)
+    def cached(text: str) -> tuple[str, ...]:
+        return tuple(normalize(text))
+
+    def views(text: str) -> list[str]:
+        if len(text) > max_chars:
+            return normalize(text)
+        return list(cached(text))
+
+    return views
