@@ -71,6 +71,7 @@ _LEET_CHARS = "013457895@$!|€+"
 _TOKEN = re.compile(r"\S+")
 _MAX_LEET_TOKEN = 16
 _HAS_LETTER = re.compile(r"[a-z]")
+_LEET_BEFORE_LETTER = re.compile(r"[013457895@$!|€+][a-z]")
 
 # A letter-spaced word: 4+ single letters separated by one and the same separator.
 _SPACED = re.compile(r"\b[a-z]([ .\-_*])(?:[a-z]\1){2,}[a-z]\b")
@@ -153,19 +154,33 @@ def fold_homoglyphs(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def _looks_leet(tokens: list[str]) -> bool:
+    """Whether a text (its lower-cased tokens) is written in leetspeak.
+
+    A word with a leet character before a letter (`b0mb`, `m4k3`, `3xplode`) is leetspeak;
+    a word that only ends in one (`base64`, `gpt4`, `m3`) could be either, so it takes two
+    of them. Without that rule "decode this base64: …" got a second, folded view that
+    differed only in `base6a` and cost the classifier a whole extra pass over the blob.
+    """
+    weak = 0
+    for token in tokens:
+        core = token.rstrip("!?.,;:")
+        if len(core) > _MAX_LEET_TOKEN or not _HAS_LETTER.search(core):
+            continue
+        if _LEET_BEFORE_LETTER.search(core):
+            return True
+        weak += any(c in _LEET_CHARS for c in core)
+    return weak >= 2
+
+
 def fold_leetspeak(text: str) -> str:
     """Step 4: leetspeak to letters, in tokens that mix letters and leet characters.
 
-    A token of leet characters alone (`4`, `0`) is folded only when the text has other leet
-    tokens, so "3 apples" stays as it is but "m4k3 4 b0mb" becomes "make a bomb".
+    Only texts that look like leetspeak are folded (`_looks_leet`), and a token of leet
+    characters alone (`4`, `0`) only within such a text, so "3 apples" and "base64" stay as
+    they are but "m4k3 4 b0mb" becomes "make a bomb".
     """
-    tokens = _TOKEN.findall(text.lower())
-    mixed = [
-        t
-        for t in tokens
-        if len(t) <= _MAX_LEET_TOKEN and _HAS_LETTER.search(t) and any(c in _LEET_CHARS for c in t)
-    ]
-    if not mixed:
+    if not _looks_leet(_TOKEN.findall(text.lower())):
         return text.lower()
 
     def fold(m: re.Match[str]) -> str:
