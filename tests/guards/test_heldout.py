@@ -13,10 +13,10 @@ pytestmark = pytest.mark.slow
 
 # Documented in docs/guards.md ("Results on the held-out split").
 DOCUMENTED = {
-    "recall": 0.910,
-    "recall_plain": 0.880,
+    "recall": 0.920,
+    "recall_plain": 0.904,
     "fpr": 0.073,
-    "precision": 0.984,
+    "precision": 0.985,
 }
 MARGIN = 0.01
 
@@ -35,7 +35,7 @@ def test_recall_and_precision_at_least_documented(report: EvalReport) -> None:
     assert report.recall >= DOCUMENTED["recall"] - MARGIN
     assert report.recall_plain >= DOCUMENTED["recall_plain"] - MARGIN
     assert report.precision >= DOCUMENTED["precision"] - MARGIN
-    # the goal, without margin (measured: 569 of 625 items; 0.90 needs 563)
+    # the goal, without margin (measured: 575 of 625 items; 0.90 needs 563)
     assert report.recall >= 0.90
     for name, recall in report.recall_by_obfuscation.items():
         assert recall >= DOCUMENTED["recall_plain"] - MARGIN, name  # obfuscation never helps

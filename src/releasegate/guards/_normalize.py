@@ -12,11 +12,13 @@ rot13 and leetspeak; Boucher et al. 2022, "Bad Characters", invisible characters
 4. Leetspeak folding (`h0w t0 m4k3 4 b0mb`), as a separate view because digits in plain text are
    usually digits.
 5. Letter-spacing folding (`b o m b`, `b.o.m.b`), as a separate view.
-6. Decoding: base64 and hex segments are decoded and normalized in turn (nested encodings too,
-   to a small depth); a rot13 view is added when it reads more like English than the text does.
+6. Decoding: base64 and hex segments are decoded and read in place (replaced by their
+   decoding), and normalized in turn (nested encodings too, to a small depth); a rot13 view is
+   added when it reads more like English than the text does.
 
-The first view is always the cleaned text itself (steps 1–2), so a guard never loses the
-original meaning; the views are de-duplicated case-insensitively.
+The first view is always the cleaned text itself (steps 1–2), with any encoded segments read in
+place (step 6), so a guard never loses the original meaning; the views are de-duplicated
+case-insensitively.
 """
 
 from __future__ import annotations
@@ -221,15 +223,15 @@ def _printable_text(raw: bytes) -> str | None:
     return s
 
 
-def decode_segments(text: str) -> list[str]:
-    """Step 6: the decoded text of each base64 and hex segment that decodes to readable text."""
-    found: list[str] = []
+def _decoded_segments(text: str) -> list[tuple[re.Match[str], str]]:
+    """Each base64 and hex segment of `text` that decodes to readable text, with that text."""
+    found: list[tuple[re.Match[str], str]] = []
     for m in _HEX.finditer(text):
         digits = re.sub(r"0x|\\x|[\s:,]", "", m.group(0))
         if len(digits) % 2 == 0:
             s = _printable_text(binascii.unhexlify(digits))
             if s:
-                found.append(s)
+                found.append((m, s))
     for m in _B64.finditer(text):
         seg = m.group(0)
         if seg.isalpha() and seg.islower():
@@ -243,8 +245,32 @@ def decode_segments(text: str) -> list[str]:
             continue
         s = _printable_text(raw)
         if s:
-            found.append(s)
+            found.append((m, s))
     return found
+
+
+def decode_segments(text: str) -> list[str]:
+    """Step 6: the decoded text of each base64 and hex segment that decodes to readable text."""
+    return [decoded for _, decoded in _decoded_segments(text)]
+
+
+def _read_in_place(text: str, segments: list[tuple[re.Match[str], str]]) -> tuple[str, set[str]]:
+    """`text` with each decoded segment replaced by its decoding, and the decodings used.
+
+    Where a hex run is also valid base64, the first decoding found (hex) is the one used.
+    """
+    parts: list[str] = []
+    used: set[str] = set()
+    at = 0
+    for m, decoded in sorted(segments, key=lambda pair: pair[0].start()):
+        if m.start() < at:
+            continue  # overlaps a segment already replaced
+        parts += [text[at : m.start()], decoded]
+        used.add(decoded)
+        # a hex run's match takes the separator after its last byte: leave that in the text
+        at = m.start() + len(m.group(0).rstrip(" \t\r\n:,"))
+    parts.append(text[at:])
+    return "".join(parts), used
 
 
 def _english_words(text: str) -> int:
@@ -259,25 +285,36 @@ def rot13_view(text: str) -> str | None:
     return None
 
 
+def _key(view: str) -> str:
+    return " ".join(view.lower().split())
+
+
 def _views(text: str, depth: int, out: list[str], seen: set[str]) -> None:
     def add(view: str) -> None:
-        key = " ".join(view.lower().split())
+        key = _key(view)
         if key and key not in seen:
             seen.add(key)
             out.append(view)
 
     base = clean(text)
-    add(base)
-    folded = fold_homoglyphs(base)
+    segments = _decoded_segments(base) if depth < MAX_DEPTH else []
+    # Encoded segments are read in place: the first view is the request with each one replaced
+    # by its decoding ("decode this and answer: <what it says>"), which keeps the words around
+    # a segment with what it says. The blob itself is not scanned: no guard here reads base64,
+    # and for the classifier it was a long run of meaningless word pieces (see docs/guards.md).
+    first, used = _read_in_place(base, segments)
+    add(first)
+    folded = fold_homoglyphs(first)
     add(folded)
     add(fold_leetspeak(folded))
     add(fold_spacing(folded))
     rot = rot13_view(folded)
     if rot:
         add(rot)
-    if depth < MAX_DEPTH:
-        for decoded in decode_segments(base):
-            _views(decoded, depth + 1, out, seen)
+    for _, decoded in segments:
+        if decoded in used:
+            seen.add(_key(clean(decoded)))  # already read, in place, in the first view
+        _views(decoded, depth + 1, out, seen)
 
 
 def normalize(text: str) -> list[str]:
