@@ -2,8 +2,9 @@
 
 Requests: every row of the held-out split (train split if it is missing), plus the obfuscated
 variants of its harmful rows (base64, leetspeak, zero-width, homoglyphs) — the same mix that
-`releasegate guards eval` scores. Each guard judges each request ROUNDS times; each timing
-covers one request, the way the gateway calls the guard:
+`releasegate guards eval` scores. Each guard judges each request ROUNDS times, the guards
+taking turns in chunks of requests (`--chunk`); each timing covers one request, the way the
+gateway calls the guard:
 
   normalizer   `normalize(text)` alone (the views every guard scans)
   keyword      KeywordGuard (normalizer + phrase match)
@@ -16,7 +17,7 @@ Wall-clock and CPU time side by side: on a shared VM, neighbours inflate wall ti
 that of the calling thread, so it is not shown meaningfully for the async chain (its classifier
 runs in a worker thread).
 
-Usage: python bench/guards.py [--rounds 3] [--limit 0]
+Usage: python bench/guards.py [--rounds 3] [--limit 0] [--chunk 50]
 """
 
 from __future__ import annotations
@@ -52,29 +53,46 @@ def _texts(limit: int) -> list[str]:
     return texts[:limit] if limit else texts
 
 
-def _measure(fn: Callable[[str], object], texts: list[str], rounds: int) -> dict[str, float]:
-    wall: list[float] = []
-    cpu: list[float] = []
+def _measure_all(
+    cases: list[tuple[str, Callable[[str], object]]], texts: list[str], rounds: int, chunk: int
+) -> dict[str, dict[str, float]]:
+    """Time every case on every text, the cases taking turns in chunks of `chunk` texts.
+
+    Taking turns spreads the shared machine's slow and fast minutes over all cases alike (run
+    one after the other, a case measured a minute after another saw a VM up to 20 % slower or
+    faster); chunks keep each case's weights warm in the CPU caches, as steady traffic does.
+    """
+    wall: dict[str, list[float]] = {name: [] for name, _ in cases}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in cases}
     for _ in range(rounds):
-        for text in texts:
-            c0 = time.thread_time()  # this thread only: BLAS runs single-threaded here
-            t0 = time.perf_counter()
-            fn(text)
-            wall.append((time.perf_counter() - t0) * 1000)
-            cpu.append((time.thread_time() - c0) * 1000)
-    wall.sort()
-    return {
-        "p50": statistics.median(wall),
-        "p99": wall[min(len(wall) - 1, round(0.99 * (len(wall) - 1)))],
-        "mean": statistics.fmean(wall),
-        "cpu_p50": statistics.median(cpu),
-    }
+        for start in range(0, len(texts), chunk):
+            part = texts[start : start + chunk]
+            for name, fn in cases:
+                for text in part:
+                    c0 = time.thread_time()  # this thread only: BLAS runs single-threaded here
+                    t0 = time.perf_counter()
+                    fn(text)
+                    wall[name].append((time.perf_counter() - t0) * 1000)
+                    cpu[name].append((time.thread_time() - c0) * 1000)
+    out = {}
+    for name, values in wall.items():
+        values.sort()
+        out[name] = {
+            "p50": statistics.median(values),
+            "p99": values[min(len(values) - 1, round(0.99 * (len(values) - 1)))],
+            "mean": statistics.fmean(values),
+            "cpu_p50": statistics.median(cpu[name]),
+        }
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="guard latency per request")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0, help="first N requests only")
+    parser.add_argument(
+        "--chunk", type=int, default=50, help="requests per turn (the guards take turns)"
+    )
     args = parser.parse_args()
     texts = _texts(args.limit)
     keyword = KeywordGuard()
@@ -106,8 +124,9 @@ def main() -> None:
     print(f"mean views per request: {views:.2f}")
     print("| guard | p50 ms | p99 ms | mean ms | CPU p50 ms (calling thread) |")
     print("|---|---:|---:|---:|---:|")
-    for name, fn in cases:
-        m = _measure(fn, texts, args.rounds)
+    results = _measure_all(cases, texts, args.rounds, args.chunk)
+    for name, _ in cases:
+        m = results[name]
         print(
             f"| {name} | {m['p50']:.2f} | {m['p99']:.2f} | {m['mean']:.2f} | {m['cpu_p50']:.2f} |"
         )
