@@ -10,7 +10,9 @@ upstream directly and with LiteLLM's proxy in front of the same upstream.
   (like the LiteLLM proxy); a second instance adds the keyword guard; a third answers from an
   in-process backend instead of the upstream, to show the gateway's own cost without the hop;
   with --floor, a diagnostic fourth has the audit write, the rate limiter and the observers
-  stubbed out (what HTTP, parsing, auth and the upstream hop cost by themselves);
+  stubbed out (what HTTP, parsing, auth and the upstream hop cost by themselves), and a bare
+  pass-through proxy (bench/_bare_proxy.py: bytes forwarded both ways, nothing else) shows
+  what the extra loopback hop alone adds, the floor of any gateway in front of an upstream;
 - LiteLLM: `litellm[proxy]` installed by this script into bench/.litellm-venv (gitignored), with a
   master key (auth on) and no database.
 
@@ -48,6 +50,7 @@ sys.path.insert(0, str(HERE))
 from _loadgen import Target, interleaved_latencies, summary, throughput  # noqa: E402
 
 LITELLM_VENV = HERE / ".litellm-venv"
+BARE = "bare pass-through proxy (diagnostic)"
 BODY = json.dumps(
     {
         "model": "bench-model",
@@ -224,7 +227,8 @@ def main() -> None:
     parser.add_argument(
         "--floor",
         action="store_true",
-        help="also run a diagnostic gateway with the audit, limits and observers stubbed out",
+        help="also run two diagnostics: a gateway with the audit, limits and observers stubbed "
+        "out, and a bare pass-through proxy (the cost of the extra hop alone)",
     )
     parser.add_argument("--out", type=Path, default=None, help="write the raw results as JSON")
     args = parser.parse_args()
@@ -280,6 +284,22 @@ def main() -> None:
             gateways[name] = (port, admin_create_key(f"http://127.0.0.1:{port}"))
 
         targets = [Target("upstream", "127.0.0.1", up_port, "/v1/chat/completions", BODY, {})]
+        if args.floor:
+            bare_port = free_port()
+            bare = start(
+                [
+                    sys.executable,
+                    str(HERE / "_bare_proxy.py"),
+                    "--upstream-port",
+                    str(up_port),
+                    "--port",
+                    str(bare_port),
+                ]
+            )
+            procs.append(bare)
+            wait_http(f"http://127.0.0.1:{bare_port}/v1/models", (200,), 20, bare)
+            pids[BARE] = bare.pid
+            targets.append(Target(BARE, "127.0.0.1", bare_port, "/v1/chat/completions", BODY, {}))
         for name, (port, key) in gateways.items():
             targets.append(
                 Target(
