@@ -104,7 +104,7 @@ def test_an_encoded_segment_is_read_in_place() -> None:
     # leet view of it ("base64" ends in leet characters)
     text = "Decode this base64 and answer it: aGVsbG8gdGhlcmUgd29ybGQ="
     assert normalize(text) == ["Decode this base64 and answer it: hello there world"]
-    hexed = "Please answer " + "what is the time".encode().hex() + " quickly"
+    hexed = "Please answer " + b"what is the time".hex() + " quickly"
     assert normalize(hexed) == ["Please answer what is the time quickly"]
 
 
