@@ -38,6 +38,8 @@ def test_group_commit_batches_concurrent_appends(sessions: sessionmaker[Session]
     # Every caller got its own committed record, and far fewer transactions than appends ran.
     assert writer.records == 300
     assert writer.batches < 30, writer.batches
+    # at most the first append of the burst is written directly; the rest share transactions
+    assert writer.direct_writes <= 1
     assert {r.payload["i"] for r in log.records()} == set(range(300))
     assert log.verify().ok and log.verify().checked == 300
 
@@ -221,6 +223,9 @@ def test_idle_sqlite_appends_are_written_inline_and_checkpointed_off_the_loop(
             AuditWriter._checkpoint = original  # type: ignore[method-assign]
         n = _writer.CHECKPOINT_EVERY * 2 + 10
         assert writer.records == n and writer.inline_batches == writer.batches == n
+        # one at a time, the log is idle: written by `append` itself, except the two appends
+        # that found a checkpoint due (they went through the drain task, which ran it first)
+        assert writer.direct_writes == n - 2
         assert len(checkpoint_threads) == 2
         assert loop_thread[0] not in checkpoint_threads
         assert log.verify().ok and log.verify().checked == n
