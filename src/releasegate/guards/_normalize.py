@@ -257,7 +257,8 @@ def decode_segments(text: str) -> list[str]:
 def _read_in_place(text: str, segments: list[tuple[re.Match[str], str]]) -> tuple[str, set[str]]:
     """`text` with each decoded segment replaced by its decoding, and the decodings used.
 
-    Where a hex run is also valid base64, the first decoding found (hex) is the one used.
+    Where segments overlap (a hex run is also valid base64), the one that starts first is used,
+    hex at the same start; the other still gets its own views (see `_views`).
     """
     parts: list[str] = []
     used: set[str] = set()
