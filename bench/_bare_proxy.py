@@ -83,8 +83,13 @@ class _Client(asyncio.Protocol):
                 )
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.upstream is not None and self.upstream.done() and not self.upstream.exception():
-            self.upstream.result().transport.close()  # type: ignore[attr-defined]
+        upstream = self.upstream
+        if upstream is None:
+            return
+        if not upstream.done():
+            upstream.cancel()  # still connecting: never open a connection nobody will use
+        elif not upstream.cancelled() and upstream.exception() is None:
+            upstream.result().transport.close()  # type: ignore[attr-defined]
 
 
 async def serve(upstream_port: int, port: int) -> None:
