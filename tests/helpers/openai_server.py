@@ -176,8 +176,11 @@ class FakeUpstream:
 
 
 @contextmanager
-def serve_fake_upstream() -> Iterator[FakeUpstream]:
-    """Run the fake upstream on a free loopback port in a background thread."""
+def serve_fake_upstream(
+    ssl_certfile: str | None = None, ssl_keyfile: str | None = None
+) -> Iterator[FakeUpstream]:
+    """Run the fake upstream on a free loopback port in a background thread (https when given
+    a certificate and its key)."""
     import uvicorn
 
     state = UpstreamState()
@@ -186,7 +189,12 @@ def serve_fake_upstream() -> Iterator[FakeUpstream]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_fake_upstream(state), log_level="warning", lifespan="off", access_log=False
+        create_fake_upstream(state),
+        log_level="warning",
+        lifespan="off",
+        access_log=False,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -197,7 +205,8 @@ def serve_fake_upstream() -> Iterator[FakeUpstream]:
             raise RuntimeError("fake upstream did not start")
         time.sleep(0.02)
     try:
-        yield FakeUpstream(state=state, base_url=f"http://127.0.0.1:{port}/v1")
+        scheme = "https" if ssl_certfile else "http"
+        yield FakeUpstream(state=state, base_url=f"{scheme}://127.0.0.1:{port}/v1")
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -1,10 +1,12 @@
 """`openai:BASE_URL#MODEL` — any OpenAI-compatible server (vLLM, Ollama, llama.cpp server,
-releasegate's own gateway) over one keep-alive `aiohttp.ClientSession`.
+releasegate's own gateway) over keep-alive connections of `_http.HTTPClient`.
 
-aiohttp rather than httpx: in front of a fast upstream on these machines httpx.AsyncClient cost
-≈1.1 ms of CPU per request against aiohttp's ≈0.2 ms (`bench/http_clients.py`), and this client
-sits on the gateway's hot path. The session belongs to the event loop it is created in, so it
-is created lazily on first use, inside the running loop; `aclose` closes it.
+This client sits on the gateway's hot path, so it is releasegate's own small HTTP/1.1 client
+rather than httpx or aiohttp: in front of a fast upstream on these machines httpx.AsyncClient
+cost ≈1.1 ms of CPU per request, aiohttp ≈0.06 ms and ≈0.12 ms of latency, the small client
+≈0.02 ms and ≈0.07 ms (`bench/http_clients.py`). Its connections belong to the event loop they
+are opened in, so the client is created lazily on first use, inside the running loop; `aclose`
+closes it.
 
 Connection errors, 5xx and 429 are retried with exponential backoff (and the server's
 `Retry-After` when it sends one); a read timeout is not retried, since the upstream may still be
@@ -24,10 +26,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import aiohttp
 import orjson
-from aiohttp.helpers import get_env_proxy_for_url
-from yarl import URL
 
 from releasegate.backends._base import (
     BackendError,
@@ -36,6 +35,15 @@ from releasegate.backends._base import (
     GenerationParams,
     StreamChunk,
     TokenLogprob,
+)
+from releasegate.backends._http import (
+    ConnectError,
+    HTTPClient,
+    HTTPClientError,
+    Origin,
+    ReadTimeout,
+    Response,
+    ServerDisconnected,
 )
 from releasegate.errors import InputError, Problem
 from releasegate.settings import Settings
@@ -94,19 +102,11 @@ class OpenAIBackend:
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        # sock_read bounds each wait for the next bytes (headers included), like httpx's read
-        # timeout; `connect` bounds waiting for a pooled connection plus connecting.
-        self._timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=timeout_s + connect_timeout_s,
-            sock_connect=connect_timeout_s,
-            sock_read=timeout_s,
-        )
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
-        self._urls: dict[str, URL] = {}
-        self._proxy: URL | None = None
-        self._proxy_auth: aiohttp.BasicAuth | None = None
+        self._connect_timeout_s = connect_timeout_s
+        self._http: HTTPClient | None = None
+        self._http_loop: asyncio.AbstractEventLoop | None = None
+        self._base_path = urlsplit(self._base_url).path
+        self._origin: Origin | None = None
 
     @classmethod
     def from_spec(cls, spec: str, settings: Settings | None = None) -> OpenAIBackend:
@@ -187,6 +187,7 @@ class OpenAIBackend:
     ) -> AsyncIterator[StreamChunk]:
         body = await self._chat_body(messages, params, stream=True)
         response, _ = await self._send("chat/completions", body, stream=True)
+        assert response is not None
         finish: Literal["stop", "length"] | None = None
         usage: dict[str, Any] = {}
         done = False
@@ -222,12 +223,12 @@ class OpenAIBackend:
                         yield StreamChunk(text=str(text))
                     if choice.get("finish_reason"):
                         finish = _finish(choice["finish_reason"])
-        except TimeoutError as exc:  # aiohttp's read timeouts are TimeoutErrors too
+        except ReadTimeout as exc:
             raise BackendError(
                 f"{self._url('chat/completions')} timed out after {self._timeout_s:g} s "
                 "while streaming"
             ) from exc
-        except aiohttp.ClientError as exc:
+        except HTTPClientError as exc:
             raise BackendError(f"stream from {self._base_url} broke: {exc}") from exc
         finally:
             # Back to the pool when the body was read to its end; closed otherwise (an early
@@ -288,14 +289,11 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         """Close the connection pool (in the event loop that used it)."""
-        session, self._session = self._session, None
-        loop, self._session_loop = self._session_loop, None
-        if session is None:
-            return
-        if loop is asyncio.get_running_loop():
-            await session.close()
-        else:
-            _drop_session(session)
+        http, self._http = self._http, None
+        loop, self._http_loop = self._http_loop, None
+        if http is not None and loop is asyncio.get_running_loop():
+            await http.aclose()
+        # Opened in another loop (now finished): its connections went with that loop.
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -405,39 +403,27 @@ class OpenAIBackend:
             raise BackendError(f"{self._url(path)} answered with {type(data).__name__}")
         return data
 
-    def _client(self) -> aiohttp.ClientSession:
-        """The session of the running event loop, created on first use."""
+    def _client(self) -> HTTPClient:
+        """The client of the running event loop, created on first use."""
         loop = asyncio.get_running_loop()
-        session = self._session
-        if session is not None and self._session_loop is loop:
-            return session
-        if session is not None:
-            # Used before from another loop (now finished): its connections belong to that
-            # loop and cannot be reused here.
-            _drop_session(session)
-        session = aiohttp.ClientSession(
+        http = self._http
+        if http is not None and self._http_loop is loop:
+            return http
+        # Used before from another loop (now finished): its connections belonged to that loop
+        # and cannot be reused here.
+        http = HTTPClient(
             headers=self._headers,
-            timeout=self._timeout,
-            connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30.0),
-            # trust_env would look up the proxy and ~/.netrc on a worker thread for EVERY
-            # request (two thread hops); the proxy is resolved once below instead.
-            trust_env=False,
-            # Servers' error bodies are read as bytes and parsed here, whatever their type.
-            raise_for_status=False,
+            connect_timeout_s=self._connect_timeout_s,
+            read_timeout_s=self._timeout_s,
+            max_connections=100,
+            keepalive_s=30.0,
         )
-        self._session, self._session_loop = session, loop
-        # HTTP(S)_PROXY / NO_PROXY from the environment, as httpx honoured them.
-        try:
-            self._proxy, self._proxy_auth = get_env_proxy_for_url(URL(self._base_url))
-        except LookupError:
-            self._proxy, self._proxy_auth = None, None
-        return session
-
-    def _url_of(self, path: str) -> URL:
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = URL(self._url(path))
-        return url
+        self._http, self._http_loop = http, loop
+        if self._origin is None:
+            # HTTP(S)_PROXY / NO_PROXY from the environment, resolved once, as httpx and
+            # aiohttp honoured them.
+            self._origin = Origin.of(self._base_url)
+        return http
 
     async def _send(
         self,
@@ -446,31 +432,29 @@ class OpenAIBackend:
         *,
         stream: bool,
         method: str = "POST",
-    ) -> tuple[aiohttp.ClientResponse, bytes | None]:
+    ) -> tuple[Response | None, bytes | None]:
         """Send with retries; return a successful response and, unless streaming, its body
-        (streaming: only the headers are read, and the caller must `release()` the response).
+        (streaming: only the head is read, and the caller must `release()` the response;
+        not streaming: the response is already released).
         """
         url = self._url(path)
-        session = self._client()
+        http = self._client()
+        origin = self._origin
+        assert origin is not None
+        target = f"{self._base_path}/{path}"
         data = None if body is None else orjson.dumps(body)
-        headers = _JSON_HEADERS if body is not None else None
+        content_type = "application/json" if body is not None else None
         attempt = 0
         while True:
             try:
-                response = await session.request(
-                    method,
-                    self._url_of(path),
-                    data=data,
-                    headers=headers,
-                    proxy=self._proxy,
-                    proxy_auth=self._proxy_auth,
+                response = await http.request(
+                    method, origin, target, data, content_type=content_type
                 )
-                try:
-                    raw = None if stream and response.status < 400 else await response.read()
-                finally:
-                    if not stream or response.status >= 400:
-                        response.release()
-            except _RETRIED_ERRORS as exc:
+                status = response.status
+                if stream and status < 400:
+                    return response, None
+                raw = await response.read()  # releases the connection
+            except (ConnectError, ServerDisconnected) as exc:
                 if attempt >= self._max_retries:
                     raise BackendError(
                         f"cannot reach {url} ({type(exc).__name__}: {exc or 'no detail'}) "
@@ -479,13 +463,12 @@ class OpenAIBackend:
                 await asyncio.sleep(self._backoff(attempt))
                 attempt += 1
                 continue
-            except TimeoutError as exc:
+            except ReadTimeout as exc:
                 raise BackendError(f"{url} timed out after {self._timeout_s:g} s") from exc
-            except aiohttp.ClientError as exc:
+            except HTTPClientError as exc:
                 raise BackendError(f"request to {url} failed: {exc}") from exc
-            status = response.status
             if status < 400:
-                return response, raw
+                return None, raw
             if (status == 429 or status >= 500) and attempt < self._max_retries:
                 delay = _retry_after(response.headers)
                 await asyncio.sleep(
@@ -493,21 +476,11 @@ class OpenAIBackend:
                 )
                 attempt += 1
                 continue
-            raise UpstreamHTTPError(url, status, _error_message(_safe_json(raw or b"")))
+            raise UpstreamHTTPError(url, status, _error_message(_safe_json(raw)))
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._backoff_s * (2**attempt), self._max_backoff_s)
         return float(delay * random.uniform(0.5, 1.0))  # jitter: a fleet does not retry in lockstep
-
-
-# Errors before the upstream can have started work: safe to retry (aiohttp's equivalents of
-# httpx's ConnectError, ConnectTimeout and RemoteProtocolError "server disconnected").
-_RETRIED_ERRORS = (
-    aiohttp.ClientConnectorError,
-    aiohttp.ConnectionTimeoutError,
-    aiohttp.ServerDisconnectedError,
-)
-_JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def _loads(raw: bytes) -> Any:
@@ -518,10 +491,10 @@ def _loads(raw: bytes) -> Any:
         return json.loads(raw)
 
 
-async def _sse_lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+async def _sse_lines(response: Response) -> AsyncIterator[bytes]:
     """The lines of a server-sent event stream, as they arrive (CR, LF or CRLF endings)."""
     pending = b""
-    async for chunk in response.content.iter_any():
+    async for chunk in response.iter_chunks():
         # A CRLF split across chunks becomes two line ends: the extra blank line is harmless,
         # since only `data:` lines are read.
         pending += chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -530,14 +503,6 @@ async def _sse_lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
             yield line
     if pending:
         yield pending
-
-
-def _drop_session(session: aiohttp.ClientSession) -> None:
-    """Forget a session whose event loop is gone; it cannot be closed from another loop."""
-    connector = session.connector
-    session.detach()  # the session counts as closed: no "unclosed session" warning
-    if connector is not None:
-        connector._close()  # sync: marks it closed, forgets the dead loop's connections
 
 
 def _safe_json(raw: bytes) -> Any:

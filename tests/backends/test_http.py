@@ -1,0 +1,501 @@
+"""The `openai:` backend's HTTP/1.1 client against real sockets: scripted servers for the edge
+cases (keep-alive, body framings, servers that close, stall or send garbage), and the fake
+OpenAI upstream over https and through a real forwarding / CONNECT proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gzip
+import ssl
+import subprocess
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvloop
+
+from releasegate.backends import ChatMessage, GenerationParams, OpenAIBackend
+from releasegate.backends._http import (
+    ConnectError,
+    HTTPClient,
+    Origin,
+    ProtocolError,
+    ReadTimeout,
+    ServerDisconnected,
+)
+from tests.helpers.openai_server import FakeUpstream, serve_fake_upstream, unused_port
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
+
+
+@dataclass
+class Scripted:
+    """A loopback server whose every connection runs `handler(reader, writer, n)`."""
+
+    port: int
+    connections: int = 0
+    open_now: int = 0
+    most_open: int = 0
+    requests: list[bytes] = field(default_factory=list)
+
+
+async def scripted(handler: Handler) -> tuple[Scripted, asyncio.Server]:
+    state = Scripted(port=0)
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        state.connections += 1
+        state.open_now += 1
+        state.most_open = max(state.most_open, state.open_now)
+        try:
+            await handler(reader, writer, state.connections)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            state.open_now -= 1
+            writer.close()
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    state.port = server.sockets[0].getsockname()[1]
+    return state, server
+
+
+async def read_request(reader: asyncio.StreamReader, state: Scripted) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = await reader.readexactly(length)
+    state.requests.append(head + body)
+    return body
+
+
+def origin(port: int) -> Origin:
+    return Origin.of(f"http://127.0.0.1:{port}", use_env_proxy=False)
+
+
+async def get(client: HTTPClient, port: int, path: str = "/x") -> tuple[int, bytes]:
+    response = await client.request("POST", origin(port), path, b"{}", content_type="x/y")
+    return response.status, await response.read()
+
+
+def ok(body: bytes, extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
+
+
+def test_keep_alive_reuses_one_connection_and_sends_the_request_intact() -> None:
+    async def go() -> tuple[Scripted, list[tuple[int, bytes]]]:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            while True:
+                body = await read_request(r, state)
+                w.write(ok(b"echo " + body))
+
+        state, server = await scripted(handler)
+        client = HTTPClient(headers={"Authorization": "Bearer k"})
+        try:
+            answers = [await get(client, state.port, f"/v1/r{i}") for i in range(5)]
+        finally:
+            await client.aclose()
+            server.close()
+        return state, answers
+
+    state, answers = asyncio.run(go())
+    assert answers == [(200, b"echo {}")] * 5
+    assert state.connections == 1
+    head = state.requests[0].decode()
+    assert head.startswith("POST /v1/r0 HTTP/1.1\r\n")
+    assert f"Host: 127.0.0.1:{state.port}\r\n" in head
+    assert "Authorization: Bearer k\r\n" in head
+    assert "Content-Type: x/y\r\nContent-Length: 2\r\n\r\n{}" in head
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+         b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", b"hello world"),
+        (b"HTTP/1.0 200 OK\r\n\r\nuntil the end", b"until the end"),
+        (ok(gzip.compress(b"squeezed"), b"Content-Encoding: gzip\r\n"), b"squeezed"),
+    ],
+    ids=["chunked", "close-delimited", "gzip"],
+)  # fmt: skip
+def test_body_framings(answer: bytes, expected: bytes) -> None:
+    async def go() -> tuple[int, bytes]:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            await read_request(r, state)
+            w.write(answer)
+            await w.drain()
+            if answer.startswith(b"HTTP/1.0"):
+                w.close()
+            else:
+                await r.read()  # keep the connection open
+
+        state, server = await scripted(handler)
+        client = HTTPClient()
+        try:
+            return await get(client, state.port)
+        finally:
+            await client.aclose()
+            server.close()
+
+    assert asyncio.run(go()) == (200, expected)
+
+
+def test_a_kept_alive_connection_closed_by_the_server_is_retried_on_a_new_one() -> None:
+    async def go() -> tuple[Scripted, list[tuple[int, bytes]]]:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            await read_request(r, state)
+            w.write(ok(b"first" if n == 1 else b"again"))
+            if n == 1:
+                # Read the next request but close without answering: what a server whose idle
+                # timeout fired at that moment does.
+                await read_request(r, state)
+                return
+            while True:
+                await read_request(r, state)
+                w.write(ok(b"again"))
+
+        state, server = await scripted(handler)
+        client = HTTPClient()
+        try:
+            return state, [await get(client, state.port) for _ in range(3)]
+        finally:
+            await client.aclose()
+            server.close()
+
+    state, answers = asyncio.run(go())
+    assert answers == [(200, b"first"), (200, b"again"), (200, b"again")]
+    assert state.connections == 2
+
+
+def test_a_new_connection_closed_without_an_answer_is_server_disconnected() -> None:
+    async def go() -> None:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            await read_request(r, state)
+
+        state, server = await scripted(handler)
+        client = HTTPClient()
+        try:
+            await get(client, state.port)
+        finally:
+            await client.aclose()
+            server.close()
+
+    with pytest.raises(ServerDisconnected):
+        asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "message"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", ProtocolError, "mid-answer"),
+        (b"SMTP ready\r\n\r\n", ProtocolError, "malformed"),
+        (ok(b"not gzip", b"Content-Encoding: gzip\r\n"), ProtocolError, "corrupt gzip"),
+    ],
+    ids=["cut-short", "not-http", "corrupt-gzip"],
+)
+def test_broken_answers_are_protocol_errors(
+    answer: bytes, error: type[Exception], message: str
+) -> None:
+    async def go() -> None:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            await read_request(r, state)
+            w.write(answer)
+            await w.drain()
+
+        state, server = await scripted(handler)
+        client = HTTPClient()
+        try:
+            await get(client, state.port)
+        finally:
+            await client.aclose()
+            server.close()
+
+    with pytest.raises(error, match=message):
+        asyncio.run(go())
+
+
+def test_an_answer_that_stalls_mid_body_is_a_read_timeout() -> None:
+    async def go() -> None:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            await read_request(r, state)
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+            await asyncio.sleep(5)
+
+        state, server = await scripted(handler)
+        client = HTTPClient(read_timeout_s=0.3)
+        try:
+            await get(client, state.port)
+        finally:
+            await client.aclose()
+            server.close()
+
+    t0 = time.monotonic()
+    with pytest.raises(ReadTimeout, match=r"0\.3 s") as caught:
+        asyncio.run(go())
+    assert isinstance(caught.value, TimeoutError)
+    assert 0.25 < time.monotonic() - t0 < 2.0
+
+
+def test_a_steady_slow_answer_is_not_a_timeout() -> None:
+    async def go() -> bytes:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            await read_request(r, state)
+            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for _ in range(6):
+                await asyncio.sleep(0.1)
+                w.write(b"1\r\n.\r\n")
+            w.write(b"0\r\n\r\n")
+            await r.read()
+
+        state, server = await scripted(handler)
+        client = HTTPClient(read_timeout_s=0.3)
+        try:
+            return (await get(client, state.port))[1]
+        finally:
+            await client.aclose()
+            server.close()
+
+    assert asyncio.run(go()) == b"......"
+
+
+def test_a_large_streamed_body_arrives_whole_to_a_slow_reader() -> None:
+    size = 3 * 1024 * 1024  # beyond the client's buffer: reading pauses and resumes
+
+    async def go() -> int:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            await read_request(r, state)
+            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+            for i in range(size // 65536):
+                w.write(bytes([i % 256]) * 65536)
+                await w.drain()
+            await r.read()
+
+        state, server = await scripted(handler)
+        client = HTTPClient(read_timeout_s=2)
+        try:
+            response = await client.request("GET", origin(state.port), "/big")
+            total = 0
+            async for chunk in response.iter_chunks():
+                total += len(chunk)
+                await asyncio.sleep(0.001)
+            response.release()
+            # The connection went back to the pool and serves the next request.
+            return total
+        finally:
+            await client.aclose()
+            server.close()
+
+    assert asyncio.run(go()) == size
+
+
+def test_max_connections_caps_connections_in_flight() -> None:
+    async def go() -> tuple[Scripted, list[tuple[int, bytes]]]:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            while True:
+                await read_request(r, state)
+                await asyncio.sleep(0.05)
+                w.write(ok(b"done"))
+
+        state, server = await scripted(handler)
+        client = HTTPClient(max_connections=2)
+        try:
+            answers = await asyncio.gather(*(get(client, state.port) for _ in range(8)))
+        finally:
+            await client.aclose()
+            server.close()
+        return state, list(answers)
+
+    state, answers = asyncio.run(go())
+    assert answers == [(200, b"done")] * 8
+    assert state.most_open == 2
+    assert state.connections == 2
+
+
+def test_refused_connection_is_connect_error() -> None:
+    async def go() -> None:
+        client = HTTPClient()
+        try:
+            await get(client, unused_port())
+        finally:
+            await client.aclose()
+
+    with pytest.raises(ConnectError, match=r"cannot connect to 127\.0\.0\.1"):
+        asyncio.run(go())
+
+
+def test_cancelling_a_request_closes_its_connection_and_frees_its_slot() -> None:
+    async def go() -> tuple[Scripted, tuple[int, bytes]]:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            while True:
+                await read_request(r, state)
+                if n == 1:
+                    await asyncio.sleep(10)
+                w.write(ok(b"fine"))
+
+        state, server = await scripted(handler)
+        client = HTTPClient(max_connections=1)
+        try:
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(get(client, state.port), 0.2)
+            return state, await get(client, state.port)
+        finally:
+            await client.aclose()
+            server.close()
+
+    state, answer = asyncio.run(go())
+    assert answer == (200, b"fine")
+    assert state.connections == 2
+
+
+# -- https and proxies, with the fake OpenAI upstream -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl, as on every machine of this kind)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def tls_upstream(certificate: tuple[Path, Path]) -> Iterator[FakeUpstream]:
+    cert, key = certificate
+    with serve_fake_upstream(ssl_certfile=str(cert), ssl_keyfile=str(key)) as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def plain_upstream() -> Iterator[FakeUpstream]:
+    with serve_fake_upstream() as upstream:
+        yield upstream
+
+
+@dataclass
+class Proxy:
+    port: int
+    heads: list[str] = field(default_factory=list)
+
+
+async def start_proxy() -> tuple[Proxy, asyncio.Server]:
+    """A forwarding and CONNECT proxy: the first request of each connection decides where its
+    bytes go; after that it pipes both ways."""
+    proxy = Proxy(port=0)
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        proxy.heads.append(head.decode())
+        method, target, _ = head.split(b"\r\n")[0].decode().split(" ")
+        if method == "CONNECT":
+            host, port = target.rsplit(":", 1)
+            up_reader, up_writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            url = urlsplit(target)
+            up_reader, up_writer = await asyncio.open_connection(url.hostname, url.port)
+            up_writer.write(head)  # the upstream takes the absolute form too
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+    proxy.port = server.sockets[0].getsockname()[1]
+    return proxy, server
+
+
+HELLO = [ChatMessage(role="user", content="hello over tls")]
+
+
+def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+async def _chat(base_url: str, context: ssl.SSLContext | None) -> str:
+    backend = OpenAIBackend(base_url, "fake-model", max_retries=0)
+    if context is not None:
+        backend._client()._ssl_context = context  # trust the test's certificate
+    try:
+        return (await backend.chat(HELLO, GenerationParams(max_tokens=8))).text
+    finally:
+        await backend.aclose()
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_https_upstream_directly_and_through_a_connect_tunnel(
+    loop: str,
+    tls_upstream: FakeUpstream,
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _no_proxy_env(monkeypatch)
+    context = ssl.create_default_context(cafile=str(certificate[0]))
+    run: Any = asyncio.run if loop == "asyncio" else uvloop.run
+    assert run(_chat(tls_upstream.base_url, context)) == "echo: hello over tls"
+
+    async def through_proxy() -> tuple[Proxy, str]:
+        proxy, server = await start_proxy()
+        monkeypatch.setenv("HTTPS_PROXY", f"http://user:p%40ss@127.0.0.1:{proxy.port}")
+        try:
+            return proxy, await _chat(tls_upstream.base_url, context)
+        finally:
+            server.close()
+
+    proxy, text = run(through_proxy())
+    assert text == "echo: hello over tls"
+    port = urlsplit(tls_upstream.base_url).port
+    assert len(proxy.heads) == 1
+    assert proxy.heads[0].startswith(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n")
+    credentials = base64.b64encode(b"user:p@ss").decode()
+    assert f"Proxy-Authorization: Basic {credentials}\r\n" in proxy.heads[0]
+
+
+def test_an_untrusted_certificate_is_refused(
+    tls_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy_env(monkeypatch)
+    with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+        asyncio.run(_chat(tls_upstream.base_url, None))
+
+
+def test_http_upstream_through_a_forwarding_proxy(
+    plain_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy_env(monkeypatch)
+
+    async def go() -> tuple[Proxy, str]:
+        proxy, server = await start_proxy()
+        monkeypatch.setenv("HTTP_PROXY", f"http://agent:secret@127.0.0.1:{proxy.port}")
+        try:
+            return proxy, await _chat(plain_upstream.base_url, None)
+        finally:
+            server.close()
+
+    proxy, text = asyncio.run(go())
+    assert text == "echo: hello over tls"
+    port = urlsplit(plain_upstream.base_url).port
+    head = proxy.heads[0]
+    assert head.startswith(f"POST http://127.0.0.1:{port}/v1/chat/completions HTTP/1.1\r\n")
+    assert f"Proxy-Authorization: Basic {base64.b64encode(b'agent:secret').decode()}" in head
