@@ -5,6 +5,7 @@ import gc
 import itertools
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from releasegate.audit import AuditLog, AuditWriter
@@ -258,6 +259,10 @@ def test_sqlite_inline_write_never_waits_for_another_writer(tmp_path: Path) -> N
             assert not task.done()
             blocker.rollback()  # release the lock: the waiting writer thread gets it
             record = await task
+            assert (writer.direct_writes, writer.inline_batches) == (0, 0)
+            # the lock is free again: the next append is written on the loop once more
+            await writer.append("request", "k", {"n": 2})
+            assert (writer.direct_writes, writer.batches) == (1, 2)
             await writer.aclose()
             return ticks, record.seq
 
@@ -266,7 +271,77 @@ def test_sqlite_inline_write_never_waits_for_another_writer(tmp_path: Path) -> N
         finally:
             blocker.close()
         assert ticks == 20 and seq == 1
-        assert log.verify().ok
+        assert log.verify().ok and log.verify().checked == 2
+
+
+def _take_writer_lock_at_once(engine: Engine) -> None:
+    """Take and release SQLite's writer lock from another connection, without waiting."""
+    with engine.connect() as other:
+        other.exec_driver_sql("PRAGMA busy_timeout=0").close()
+        other.exec_driver_sql("BEGIN IMMEDIATE")  # SQLITE_BUSY if the writer still held it
+        other.rollback()
+        other.exec_driver_sql("PRAGMA busy_timeout=5000").close()
+
+
+def test_sqlite_inline_appends_leave_no_transaction_open(tmp_path: Path) -> None:
+    """Each inline append begins and commits its own transaction on the driver connection:
+    between appends the writer holds no lock, so other processes can write at once."""
+    url, _path = _sqlite_store(tmp_path)
+    with migrated_store(url) as (engine, factory):
+        log = AuditLog(factory, TEST_HMAC_KEY)
+
+        async def run() -> AuditWriter:
+            writer = AuditWriter(log)
+            for i in range(40):
+                await writer.append("request", "k", {"i": i})
+                if i % 10 == 0:
+                    _take_writer_lock_at_once(engine)
+                    log.append("admin", "other", {"i": i})  # the chain goes on from elsewhere
+            await writer.aclose()
+            return writer
+
+        writer = asyncio.run(run())
+        assert writer.direct_writes == 40
+        result = log.verify()
+        assert result.ok and result.checked == 44
+
+
+def test_a_failed_inline_write_leaves_nothing_and_the_next_append_works(tmp_path: Path) -> None:
+    """An error inside the loop's transaction (after the record is inserted) fails that append
+    and rolls everything back; the writer reconnects and the next append is written inline."""
+    url, _path = _sqlite_store(tmp_path)
+    with migrated_store(url) as (engine, factory):
+        log = AuditLog(factory, TEST_HMAC_KEY)
+        first = log.append("admin", "root", {"before": True})
+
+        def freeze_head(frozen: bool) -> None:
+            with engine.begin() as connection:
+                connection.exec_driver_sql(
+                    "CREATE TRIGGER no_head BEFORE UPDATE ON audit_head "
+                    "BEGIN SELECT RAISE(ABORT, 'head is frozen'); END"
+                    if frozen
+                    else "DROP TRIGGER no_head"
+                )
+
+        async def run() -> AuditWriter:
+            writer = AuditWriter(log)
+            await writer.append("request", "k", {"n": 1})
+            freeze_head(True)
+            with pytest.raises(sqlite3.IntegrityError, match="head is frozen"):
+                await writer.append("request", "k", {"n": 2})
+            assert [r.seq for r in log.records()] == [1, 2]  # no record without its head
+            _take_writer_lock_at_once(engine)
+            freeze_head(False)
+            await writer.append("request", "k", {"n": 3})
+            await writer.aclose()
+            return writer
+
+        writer = asyncio.run(run())
+        assert writer.direct_writes == writer.records == 2
+        records = list(log.records())
+        assert [r.payload for r in records] == [{"before": True}, {"n": 1}, {"n": 3}]
+        assert records[0] == first
+        assert log.verify().ok and log.verify().checked == 3
 
 
 def test_the_writers_sqlite_settings_do_not_leak_into_the_pool(tmp_path: Path) -> None:

@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, insert, update
+from sqlalchemy import Engine, PoolProxiedConnection, delete, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from releasegate.audit import GENESIS_HASH, AuditLog, content_sha256, record_hash, verify_jsonl
 from releasegate.store.tables.audit import AuditRecordRow
-from tests.helpers.stores import TEST_HMAC_KEY
+from tests.helpers.stores import TEST_HMAC_KEY, migrated_store
 
 
 def _filled(sessions: sessionmaker[Session], n: int = 6) -> AuditLog:
@@ -207,3 +209,111 @@ def test_batches_chain_the_same_on_the_driver_and_the_core_paths(
     assert list(log.records()) == [single, *batch]
     assert log.head() == (4, batch[-1].hash)
     assert log.verify().ok
+
+
+# -- the SQLite direct path (`append_on_sqlite`) ------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[tuple[Engine, sessionmaker[Session]]]:
+    with migrated_store(f"sqlite:///{tmp_path / 'audit.db'}") as store:
+        yield store
+
+
+def _driver(engine: Engine) -> tuple[PoolProxiedConnection, sqlite3.Connection]:
+    raw = engine.raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return raw, driver
+
+
+def test_the_sqlite_direct_path_continues_the_same_chain(
+    sqlite_store: tuple[Engine, sessionmaker[Session]],
+) -> None:
+    """`append_on_sqlite` (own transaction on the sqlite3 connection) and `append` (the
+    SQLAlchemy transaction) interleave on one chain, batches included, and leave the
+    driver connection outside any transaction."""
+    engine, sessions = sqlite_store
+    log = AuditLog(sessions, TEST_HMAC_KEY)
+    raw, driver = _driver(engine)
+    try:
+        first = log.append("request", "key_0", {"i": 0})
+        [second] = log.append_on_sqlite(driver, [log.prepare("request", "key_1", {"i": 1})])
+        assert not driver.in_transaction
+        batch = log.append_on_sqlite(
+            driver, [log.prepare("request", f"key_{i}", {"i": i}) for i in (2, 3, 4)]
+        )
+        last = log.append("admin", "cli:root", {"i": 5})
+        assert log.append_on_sqlite(driver, []) == []
+    finally:
+        raw.close()
+    records = [first, second, *batch, last]
+    assert [r.seq for r in records] == [1, 2, 3, 4, 5, 6]
+    assert [r.prev_hash for r in records[1:]] == [r.hash for r in records[:-1]]
+    assert list(log.records()) == records  # what was returned is what was committed
+    assert log.head() == (6, last.hash)
+    assert log.verify().ok and log.verify().checked == 6
+
+
+def test_the_sqlite_direct_path_is_refused_while_another_connection_writes(
+    sqlite_store: tuple[Engine, sessionmaker[Session]],
+) -> None:
+    engine, sessions = sqlite_store
+    log = AuditLog(sessions, TEST_HMAC_KEY)
+    raw, driver = _driver(engine)
+    blocker = engine.connect()
+    try:
+        driver.execute("PRAGMA busy_timeout=0").close()
+        blocker.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite's one writer lock, held elsewhere
+        with pytest.raises(sqlite3.OperationalError) as refused:
+            log.append_on_sqlite(driver, [log.prepare("request", "k", {})])
+        assert refused.value.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+        assert not driver.in_transaction
+        blocker.rollback()
+        [record] = log.append_on_sqlite(driver, [log.prepare("request", "k", {"after": 1})])
+    finally:
+        blocker.close()
+        raw.close()
+    assert record.seq == 1 and log.verify().checked == 1
+
+
+@pytest.mark.parametrize("fails_at", ["move_head", "commit"])
+def test_a_failure_inside_the_sqlite_direct_transaction_leaves_nothing(
+    sqlite_store: tuple[Engine, sessionmaker[Session]], fails_at: str
+) -> None:
+    """An error after the record is inserted (moving the head, or COMMIT itself) rolls the
+    whole transaction back: no record without its head, and the next append works."""
+    engine, sessions = sqlite_store
+    log = AuditLog(sessions, TEST_HMAC_KEY)
+    before = log.append("request", "k", {"i": 0})
+    if fails_at == "move_head":  # the UPDATE of the head, after the INSERT of the record
+        trigger, error = "no_head", "head is frozen"
+        sabotage = [
+            "CREATE TRIGGER no_head BEFORE UPDATE ON audit_head "
+            "BEGIN SELECT RAISE(ABORT, 'head is frozen'); END"
+        ]
+    else:  # every statement succeeds; COMMIT fails on a deferred foreign key the insert broke
+        trigger, error = "orphan", "FOREIGN KEY constraint failed"
+        sabotage = [
+            "CREATE TABLE t_parent (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE t_child (parent INTEGER REFERENCES t_parent (id) "
+            "DEFERRABLE INITIALLY DEFERRED)",
+            "CREATE TRIGGER orphan AFTER INSERT ON audit_records "
+            "BEGIN INSERT INTO t_child VALUES (42); END",
+        ]
+    with engine.begin() as connection:
+        for statement in sabotage:
+            connection.exec_driver_sql(statement)
+    raw, driver = _driver(engine)
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match=error):
+            log.append_on_sqlite(driver, [log.prepare("request", "k", {"i": 1})])
+        assert not driver.in_transaction
+        assert log.head() == (1, before.hash) and [r.seq for r in log.records()] == [1]
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP TRIGGER {trigger}")
+        [after] = log.append_on_sqlite(driver, [log.prepare("request", "k", {"i": 2})])
+    finally:
+        raw.close()
+    assert after.seq == 2 and after.prev_hash == before.hash
+    assert log.verify().ok and log.verify().checked == 2

@@ -1,8 +1,9 @@
 """`AuditLog`: append-only, hash-chained, HMAC-signed records in the store.
 
 Appending locks the single chain-head row (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite
-the first statement of the transaction is a write, which takes SQLite's one writer lock), reads
-the head, inserts the records and moves the head, all in one transaction. Every process that
+SQLite's one writer lock, taken by `BEGIN IMMEDIATE` on the async writer's path or else by a
+write as the transaction's first statement), reads the head, inserts the records and moves the
+head, all in one transaction. Every process that
 shares the database therefore appends to one chain, in one order, with no forks; a crash rolls
 the whole transaction back, so a half-written record can never exist.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import tempfile
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
@@ -159,11 +161,55 @@ class AuditLog:
         cursor = connection.connection.cursor()
         try:
             head_seq, head_hash = statements.lock_head(cursor)
-            records = self._chain(entries, head_seq, head_hash)
-            rows = [_row_tuple(r, e.payload_json) for r, e in zip(records, entries, strict=True)]
-            statements.write(cursor, rows, *_last(records))
+            return self._write_rows(cursor, statements, entries, head_seq, head_hash)
         finally:
             cursor.close()
+
+    def append_on_sqlite(
+        self, driver_connection: sqlite3.Connection, entries: Sequence[PendingEntry]
+    ) -> list[AuditRecord]:
+        """Append prepared entries in a transaction of their own on a `sqlite3` connection.
+
+        The async writer's path on SQLite, and the gateway's hot path. It begins and commits on
+        the driver connection itself, without SQLAlchemy's transaction bookkeeping, and
+        `BEGIN IMMEDIATE` takes the writer lock before the head is read, where `append_on`
+        needs a touch UPDATE first: together ≈10 µs of a lone append's ≈78 µs in the gateway.
+        The connection must be outside any transaction (as its SQLAlchemy `Connection`
+        believes it is), and is left outside one: every failure rolls back before it is
+        raised, so nothing half-written remains.
+
+        Raises:
+            sqlite3.OperationalError: with `SQLITE_BUSY` when another connection held the
+                writer lock past the busy timeout (nothing was written); or any other error.
+        """
+        if not entries:
+            return []
+        statements = AppendStatements.for_sqlite()
+        cursor = driver_connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            head_seq, head_hash = statements.read_head(cursor)
+            records = self._write_rows(cursor, statements, entries, head_seq, head_hash)
+            cursor.execute("COMMIT")
+        except BaseException:
+            # Also when COMMIT itself failed: SQLite then leaves the transaction open.
+            driver_connection.rollback()
+            raise
+        finally:
+            cursor.close()
+        return records
+
+    def _write_rows(
+        self,
+        cursor: Any,
+        statements: AppendStatements,
+        entries: Sequence[PendingEntry],
+        head_seq: int,
+        head_hash: str,
+    ) -> list[AuditRecord]:
+        records = self._chain(entries, head_seq, head_hash)
+        rows = [_row_tuple(r, e.payload_json) for r, e in zip(records, entries, strict=True)]
+        statements.write(cursor, rows, *_last(records))
         return records
 
     def _chain(

@@ -8,6 +8,10 @@ they are written once per driver parameter style and run on the DBAPI cursor of 
 SQLAlchemy connection, inside the transaction that connection opened (SQLAlchemy still begins,
 commits and rolls back; only the statements bypass it).
 
+The async writer's SQLite appends go one step further (`AuditLog.append_on_sqlite`): they also
+begin and commit on the `sqlite3` connection itself, with `BEGIN IMMEDIATE`, which takes the
+writer lock up front, so the head is read with `read_head` and needs no touch first.
+
 Drivers with another parameter style (named, numeric) fall back to the Core statements.
 """
 
@@ -39,9 +43,18 @@ class AppendStatements:
         mark = _PLACEHOLDERS.get(dialect.paramstyle)
         if mark is None or dialect.name not in ("sqlite", "postgresql"):
             return None
-        statements = _STATEMENTS.get((dialect.name, mark))
+        return cls._cached(dialect.name, mark)
+
+    @classmethod
+    def for_sqlite(cls) -> AppendStatements:
+        """The statements for a `sqlite3` driver connection (qmark parameters)."""
+        return cls._cached("sqlite", "?")
+
+    @classmethod
+    def _cached(cls, dialect: str, mark: str) -> AppendStatements:
+        statements = _STATEMENTS.get((dialect, mark))
         if statements is None:
-            statements = _STATEMENTS[(dialect.name, mark)] = cls._build(dialect.name, mark)
+            statements = _STATEMENTS[(dialect, mark)] = cls._build(dialect, mark)
         return statements
 
     @classmethod
@@ -60,6 +73,10 @@ class AppendStatements:
         """Lock the chain head for the caller's transaction and read it."""
         if self.touch_head is not None:
             cursor.execute(self.touch_head)
+        return self.read_head(cursor)
+
+    def read_head(self, cursor: Any) -> tuple[int, str]:
+        """Read the chain head, in a transaction that already holds the lock on it."""
         cursor.execute(self.select_head)
         row = cursor.fetchone()
         if row is None:
