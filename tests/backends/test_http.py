@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import uvloop
 
-from releasegate.backends import ChatMessage, GenerationParams, OpenAIBackend
+from releasegate.backends import BackendError, ChatMessage, GenerationParams, OpenAIBackend
 from releasegate.backends._http import (
     ConnectError,
     HTTPClient,
@@ -499,3 +499,12 @@ def test_http_upstream_through_a_forwarding_proxy(
     head = proxy.heads[0]
     assert head.startswith(f"POST http://127.0.0.1:{port}/v1/chat/completions HTTP/1.1\r\n")
     assert f"Proxy-Authorization: Basic {base64.b64encode(b'agent:secret').decode()}" in head
+
+
+def test_an_unsupported_proxy_is_a_clear_backend_error(
+    plain_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:1080")
+    with pytest.raises(BackendError, match=r"unsupported proxy URL 'socks5://127\.0\.0\.1:1080'"):
+        asyncio.run(_chat(plain_upstream.base_url, None))

@@ -422,7 +422,10 @@ class OpenAIBackend:
         if self._origin is None:
             # HTTP(S)_PROXY / NO_PROXY from the environment, resolved once, as httpx and
             # aiohttp honoured them.
-            self._origin = Origin.of(self._base_url)
+            try:
+                self._origin = Origin.of(self._base_url)
+            except ValueError as exc:  # e.g. a socks5:// proxy in the environment
+                raise BackendError(f"cannot reach {self._base_url}: {exc}") from exc
         return http
 
     async def _send(
