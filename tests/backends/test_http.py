@@ -508,3 +508,32 @@ def test_an_unsupported_proxy_is_a_clear_backend_error(
     monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:1080")
     with pytest.raises(BackendError, match=r"unsupported proxy URL 'socks5://127\.0\.0\.1:1080'"):
         asyncio.run(_chat(plain_upstream.base_url, None))
+
+
+def test_an_answer_read_after_the_client_closed_does_not_keep_its_connection() -> None:
+    async def go() -> tuple[bytes, bool]:
+        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+            await read_request(r, state)
+            w.write(ok(b"late"))
+            await r.read()
+
+        state, server = await scripted(handler)
+        client = HTTPClient()
+        try:
+            response = await client.request("GET", origin(state.port), "/")
+            await client.aclose()  # while the answer is still unread
+            body = await response.read()
+            connection_closed = state.open_now == 0 or await _closed_soon(state)
+            return body, connection_closed
+        finally:
+            server.close()
+
+    assert asyncio.run(go()) == (b"late", True)
+
+
+async def _closed_soon(state: Scripted) -> bool:
+    for _ in range(100):
+        if state.open_now == 0:
+            return True
+        await asyncio.sleep(0.01)
+    return False

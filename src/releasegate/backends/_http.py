@@ -358,6 +358,7 @@ class _Pool:
     def __init__(self, keepalive_s: float) -> None:
         self._idle: list[_Connection] = []
         self._keepalive_s = keepalive_s
+        self._closed = False
 
     def take(self, now: float) -> _Connection | None:
         while self._idle:
@@ -369,9 +370,13 @@ class _Pool:
         return None
 
     def give_back(self, connection: _Connection) -> None:
-        self._idle.append(connection)
+        if self._closed:  # the client was closed while this answer was being read
+            connection.close()
+        else:
+            self._idle.append(connection)
 
     def close(self) -> list[_Connection]:
+        self._closed = True
         closing, self._idle = self._idle, []
         for connection in closing:
             connection.close()
