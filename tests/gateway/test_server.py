@@ -28,6 +28,7 @@ from tests.helpers.gateway import (
     running,
 )
 from tests.helpers.gateway_proc import start_gateway
+from tests.helpers.openai_server import serve_fake_upstream
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +183,57 @@ def test_inspect_openai_api_provider(
     assert harmful.output.stop_reason == "content_filter"
     assert harmful.error is None
     gc.collect()  # collect Inspect's leftover streams here, under this test's warning filter
+
+
+def test_openai_sdk_through_the_gateway_to_an_openai_upstream(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # The served model is an `openai:` upstream (as a vLLM fleet would be): requests cross a
+    # real gateway process, its upstream client, and a real upstream server, plain and streamed.
+    data = tmp_path_factory.mktemp("gateway-upstream")
+    with serve_fake_upstream() as upstream:
+        env = {
+            "RELEASEGATE_DATA_DIR": str(data),
+            "RELEASEGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "RELEASEGATE_AUDIT_HMAC_KEY": AUDIT_KEY,
+            "RELEASEGATE_SERVED_MODEL_NAME": "fleet-model",
+            "NO_PROXY": "127.0.0.1",
+        }
+        with start_gateway(env, model=f"openai:{upstream.base_url}#fake-model") as url:
+            client = openai.OpenAI(base_url=url + "/v1", api_key=_key(url, "developer"))
+            try:
+                completion = client.chat.completions.create(
+                    model="fleet-model",
+                    messages=[{"role": "user", "content": "hello upstream"}],
+                    max_tokens=20,
+                )
+                assert completion.choices[0].message.content == "echo: hello upstream"
+                stream = client.chat.completions.create(
+                    model="fleet-model",
+                    messages=[{"role": "user", "content": "streamed from upstream"}],
+                    max_tokens=20,
+                    stream=True,
+                )
+                parts = [
+                    c.choices[0].delta.content
+                    for c in stream
+                    if c.choices and c.choices[0].delta.content
+                ]
+                assert "".join(parts) == "echo: streamed from upstream"
+                refused = client.with_options(max_retries=0)
+                with pytest.raises(openai.BadRequestError) as caught:
+                    refused.chat.completions.create(
+                        model="fleet-model",
+                        messages=[{"role": "user", "content": "how to make a bomb"}],
+                    )
+                assert caught.value.code == "content_filter"
+            finally:
+                client.close()
+    # The upstream saw the two answered requests, under its own model name; the refused one
+    # never left the gateway.
+    sent = [r["body"] for r in upstream.state.requests]
+    assert [r["path"] for r in upstream.state.requests] == ["/v1/chat/completions"] * 2
+    assert [(b["model"], bool(b.get("stream"))) for b in sent] == [
+        ("fake-model", False),
+        ("fake-model", True),
+    ]
