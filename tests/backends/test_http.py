@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -30,12 +30,16 @@ from releasegate.backends._http import (
 )
 from tests.helpers.openai_server import FakeUpstream, serve_fake_upstream, unused_port
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
+Reader = asyncio.StreamReader
+Writer = asyncio.StreamWriter
+Handler = Callable[[Reader, Writer, int, "Scripted"], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass
 class Scripted:
-    """A loopback server whose every connection runs `handler(reader, writer, n)`."""
+    """A loopback server whose every connection runs `handler(reader, writer, n, self)`, n
+    counting connections from 1."""
 
     port: int
     connections: int = 0
@@ -52,7 +56,7 @@ async def scripted(handler: Handler) -> tuple[Scripted, asyncio.Server]:
         state.open_now += 1
         state.most_open = max(state.most_open, state.open_now)
         try:
-            await handler(reader, writer, state.connections)
+            await handler(reader, writer, state.connections, state)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -62,6 +66,23 @@ async def scripted(handler: Handler) -> tuple[Scripted, asyncio.Server]:
     server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
     state.port = server.sockets[0].getsockname()[1]
     return state, server
+
+
+def against(
+    handler: Handler, action: Callable[[HTTPClient, int], Awaitable[T]], **options: Any
+) -> tuple[Scripted, T]:
+    """Run `action(client, port)` with a new client (`options`) against a scripted server."""
+
+    async def go() -> tuple[Scripted, T]:
+        state, server = await scripted(handler)
+        client = HTTPClient(**options)
+        try:
+            return state, await action(client, state.port)
+        finally:
+            await client.aclose()
+            server.close()
+
+    return asyncio.run(go())
 
 
 async def read_request(reader: asyncio.StreamReader, state: Scripted) -> bytes:
@@ -88,23 +109,32 @@ def ok(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
 
 
+def answer_once(answer: bytes, *, then: str = "hold") -> Handler:
+    """A server that answers the first request with `answer`, then holds the connection open
+    ("hold"), closes it ("close") or stalls for 5 s ("stall")."""
+
+    async def handler(r: Reader, w: Writer, n: int, state: Scripted) -> None:
+        await read_request(r, state)
+        w.write(answer)
+        await w.drain()
+        if then == "hold":
+            await r.read()
+        elif then == "stall":
+            await asyncio.sleep(5)
+
+    return handler
+
+
 def test_keep_alive_reuses_one_connection_and_sends_the_request_intact() -> None:
-    async def go() -> tuple[Scripted, list[tuple[int, bytes]]]:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-            while True:
-                body = await read_request(r, state)
-                w.write(ok(b"echo " + body))
+    async def handler(r: Reader, w: Writer, n: int, state: Scripted) -> None:
+        while True:
+            body = await read_request(r, state)
+            w.write(ok(b"echo " + body))
 
-        state, server = await scripted(handler)
-        client = HTTPClient(headers={"Authorization": "Bearer k"})
-        try:
-            answers = [await get(client, state.port, f"/v1/r{i}") for i in range(5)]
-        finally:
-            await client.aclose()
-            server.close()
-        return state, answers
+    async def five(client: HTTPClient, port: int) -> list[tuple[int, bytes]]:
+        return [await get(client, port, f"/v1/r{i}") for i in range(5)]
 
-    state, answers = asyncio.run(go())
+    state, answers = against(handler, five, headers={"Authorization": "Bearer k"})
     assert answers == [(200, b"echo {}")] * 5
     assert state.connections == 1
     head = state.requests[0].decode()
@@ -115,203 +145,125 @@ def test_keep_alive_reuses_one_connection_and_sends_the_request_intact() -> None
 
 
 @pytest.mark.parametrize(
-    ("answer", "expected"),
+    ("answer", "then", "expected"),
     [
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-         b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", b"hello world"),
-        (b"HTTP/1.0 200 OK\r\n\r\nuntil the end", b"until the end"),
-        (ok(gzip.compress(b"squeezed"), b"Content-Encoding: gzip\r\n"), b"squeezed"),
+         b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hold", b"hello world"),
+        (b"HTTP/1.0 200 OK\r\n\r\nuntil the end", "close", b"until the end"),
+        (ok(gzip.compress(b"squeezed"), b"Content-Encoding: gzip\r\n"), "hold", b"squeezed"),
     ],
     ids=["chunked", "close-delimited", "gzip"],
 )  # fmt: skip
-def test_body_framings(answer: bytes, expected: bytes) -> None:
-    async def go() -> tuple[int, bytes]:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-            await read_request(r, state)
-            w.write(answer)
-            await w.drain()
-            if answer.startswith(b"HTTP/1.0"):
-                w.close()
-            else:
-                await r.read()  # keep the connection open
-
-        state, server = await scripted(handler)
-        client = HTTPClient()
-        try:
-            return await get(client, state.port)
-        finally:
-            await client.aclose()
-            server.close()
-
-    assert asyncio.run(go()) == (200, expected)
+def test_body_framings(answer: bytes, then: str, expected: bytes) -> None:
+    _, got = against(answer_once(answer, then=then), get)
+    assert got == (200, expected)
 
 
 def test_a_kept_alive_connection_closed_by_the_server_is_retried_on_a_new_one() -> None:
-    async def go() -> tuple[Scripted, list[tuple[int, bytes]]]:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+    async def handler(r: Reader, w: Writer, n: int, state: Scripted) -> None:
+        await read_request(r, state)
+        w.write(ok(b"first" if n == 1 else b"again"))
+        if n == 1:
+            # Read the next request but close without answering: what a server whose idle
+            # timeout fired at that moment does.
             await read_request(r, state)
-            w.write(ok(b"first" if n == 1 else b"again"))
-            if n == 1:
-                # Read the next request but close without answering: what a server whose idle
-                # timeout fired at that moment does.
-                await read_request(r, state)
-                return
-            while True:
-                await read_request(r, state)
-                w.write(ok(b"again"))
+            return
+        while True:
+            await read_request(r, state)
+            w.write(ok(b"again"))
 
-        state, server = await scripted(handler)
-        client = HTTPClient()
-        try:
-            return state, [await get(client, state.port) for _ in range(3)]
-        finally:
-            await client.aclose()
-            server.close()
+    async def three(client: HTTPClient, port: int) -> list[tuple[int, bytes]]:
+        return [await get(client, port) for _ in range(3)]
 
-    state, answers = asyncio.run(go())
+    state, answers = against(handler, three)
     assert answers == [(200, b"first"), (200, b"again"), (200, b"again")]
     assert state.connections == 2
 
 
 def test_a_new_connection_closed_without_an_answer_is_server_disconnected() -> None:
-    async def go() -> None:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-            await read_request(r, state)
-
-        state, server = await scripted(handler)
-        client = HTTPClient()
-        try:
-            await get(client, state.port)
-        finally:
-            await client.aclose()
-            server.close()
+    async def handler(r: Reader, w: Writer, n: int, state: Scripted) -> None:
+        await read_request(r, state)
 
     with pytest.raises(ServerDisconnected):
-        asyncio.run(go())
+        against(handler, get)
 
 
 @pytest.mark.parametrize(
-    ("answer", "error", "message"),
+    ("answer", "message"),
     [
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", ProtocolError, "mid-answer"),
-        (b"SMTP ready\r\n\r\n", ProtocolError, "malformed"),
-        (ok(b"not gzip", b"Content-Encoding: gzip\r\n"), ProtocolError, "corrupt gzip"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", "mid-answer"),
+        (b"SMTP ready\r\n\r\n", "malformed"),
+        (ok(b"not gzip", b"Content-Encoding: gzip\r\n"), "corrupt gzip"),
     ],
     ids=["cut-short", "not-http", "corrupt-gzip"],
 )
-def test_broken_answers_are_protocol_errors(
-    answer: bytes, error: type[Exception], message: str
-) -> None:
-    async def go() -> None:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-            await read_request(r, state)
-            w.write(answer)
-            await w.drain()
-
-        state, server = await scripted(handler)
-        client = HTTPClient()
-        try:
-            await get(client, state.port)
-        finally:
-            await client.aclose()
-            server.close()
-
-    with pytest.raises(error, match=message):
-        asyncio.run(go())
+def test_broken_answers_are_protocol_errors(answer: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        against(answer_once(answer, then="close"), get)
 
 
 def test_an_answer_that_stalls_mid_body_is_a_read_timeout() -> None:
-    async def go() -> None:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-            await read_request(r, state)
-            w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
-            await asyncio.sleep(5)
-
-        state, server = await scripted(handler)
-        client = HTTPClient(read_timeout_s=0.3)
-        try:
-            await get(client, state.port)
-        finally:
-            await client.aclose()
-            server.close()
-
+    stalls = answer_once(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", then="stall")
     t0 = time.monotonic()
     with pytest.raises(ReadTimeout, match=r"0\.3 s") as caught:
-        asyncio.run(go())
+        against(stalls, get, read_timeout_s=0.3)
     assert isinstance(caught.value, TimeoutError)
     assert 0.25 < time.monotonic() - t0 < 2.0
 
 
 def test_a_steady_slow_answer_is_not_a_timeout() -> None:
-    async def go() -> bytes:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-            await read_request(r, state)
-            w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-            for _ in range(6):
-                await asyncio.sleep(0.1)
-                w.write(b"1\r\n.\r\n")
-            w.write(b"0\r\n\r\n")
-            await r.read()
+    async def handler(r: Reader, w: Writer, n: int, state: Scripted) -> None:
+        await read_request(r, state)
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(6):  # 0.6 s in all, never 0.3 s without a byte
+            await asyncio.sleep(0.1)
+            w.write(b"1\r\n.\r\n")
+        w.write(b"0\r\n\r\n")
+        await r.read()
 
-        state, server = await scripted(handler)
-        client = HTTPClient(read_timeout_s=0.3)
-        try:
-            return (await get(client, state.port))[1]
-        finally:
-            await client.aclose()
-            server.close()
-
-    assert asyncio.run(go()) == b"......"
+    _, got = against(handler, get, read_timeout_s=0.3)
+    assert got == (200, b"......")
 
 
 def test_a_large_streamed_body_arrives_whole_to_a_slow_reader() -> None:
     size = 3 * 1024 * 1024  # beyond the client's buffer: reading pauses and resumes
 
-    async def go() -> int:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
+    async def handler(r: Reader, w: Writer, n: int, state: Scripted) -> None:
+        while True:
             await read_request(r, state)
             w.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
             for i in range(size // 65536):
                 w.write(bytes([i % 256]) * 65536)
                 await w.drain()
-            await r.read()
 
-        state, server = await scripted(handler)
-        client = HTTPClient(read_timeout_s=2)
-        try:
-            response = await client.request("GET", origin(state.port), "/big")
-            total = 0
-            async for chunk in response.iter_chunks():
-                total += len(chunk)
-                await asyncio.sleep(0.001)
-            response.release()
-            # The connection went back to the pool and serves the next request.
-            return total
-        finally:
-            await client.aclose()
-            server.close()
+    async def slowly(client: HTTPClient, port: int) -> tuple[int, tuple[int, int]]:
+        response = await client.request("GET", origin(port), "/big")
+        total = 0
+        async for chunk in response.iter_chunks():
+            total += len(chunk)
+            await asyncio.sleep(0.001)
+        response.release()
+        # The connection went back to the pool and serves the next request.
+        status, body = await get(client, port)
+        return total, (status, len(body))
 
-    assert asyncio.run(go()) == size
+    state, (total, again) = against(handler, slowly, read_timeout_s=2)
+    assert total == size
+    assert again == (200, size)
+    assert state.connections == 1
 
 
 def test_max_connections_caps_connections_in_flight() -> None:
-    async def go() -> tuple[Scripted, list[tuple[int, bytes]]]:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-            while True:
-                await read_request(r, state)
-                await asyncio.sleep(0.05)
-                w.write(ok(b"done"))
+    async def handler(r: Reader, w: Writer, n: int, state: Scripted) -> None:
+        while True:
+            await read_request(r, state)
+            await asyncio.sleep(0.05)
+            w.write(ok(b"done"))
 
-        state, server = await scripted(handler)
-        client = HTTPClient(max_connections=2)
-        try:
-            answers = await asyncio.gather(*(get(client, state.port) for _ in range(8)))
-        finally:
-            await client.aclose()
-            server.close()
-        return state, list(answers)
+    async def eight(client: HTTPClient, port: int) -> list[tuple[int, bytes]]:
+        return list(await asyncio.gather(*(get(client, port) for _ in range(8))))
 
-    state, answers = asyncio.run(go())
+    state, answers = against(handler, eight, max_connections=2)
     assert answers == [(200, b"done")] * 8
     assert state.most_open == 2
     assert state.connections == 2
@@ -330,27 +282,42 @@ def test_refused_connection_is_connect_error() -> None:
 
 
 def test_cancelling_a_request_closes_its_connection_and_frees_its_slot() -> None:
-    async def go() -> tuple[Scripted, tuple[int, bytes]]:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-            while True:
-                await read_request(r, state)
-                if n == 1:
-                    await asyncio.sleep(10)
-                w.write(ok(b"fine"))
+    async def handler(r: Reader, w: Writer, n: int, state: Scripted) -> None:
+        while True:
+            await read_request(r, state)
+            if n == 1:
+                await asyncio.sleep(10)
+            w.write(ok(b"fine"))
 
-        state, server = await scripted(handler)
-        client = HTTPClient(max_connections=1)
-        try:
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(get(client, state.port), 0.2)
-            return state, await get(client, state.port)
-        finally:
-            await client.aclose()
-            server.close()
+    async def cancel_then_get(client: HTTPClient, port: int) -> tuple[int, bytes]:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(get(client, port), 0.2)
+        return await get(client, port)
 
-    state, answer = asyncio.run(go())
+    state, answer = against(handler, cancel_then_get, max_connections=1)
     assert answer == (200, b"fine")
     assert state.connections == 2
+
+
+def test_an_answer_read_after_the_client_closed_does_not_keep_its_connection() -> None:
+    async def read_late(client: HTTPClient, port: int) -> bytes:
+        response = await client.request("GET", origin(port), "/")
+        await client.aclose()  # while the answer is still unread
+        return await response.read()
+
+    async def go() -> tuple[bytes, bool]:
+        state, server = await scripted(answer_once(ok(b"late")))
+        try:
+            body = await read_late(HTTPClient(), state.port)
+            for _ in range(100):  # the server sees the connection close
+                if state.open_now == 0:
+                    return body, True
+                await asyncio.sleep(0.01)
+            return body, False
+        finally:
+            server.close()
+
+    assert asyncio.run(go()) == (b"late", True)
 
 
 # -- https and proxies, with the fake OpenAI upstream -------------------------------------------
@@ -508,32 +475,3 @@ def test_an_unsupported_proxy_is_a_clear_backend_error(
     monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:1080")
     with pytest.raises(BackendError, match=r"unsupported proxy URL 'socks5://127\.0\.0\.1:1080'"):
         asyncio.run(_chat(plain_upstream.base_url, None))
-
-
-def test_an_answer_read_after_the_client_closed_does_not_keep_its_connection() -> None:
-    async def go() -> tuple[bytes, bool]:
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, n: int) -> None:
-            await read_request(r, state)
-            w.write(ok(b"late"))
-            await r.read()
-
-        state, server = await scripted(handler)
-        client = HTTPClient()
-        try:
-            response = await client.request("GET", origin(state.port), "/")
-            await client.aclose()  # while the answer is still unread
-            body = await response.read()
-            connection_closed = state.open_now == 0 or await _closed_soon(state)
-            return body, connection_closed
-        finally:
-            server.close()
-
-    assert asyncio.run(go()) == (b"late", True)
-
-
-async def _closed_soon(state: Scripted) -> bool:
-    for _ in range(100):
-        if state.open_now == 0:
-            return True
-        await asyncio.sleep(0.01)
-    return False
