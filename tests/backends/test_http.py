@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import gzip
-import ssl
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -400,14 +399,40 @@ def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
 
 
-async def _chat(base_url: str, context: ssl.SSLContext | None) -> str:
+async def _chat(base_url: str) -> str:
     backend = OpenAIBackend(base_url, "fake-model", max_retries=0)
-    if context is not None:
-        backend._client()._ssl_context = context  # trust the test's certificate
     try:
         return (await backend.chat(HELLO, GenerationParams(max_tokens=8))).text
     finally:
         await backend.aclose()
+
+
+def _trust(certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # What an operator does for a fleet with a private CA: OpenSSL's default verify paths.
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+
+
+def _chat_through_proxy(
+    run: Callable[[Any], Any],
+    base_url: str,
+    variable: str,
+    credentials: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[str, str]:
+    """Chat with the upstream through a real proxy named by `variable`; (the answer, the head of
+    the proxy's one connection)."""
+
+    async def go() -> tuple[Proxy, str]:
+        proxy, server = await start_proxy()
+        monkeypatch.setenv(variable, f"http://{credentials}@127.0.0.1:{proxy.port}")
+        try:
+            return proxy, await _chat(base_url)
+        finally:
+            server.close()
+
+    proxy, text = run(go())
+    assert len(proxy.heads) == 1
+    return text, proxy.heads[0]
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
@@ -418,52 +443,37 @@ def test_https_upstream_directly_and_through_a_connect_tunnel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _no_proxy_env(monkeypatch)
-    context = ssl.create_default_context(cafile=str(certificate[0]))
+    _trust(certificate, monkeypatch)
     run: Any = asyncio.run if loop == "asyncio" else uvloop.run
-    assert run(_chat(tls_upstream.base_url, context)) == "echo: hello over tls"
+    assert run(_chat(tls_upstream.base_url)) == "echo: hello over tls"
 
-    async def through_proxy() -> tuple[Proxy, str]:
-        proxy, server = await start_proxy()
-        monkeypatch.setenv("HTTPS_PROXY", f"http://user:p%40ss@127.0.0.1:{proxy.port}")
-        try:
-            return proxy, await _chat(tls_upstream.base_url, context)
-        finally:
-            server.close()
-
-    proxy, text = run(through_proxy())
+    text, head = _chat_through_proxy(
+        run, tls_upstream.base_url, "HTTPS_PROXY", "user:p%40ss", monkeypatch
+    )
     assert text == "echo: hello over tls"
     port = urlsplit(tls_upstream.base_url).port
-    assert len(proxy.heads) == 1
-    assert proxy.heads[0].startswith(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n")
-    credentials = base64.b64encode(b"user:p@ss").decode()
-    assert f"Proxy-Authorization: Basic {credentials}\r\n" in proxy.heads[0]
+    assert head.startswith(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n")
+    assert f"Proxy-Authorization: Basic {base64.b64encode(b'user:p@ss').decode()}\r\n" in head
 
 
 def test_an_untrusted_certificate_is_refused(
     tls_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _no_proxy_env(monkeypatch)
-    with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
-        asyncio.run(_chat(tls_upstream.base_url, None))
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    with pytest.raises(BackendError, match=r"cannot reach .*CERTIFICATE_VERIFY_FAILED"):
+        asyncio.run(_chat(tls_upstream.base_url))
 
 
 def test_http_upstream_through_a_forwarding_proxy(
     plain_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _no_proxy_env(monkeypatch)
-
-    async def go() -> tuple[Proxy, str]:
-        proxy, server = await start_proxy()
-        monkeypatch.setenv("HTTP_PROXY", f"http://agent:secret@127.0.0.1:{proxy.port}")
-        try:
-            return proxy, await _chat(plain_upstream.base_url, None)
-        finally:
-            server.close()
-
-    proxy, text = asyncio.run(go())
+    text, head = _chat_through_proxy(
+        asyncio.run, plain_upstream.base_url, "HTTP_PROXY", "agent:secret", monkeypatch
+    )
     assert text == "echo: hello over tls"
     port = urlsplit(plain_upstream.base_url).port
-    head = proxy.heads[0]
     assert head.startswith(f"POST http://127.0.0.1:{port}/v1/chat/completions HTTP/1.1\r\n")
     assert f"Proxy-Authorization: Basic {base64.b64encode(b'agent:secret').decode()}" in head
 
@@ -474,4 +484,4 @@ def test_an_unsupported_proxy_is_a_clear_backend_error(
     _no_proxy_env(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", "socks5://127.0.0.1:1080")
     with pytest.raises(BackendError, match=r"unsupported proxy URL 'socks5://127\.0\.0\.1:1080'"):
-        asyncio.run(_chat(plain_upstream.base_url, None))
+        asyncio.run(_chat(plain_upstream.base_url))
