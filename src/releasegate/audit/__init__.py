@@ -16,12 +16,14 @@ from releasegate.audit._chain import (
 )
 from releasegate.audit._log import AuditLog, PendingEntry, StoreContent, verify_jsonl
 from releasegate.audit._settings import audit_log_from_settings, resolve_audit_hmac_key
+from releasegate.audit._sink import AuditSink
 from releasegate.audit._writer import AuditWriter
 
 __all__ = [
     "GENESIS_HASH",
     "AuditLog",
     "AuditRecord",
+    "AuditSink",
     "AuditWriter",
     "PendingEntry",
     "StoreContent",
