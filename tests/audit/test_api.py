@@ -6,6 +6,7 @@ def test_public_names() -> None:
         "GENESIS_HASH",
         "AuditLog",
         "AuditRecord",
+        "AuditSink",
         "AuditWriter",
         "PendingEntry",
         "StoreContent",
