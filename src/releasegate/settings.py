@@ -185,8 +185,28 @@ class Settings(BaseSettings):
     served_model_name: str | None = Field(
         default=None,
         description=(
-            "Model id the gateway serves under (the `model` clients send). Default: the model "
-            "spec, e.g. 'bundled:smollm2'."
+            "Model id the gateway serves under (the `model` clients send; `serve "
+            "--served-model-name`). Default: a short name from the model spec, e.g. "
+            "'smollm2-guarded' for bundled:smollm2-guarded, never the spec itself, so no "
+            "upstream URL, host, port or path reaches a client."
+        ),
+    )
+    decision_poll_s: float = Field(
+        default=0.25,
+        gt=0.0,
+        lt=1.0,
+        description=(
+            "Seconds between a gateway's polls of the release state (the store's change "
+            "counter; with Redis it also wakes at once on a change). Below 1 s, so a halt, a "
+            "revoked signer or a fired trigger reaches every process within one second."
+        ),
+    )
+    decision_max_staleness_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        description=(
+            "Seconds a gateway may go without refreshing the release state; past it every keyed "
+            "request is refused with 503 decision_state_unavailable (fail closed)."
         ),
     )
 

@@ -32,7 +32,7 @@ from tests.helpers.gateway import (
 
 pytestmark = pytest.mark.slow
 
-MODEL = "bundled:smollm2"
+MODEL = "smollm2"  # the served name of bundled:smollm2
 TEXT = "Open weights cannot be recalled once they are public."
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 ROUTES = ("hidden_states", "logit_lens", "steer")
@@ -357,7 +357,7 @@ def test_an_openai_upstream_has_no_research_endpoints(tmp_path: Path) -> None:
         async with running(app) as client:
             key = await new_key(client, "researcher")
             for route in ROUTES:
-                body = _body(route, model="openai:http://127.0.0.1:9/v1#upstream-model")
+                body = _body(route, model="upstream-model")  # served name of the spec
                 r = await client.post(f"/v1/research/{route}", json=body, headers=bearer(key))
                 assert r.status_code == 501, r.text
                 error = r.json()["error"]

@@ -96,26 +96,52 @@ def test_boolean_capabilities_research_and_fine_tuning() -> None:
     require(DEFAULT_TIERS["researcher"], "research")
 
 
-def test_research_tier_refused_when_decision_allows_api(tmp_path: Path) -> None:
+def test_tiers_above_the_decision_are_withheld_with_their_reason(tmp_path: Path) -> None:
+    # The default tiers include research tiers; a decision at `api` withholds them, it does not
+    # stop the gateway from serving the tiers it allows.
+    app = create_app(
+        gateway_settings(tmp_path),
+        backend=EchoBackend(),
+        decision=decision_at(AccessLevel.API),
+        tiers=keyword_tiers(),
+    )
+
+    async def go() -> None:
+        async with running(app) as client:
+            public = await new_key(client, "public")
+            researcher = await new_key(client, "researcher")
+            ok = await client.post("/v1/chat/completions", json=chat_body(), headers=bearer(public))
+            assert ok.status_code == 200, ok.text
+            refused = await client.post(
+                "/v1/chat/completions", json=chat_body(), headers=bearer(researcher)
+            )
+            assert refused.status_code == 403
+            error = refused.json()["error"]
+            assert error["code"] == "tier_not_allowed"
+            assert "tier 'researcher' is closed" in error["message"]
+            assert (
+                "tier-above-decision" in error["message"] and "'research_api'" in error["message"]
+            )
+            models = (await client.get("/v1/models", headers=bearer(public))).json()
+            meta = models["data"][0]["releasegate"]
+            assert meta["tiers_open"] == ["public", "developer"]
+            assert set(meta["tiers_withheld"]) == {"researcher", "auditor"}
+            assert "research_api" in meta["tiers_withheld"]["auditor"]
+            assert meta["reviewed"] is False and meta["weights"] == "api"
+
+    asyncio.run(go())
+    # Only when no tier at all may be served does the app refuse to be built.
+    research_only = {k: v for k, v in keyword_tiers().items() if k in ("researcher", "auditor")}
     with pytest.raises(DecisionForbidsServing) as caught:
         create_app(
             gateway_settings(tmp_path),
             backend=EchoBackend(),
             decision=decision_at(AccessLevel.API),
-            tiers=keyword_tiers(),
+            tiers=research_only,
         )
     message = str(caught.value)
     assert "tier 'researcher'" in message and "tier 'auditor'" in message
-    assert "tier-above-decision" in message and "'research_api'" in message
-    assert "'public'" not in message
-    # api-only tiers are fine at api
-    api_tiers = {k: v for k, v in keyword_tiers().items() if k in ("public", "developer")}
-    create_app(
-        gateway_settings(tmp_path),
-        backend=EchoBackend(),
-        decision=decision_at(AccessLevel.API),
-        tiers=api_tiers,
-    )
+    assert "tier-above-decision" in message
 
 
 @pytest.mark.parametrize("level", [AccessLevel.CLOSED, AccessLevel.HOSTED])
@@ -160,14 +186,21 @@ def test_hosted_serves_only_tiers_of_named_users(tmp_path: Path) -> None:
         decision=decision_at(AccessLevel.HOSTED),
         tiers={"named": named},
     )
-    with pytest.raises(DecisionForbidsServing, match=r"'public'.*named users") as info:
+    # A tier open to any key holder is withheld at `hosted`, with the reason.
+    app = create_app(
+        gateway_settings(tmp_path),
+        backend=EchoBackend(),
+        decision=decision_at(AccessLevel.HOSTED),
+        tiers={"named": named, "public": public},
+    )
+    assert app is not None
+    with pytest.raises(DecisionForbidsServing, match=r"'public'.*named users"):
         create_app(
             gateway_settings(tmp_path),
             backend=EchoBackend(),
             decision=decision_at(AccessLevel.HOSTED),
-            tiers={"named": named, "public": public},
+            tiers={"public": public},
         )
-    assert "'named'" not in str(info.value)
     # Named users do not open anything more: a named tier with logprobs still needs research_api.
     named_logprobs = named.model_copy(update={"logprobs": True})
     with pytest.raises(DecisionForbidsServing, match="weights-below-api"):

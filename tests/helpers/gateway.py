@@ -11,6 +11,7 @@ import asyncio
 import pathlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from releasegate.backends import (
     StreamChunk,
     TokenLogprob,
 )
+from releasegate.evidence import RiskReport
 from releasegate.guards import GuardError, GuardVerdict, register_guard
 from releasegate.policy import Decision
 from releasegate.settings import Settings
@@ -171,14 +173,21 @@ def gateway_settings(tmp_path: pathlib.Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def fresh(report: RiskReport) -> RiskReport:
+    """The report as if assessed just now (the example reports' fixed date would expire)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    return report.model_copy(update={"created_at": now})
+
+
 def decision_at(level: AccessLevel) -> Decision:
     """A real decision (default policy, low-risk example report) with weights set to `level`."""
     import releasegate.evidence as evidence
     from releasegate.evidence import load_report
     from releasegate.policy import bundled_policy_path, decide, load_policy
 
-    report = pathlib.Path(evidence.__file__).parent / "_examples" / "low-risk.json"
-    decision = decide(load_report(report), load_policy(bundled_policy_path("default")))
+    path = pathlib.Path(evidence.__file__).parent / "_examples" / "low-risk.json"
+    report = fresh(load_report(path))
+    decision = decide(report, load_policy(bundled_policy_path("default")))
     levels = dict(decision.levels)
     levels[Component.WEIGHTS] = level
     return decision.model_copy(update={"levels": levels})

@@ -6,7 +6,8 @@ import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -18,6 +19,9 @@ from releasegate._cli._common import err_console
 from releasegate.errors import ReleasegateError
 from releasegate.settings import Settings
 
+if TYPE_CHECKING:
+    from releasegate.audit import AuditLog
+
 
 @dataclass
 class CliStore:
@@ -25,14 +29,27 @@ class CliStore:
     engine: Engine
     sessions: sessionmaker[Session]
 
-    def audit_admin(self, action: str, **details: Any) -> None:
-        """Append an `admin` audit record for an action taken through the CLI."""
+    @cached_property
+    def audit(self) -> AuditLog:
+        """The store's audit log (changes append to it in their own transaction)."""
         from releasegate.audit import audit_log_from_settings
 
-        actor = f"cli:{_user()}"
-        audit_log_from_settings(self.settings, self.sessions).append(
-            "admin", actor, {"action": action, "via": "cli", **details}
-        )
+        return audit_log_from_settings(self.settings, self.sessions)
+
+    @property
+    def actor(self) -> str:
+        """Who acts through the CLI, as the audit log names them."""
+        return f"cli:{_user()}"
+
+    def audit_admin(self, action: str, **details: Any) -> None:
+        """Append an `admin` audit record for an action taken through the CLI."""
+        self.audit.append("admin", self.actor, {"action": action, "via": "cli", **details})
+
+    def announce(self) -> None:
+        """Wake the gateways on Redis at once (they poll the store anyway)."""
+        from releasegate.approvals import announce
+
+        announce(self.settings.redis_url)
 
 
 def _user() -> str:

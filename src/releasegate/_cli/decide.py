@@ -12,7 +12,6 @@ from rich.table import Table
 from releasegate._cli._atomic import check_out_dir, write_dir_atomically
 from releasegate._cli._common import console
 from releasegate._util.load import parse_document
-from releasegate.approvals import record_decision
 from releasegate.errors import InputError, Problem
 from releasegate.evidence import RiskReport, load_report
 from releasegate.policy import (
@@ -74,16 +73,28 @@ def run_decide(
     Raises:
         InputError: bad report, bad policy, or an unusable `out`; nothing is written.
     """
+    from releasegate._cli._store import cli_store
+    from releasegate.approvals import DecisionRegistry, fired_triggers, release_view
+    from releasegate.store._types import utcnow
+
     check_out_dir(out, force)  # fail before any work if DIR is unusable
     report = load_report(report_path)
     policy = load_policy(policy_path)
     _check_ranges(report, report_path, policy)
     decision = decide(report, policy)
-    files = render_all(decision, report, policy)
-    # Stored before the files are written: recording is idempotent, so a failed write that is
-    # run again cannot leave a decision on disk that the store (and its sign-off) never saw.
-    record_decision(decision)
-    write_dir_atomically(out, files, force=force)
+    # Stored (and audited) before the files are written: recording is idempotent, so a failed
+    # write that is run again cannot leave a decision on disk that the store never saw. The
+    # store keeps the report, the policy and DIR, so each sign-off can render DIR again.
+    with cli_store() as store:
+        record = DecisionRegistry(store.sessions, store.audit).record(
+            decision, actor=store.actor, output_dir=str(out.resolve()), report=report, policy=policy
+        )
+        with store.sessions() as session:
+            fired = fired_triggers(session, record.id)
+    view = release_view(
+        decision, policy, verification=record.verification, fired=fired, now=utcnow()
+    )
+    write_dir_atomically(out, render_all(decision, report, policy, view), force=force)
     return decision, report, policy
 
 
@@ -113,7 +124,13 @@ def print_summary(decision: Decision, out: Path | None, con: Console | None = No
     if decision.missing_evidence:
         con.print(f"[yellow]missing evidence:[/] {len(decision.missing_evidence)} readings")
     con.print(f"sign-off: {decision.signoff.required} of {', '.join(decision.signoff.roles)}")
+    if decision.valid_until is not None:
+        con.print(f"valid until: {decision.valid_until.isoformat()}")
     con.print(f"content sha256: {decision.content_sha256}")
+    con.print(
+        f"decision id: [bold]{decision.content_sha256[:16]}[/] "
+        "(sign it: releasegate decision approve)"
+    )
     if out is not None:
         con.print(
             f"wrote {out}/: decision.json decision.md decision.html model-card.md "

@@ -1,7 +1,8 @@
-"""`releasegate demo`: the whole loop on bundled defaults — assess, decide, share.
+"""`releasegate demo`: the whole loop on bundled defaults — assess, decide, sign, share.
 
 It assesses the bundled guarded model (SmolLM2-135M-Instruct with this project's refusal adapter)
 against the plain bundled model as its baseline, decides on the report with the default policy,
+has two demo signers (their keys under the output directory) sign the decision off, N of M,
 then serves the model behind the gateway with only the access tiers the decision allows, and
 prints a key and ready-to-paste client examples.
 """
@@ -19,6 +20,7 @@ from rich.markup import escape
 from releasegate._cli._common import console, err_console
 
 if TYPE_CHECKING:
+    from releasegate._cli._store import CliStore
     from releasegate.access import TierSpec
     from releasegate.policy import Decision
     from releasegate.settings import Settings
@@ -101,47 +103,122 @@ def demo_command(
     decision, _, _ = run_decide(report_path, bundled_policy_path("default"), decision_dir, True)
     print_decision(decision, decision_dir, con)
     con.print(f"review: {decision_dir / 'decision.html'}")
+    if decision.status == "halted":
+        err_console().print("[bold red]the decision is halted: nothing is signed or served[/]")
+        raise typer.Exit(1)
+
+    con.rule("[bold]3 · sign[/] N of M, with demo signers' Ed25519 keys")
+    _sign_off(decision, out / "keys")
 
     if not serve:
         return
-    con.rule("[bold]3 · share[/] through the structured-access gateway")
-    _serve(settings, decision_dir / "decision.json", host, port)
+    con.rule("[bold]4 · share[/] through the structured-access gateway")
+    _serve(settings, decision, host, port)
 
 
-def _serve(settings: Settings, decision_path: Path, host: str, port: int) -> None:
-    from pydantic import SecretStr
+def _demo_signer(store: CliStore, role: str, keys: Path) -> tuple[str, Path]:
+    """The demo signer of `role` and their key file, made (or made again) as needed."""
+    from releasegate._util import ed25519
+    from releasegate.approvals import SignerError, SignerRegistry
 
-    from releasegate.access import KeyStore
-    from releasegate.gateway import DecisionForbidsServing, GatewayConfigError
-    from releasegate.gateway._server import load_decision, serve
-    from releasegate.store import open_store
+    name = "Demo " + role.replace("_", " ").title()
+    key_file = keys / f"{role}.pem"
+    registry = SignerRegistry(store.sessions, store.audit)
+    try:
+        signer = registry.active(name)
+    except SignerError:
+        signer = None
+    if signer is not None and key_file.is_file():
+        held = ed25519.key_id(ed25519.public_key_b64(ed25519.load_private_key(key_file)))
+        if held == signer.key_id:
+            return name, key_file
+    if signer is not None:  # the key file of an earlier run is gone: that key signs no more
+        registry.revoke(name, actor=store.actor, reason="demo key file replaced")
+    key_file.unlink(missing_ok=True)
+    registry.create(name, [role], key_file, actor=store.actor)
+    return name, key_file
+
+
+def _sign_off(decision: Decision, keys: Path) -> None:
+    from releasegate._cli._store import cli_store
+    from releasegate._util import ed25519
+    from releasegate.approvals import DecisionRegistry
 
     con = console()
-    decision = load_decision(decision_path)
-    tiers = demo_tiers(decision)
-    if not tiers:
+    decision_id = decision.content_sha256[:16]
+    signing = decision.signoff.roles[: decision.signoff.required]
+    with cli_store() as store:
+        registry = DecisionRegistry(store.sessions, store.audit)
+        for role in signing:
+            name, key_file = _demo_signer(store, role, keys)
+            record = registry.get(decision_id)
+            if record.status == "approved":
+                break
+            assert record.verification is not None
+            if any(
+                c.counted and c.signed.statement.role == role
+                for c in record.verification.signatures
+            ):
+                continue
+            key = ed25519.load_private_key(key_file)
+            record = registry.sign(decision_id, "approve", role=role, by=name, key=key)
+            con.print(f"{name} ({role}) signed with key {key_file}")
+        record = registry.get(decision_id)
+        from releasegate._cli.decision import rerender
+
+        rerender(store, decision_id)
+    roles = len(decision.signoff.roles)
+    con.print(f"decision {decision_id}: [bold]{record.status}[/] ({record.required} of {roles})")
+
+
+def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None:
+    from pydantic import SecretStr
+
+    from releasegate._cli._store import cli_store
+    from releasegate._cli.serve import _print_plan
+    from releasegate.access import KeyStore
+    from releasegate.backends import default_served_name
+    from releasegate.gateway import DecisionForbidsServing, GatewayConfigError
+    from releasegate.gateway._server import ServeRefused, plan_serve, serve
+    from releasegate.store._types import utcnow
+
+    con = console()
+    offered = demo_tiers(decision)
+    if not offered:
         err_console().print("[bold red]the decision allows no tier to be served[/]")
         raise typer.Exit(1)
     if not settings.admin_token:
         token = secrets.token_urlsafe(24)
         settings = settings.model_copy(update={"admin_token": SecretStr(token)})
         con.print(f"admin token (this run only): [bold]{token}[/]")
-    tier_name = "developer" if "developer" in tiers else next(iter(tiers))
-    owner = "demo user (named)" if tiers[tier_name].named_users else "demo"
-    engine, session_factory = open_store(settings)
-    try:
-        created = KeyStore(session_factory).create(tiers[tier_name], owner=owner)
-    finally:
-        engine.dispose()
+    with cli_store() as store:
+        try:
+            plan = plan_serve(
+                store.sessions,
+                model=DEMO_MODEL,
+                decision=decision.content_sha256[:16],
+                policy_path=None,
+                dev=False,
+                now=utcnow(),
+                tiers=offered,
+            )
+        except ServeRefused as exc:
+            err_console().print(f"[bold red]refusing to serve ({exc.code}):[/] {escape(str(exc))}")
+            raise typer.Exit(2) from exc
+        _print_plan(plan)
+        tiers = {n: plan.tiers[n] for n in plan.openness.open_tiers}
+        tier_name = "developer" if "developer" in tiers else next(iter(tiers))
+        owner = "demo user (named)" if tiers[tier_name].named_users else "demo"
+        created = KeyStore(store.sessions).create(tiers[tier_name], owner=owner)
+    served = settings.served_model_name or default_served_name(DEMO_MODEL)
     url = f"http://{host}:{port}/v1"
-    con.print(f"tiers served: {', '.join(tiers)}")
     con.print(
         f"gateway: [bold]{url}[/]   demo key ({tier_name} tier): [bold]{created.plaintext}[/]"
     )
     con.print("try it:", highlight=False)
     con.print(
         f"  curl {url}/chat/completions -H 'Authorization: Bearer {created.plaintext}' "
-        "-H 'Content-Type: application/json' -d '{\"model\": \"" + DEMO_MODEL + '", '
+        "-H 'Content-Type: application/json' -d '{\"model\": \"" + served + '", '
         '"messages": [{"role": "user", "content": "Name three primary colours."}]}\'',
         markup=False,
         highlight=False,
@@ -149,7 +226,7 @@ def _serve(settings: Settings, decision_path: Path, host: str, port: int) -> Non
     )
     con.print(
         f"  python -c \"from openai import OpenAI; c = OpenAI(base_url='{url}', "
-        f"api_key='{created.plaintext}'); print(c.chat.completions.create(model='{DEMO_MODEL}', "
+        f"api_key='{created.plaintext}'); print(c.chat.completions.create(model='{served}', "
         "messages=[{'role': 'user', 'content': 'Hello!'}]).choices[0].message.content)\"",
         markup=False,
         highlight=False,
@@ -157,7 +234,7 @@ def _serve(settings: Settings, decision_path: Path, host: str, port: int) -> Non
     )
     con.print("press Ctrl-C to stop")
     try:
-        serve(settings, model=DEMO_MODEL, decision=decision, tiers=tiers, host=host, port=port)
+        serve(settings, model=DEMO_MODEL, plan=plan, host=host, port=port)
     except (GatewayConfigError, DecisionForbidsServing) as exc:
         err_console().print(f"[bold red]refusing to serve:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from exc

@@ -48,14 +48,27 @@ def list_command(
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(header_style="bold")
-    for column in ("id", "status", "key", "tier", "flags", "categories", "opened", "resolved by"):
+    for column in (
+        "id",
+        "status",
+        "kind",
+        "severity",
+        "key / decision",
+        "tier",
+        "flags",
+        "categories",
+        "opened",
+        "resolved by",
+    ):
         table.add_column(column, overflow="fold")
     for row in rows:
         style = "yellow" if row["status"] == "open" else "green"
         table.add_row(
             str(row["id"]),
             f"[{style}]{row['status']}[/]",
-            str(row["key_id"]),
+            str(row["kind"]),
+            str(row["severity"]),
+            str(row["key_id"] or f"decision {row['decision_id']}"),
             str(row["tier"]),
             str(row["flag_count"]),
             ", ".join(row["categories"]) or "-",
@@ -85,8 +98,13 @@ def show_command(
 
 def _print_incident(data: dict[str, Any]) -> None:
     con = console()
-    con.print(f"[bold]{data['id']}[/] ({data['status']})")
-    con.print(f"key         {data['key_id']} (tier {data['tier']})")
+    con.print(f"[bold]{data['id']}[/] ({data['status']}, {data['kind']}, {data['severity']})")
+    if data["summary"]:
+        con.print(f"summary     {escape(str(data['summary']))}")
+    if data["key_id"] is not None:
+        con.print(f"key         {data['key_id']} (tier {data['tier']})")
+    else:
+        con.print(f"decision    {data['decision_id']}")
     con.print(f"window      {data['window_start']} .. {data['window_end']}")
     con.print(f"flagged     {data['flag_count']} requests: {', '.join(data['categories']) or '-'}")
     seqs = ", ".join(str(s) for s in data["audit_seqs"])
@@ -125,10 +143,16 @@ def resolve_command(
             unsuspended=unsuspend,
         )
         redis_url = store.settings.redis_url
-    if redis_url:
+    if redis_url and incident.key_id is not None:
         _reset_shared_counter(redis_url, incident.key_id)
     if as_json:
         typer.echo(json.dumps(incident.to_json(), indent=2))
+        return
+    if incident.key_id is None:
+        console().print(
+            f"resolved {incident.id}; decision {incident.decision_id} still needs reassessment "
+            "(a new decision, signed)"
+        )
         return
     state = "unsuspended" if unsuspend else "still suspended (keys unsuspend to lift it)"
     console().print(f"resolved {incident.id}; key {incident.key_id} {state}")

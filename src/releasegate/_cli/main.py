@@ -20,6 +20,7 @@ from releasegate._cli import (
     policy,
     schema,
     serve,
+    signers,
 )
 from releasegate.errors import InputError
 
@@ -31,7 +32,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Command groups register themselves on `app` when imported (one module per group).
+# One module per command group, each added here.
 app.command("decide")(decide.decide_command)
 app.add_typer(policy.app, name="policy")
 app.command("schema")(schema.schema_command)
@@ -41,6 +42,7 @@ app.command("serve")(serve.serve_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
 app.add_typer(decision.app, name="decision")
+app.add_typer(signers.app, name="signers")
 app.command("assess")(assess.assess_command)
 app.add_typer(guards.app, name="guards")
 app.add_typer(incidents.app, name="incidents")

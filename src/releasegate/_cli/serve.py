@@ -1,14 +1,24 @@
-"""`releasegate serve --model SPEC --decision DECISION.json`: the structured-access gateway."""
+"""`releasegate serve --model SPEC --decision PATH_OR_ID`: the structured-access gateway."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.markup import escape
 
-from releasegate._cli._common import err_console
+from releasegate._cli._common import console, err_console
+
+if TYPE_CHECKING:
+    from releasegate._cli._store import CliStore
+    from releasegate.gateway._server import ServePlan
+
+DEV_BANNER = """\
+[bold white on red]                                                                          [/]
+[bold white on red]  DEVELOPMENT MODE (--dev): NO SIGNED DECISION BINDS THIS GATEWAY.         [/]
+[bold white on red]  Signatures, expiry and the model fingerprint are not checked. Every      [/]
+[bold white on red]  model entry and every response is marked unreviewed. Never expose it.    [/]
+[bold white on red]                                                                          [/]"""
 
 
 def serve_command(
@@ -16,44 +26,111 @@ def serve_command(
         str, typer.Option(help="Model spec: bundled:smollm2, hf:PATH or openai:BASE_URL#MODEL.")
     ],
     decision: Annotated[
-        Path | None,
-        typer.Option(help="decision.json from `releasegate decide`; required unless --dev."),
+        str | None,
+        typer.Option(
+            help="The decision to enforce: a decision.json (or its directory), or the id of a "
+            "stored decision. It must be signed off (N of M), unexpired, and made for this "
+            "model. Required unless --dev."
+        ),
     ] = None,
     policy: Annotated[
         str | None,
         typer.Option(
-            help="Policy (file or bundled name) with the access_tiers to offer (the decision's)."
+            help="Policy (file or bundled name) with the access_tiers to offer; it must be the "
+            "decision's (default: the policy stored with the decision)."
+        ),
+    ] = None,
+    served_model_name: Annotated[
+        str | None,
+        typer.Option(
+            "--served-model-name",
+            help="The model id clients use (default: a short name from the spec, e.g. "
+            "smollm2-guarded; never the spec, URL, host or port).",
         ),
     ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     dev: Annotated[
         bool,
-        typer.Option(help="Local development: allow no admin token and no decision."),
+        typer.Option(help="Local trials: no admin token or signed decision needed; loudly marked."),
     ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
-    """Serve the model behind the gateway, only as far as the decision allows."""
+    """Serve the model behind the gateway, only as far as the signed decision allows.
+
+    Refuses to start (exit 2, before binding the port) when the decision is pending, rejected,
+    halted, expired, does not verify, or was made for another model; the refusal is audited.
+    """
+    from releasegate._cli._store import cli_errors, cli_store
     from releasegate.gateway import DecisionForbidsServing, GatewayConfigError
-    from releasegate.gateway._server import load_decision, load_tiers, serve
-    from releasegate.settings import Settings
+    from releasegate.gateway._server import ServeRefused, plan_serve, serve
+    from releasegate.store._types import utcnow
 
-    loaded = load_decision(decision) if decision is not None else None
-    from releasegate._cli.decide import resolve_policy_path
+    with cli_store() as store:
+        settings = store.settings
+        if served_model_name is not None:
+            settings = settings.model_copy(update={"served_model_name": served_model_name})
+        if dev:
+            err_console().print(DEV_BANNER)
+        elif settings.admin_token is None:
+            _refuse(
+                store,
+                "no_admin_token",
+                "no admin token: set RELEASEGATE_ADMIN_TOKEN (the admin API needs it), or run "
+                "with --dev for local development",
+                model,
+                decision,
+            )
+        from releasegate._cli.decide import resolve_policy_path
 
-    tiers = load_tiers(resolve_policy_path(policy) if policy else None, loaded)
-    settings = Settings()
+        try:
+            plan = plan_serve(
+                store.sessions,
+                model=model,
+                decision=decision,
+                policy_path=resolve_policy_path(policy) if policy else None,
+                dev=dev,
+                now=utcnow(),
+            )
+        except ServeRefused as exc:
+            _refuse(store, exc.code, str(exc), model, decision)
+        _print_plan(plan)
+    with cli_errors():
+        try:
+            serve(
+                settings, model=model, plan=plan, host=host, port=port, dev=dev, log_level=log_level
+            )
+        except (GatewayConfigError, DecisionForbidsServing) as exc:
+            err_console().print(
+                f"[bold red]refusing to serve:[/] {escape(str(exc))}", highlight=False
+            )
+            raise typer.Exit(2) from exc
+
+
+def _refuse(store: CliStore, code: str, message: str, model: str, decision: str | None) -> NoReturn:
+    """Print why serve will not start, audit the refusal, exit 2."""
     try:
-        serve(
-            settings,
-            model=model,
-            decision=loaded,
-            tiers=tiers,
-            host=host,
-            port=port,
-            dev=dev,
-            log_level=log_level,
+        store.audit_admin(
+            "serve.refused", reason=code, message=message, model=model, decision=decision
         )
-    except (GatewayConfigError, DecisionForbidsServing) as exc:
-        err_console().print(f"[bold red]refusing to serve:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from exc
+    except Exception as exc:  # the refusal stands even if it cannot be recorded
+        err_console().print(f"[yellow]could not audit the refusal:[/] {escape(str(exc))}")
+    err_console().print(
+        f"[bold red]refusing to serve ({code}):[/] {escape(message)}", highlight=False
+    )
+    raise typer.Exit(2)
+
+
+def _print_plan(plan: ServePlan) -> None:
+    con = console()
+    o = plan.openness
+    if plan.decision_id is not None:
+        con.print(f"decision [bold]{plan.decision_id}[/]: {o.status}; weights at {o.weights.value}")
+    if plan.fingerprint is not None:
+        label = "verified" if plan.fingerprint.verified else "unverified"
+        con.print(f"model fingerprint {plan.fingerprint.value} ({label})")
+    for note in plan.notes:
+        con.print(f"[yellow]note:[/] {escape(note)}")
+    con.print(f"tiers served: {', '.join(o.open_tiers)}")
+    for name, reason in o.withheld.items():
+        con.print(f"[yellow]withheld[/] {name}: {escape(reason)}")

@@ -52,12 +52,21 @@ def local_model_dir(backend: ModelBackend) -> Path | None:
 
 
 def model_identity(spec: str, backend: ModelBackend) -> ModelIdentity:
+    """Who was measured: the spec, its fingerprint (what `serve` checks), its weights' hash."""
+    from releasegate.backends import model_fingerprint
+
+    fingerprint = model_fingerprint(spec).value
     directory = local_model_dir(backend)
     if directory is None:
-        return ModelIdentity(name=spec)
+        return ModelIdentity(name=spec, fingerprint=fingerprint)
     model = getattr(backend, "model", None)
     count = sum(int(p.numel()) for p in model.parameters()) if model is not None else None
-    return ModelIdentity(name=spec, weights_sha256=weights_sha256(directory), parameter_count=count)
+    return ModelIdentity(
+        name=spec,
+        weights_sha256=weights_sha256(directory),
+        parameter_count=count,
+        fingerprint=fingerprint,
+    )
 
 
 def wilson_ci(successes: float, n: int, z: float = 1.959963984540054) -> ConfidenceInterval | None:
@@ -117,6 +126,8 @@ def evidence_from_run(
         judge=judge,
         log_path=str(run.log_path),
         log_sha256=run.log_sha256,
+        # Measured here, by `assess`; a proxy dataset makes it demonstration_proxy regardless.
+        evidence_kind="benchmark",
     )
 
 

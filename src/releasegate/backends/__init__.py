@@ -29,6 +29,11 @@ from releasegate.backends._finetune import (
     lora_finetune,
     merge_lora,
 )
+from releasegate.backends._fingerprint import (
+    ModelFingerprint,
+    default_served_name,
+    model_fingerprint,
+)
 from releasegate.backends._hf import HFBackend, HiddenStates, LensToken, LogitLens
 from releasegate.backends._loader import ENTRY_POINT_GROUP, BackendFactory, load_backend
 from releasegate.backends._openai import OpenAIBackend, UpstreamHTTPError
@@ -51,14 +56,17 @@ __all__ = [
     "LogitLens",
     "LoraRunConfig",
     "ModelBackend",
+    "ModelFingerprint",
     "OpenAIBackend",
     "StreamChunk",
     "TokenLogprob",
     "UpstreamHTTPError",
+    "default_served_name",
     "ensure_bundled_model",
     "gguf_path",
     "load_backend",
     "lora_finetune",
     "merge_lora",
     "model_cache_dir",
+    "model_fingerprint",
 ]

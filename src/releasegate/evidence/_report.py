@@ -36,6 +36,13 @@ class ModelIdentity(_Strict):
         default=None, description="SHA-256 of the weights file(s), where the weights are local"
     )
     parameter_count: int | None = Field(default=None, ge=0)
+    fingerprint: str | None = Field(
+        default=None,
+        pattern=r"^(sha256:[0-9a-f]{64}|declared:.+)$",
+        description="what `serve` recomputes to check it serves this model: 'sha256:<hex>' over "
+        "the weight files and adapter of a local model (verified), or 'declared:<model id>' for "
+        "a remote endpoint, which only declares its model (unverified)",
+    )
 
 
 class ConfidenceInterval(_Strict):
@@ -49,6 +56,9 @@ class ConfidenceInterval(_Strict):
         if self.low > self.high:
             raise ValueError(f"low ({self.low}) is above high ({self.high})")
         return self
+
+
+EvidenceKind = Literal["demonstration_proxy", "benchmark", "external"]
 
 
 class DatasetRef(_Strict):
@@ -91,6 +101,28 @@ class EvidenceItem(_Strict):
     log_path: str | None = Field(default=None, description="path of the evaluation log")
     log_sha256: Sha256 | None = None
     baseline: BaselineComparison | None = None
+    evidence_kind: EvidenceKind = Field(
+        default="external",
+        description="demonstration_proxy: a bundled benign proxy set that demonstrates the method; "
+        "benchmark: a published benchmark run by `assess` (e.g. inspect_evals WMDP via --data); "
+        "external: measured elsewhere and brought in. An item whose dataset is a demonstration "
+        "proxy is always demonstration_proxy.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _proxy_kind(cls, data: Any) -> Any:
+        # A proxy set never counts as anything but a proxy, whatever the file says.
+        if isinstance(data, dict):
+            dataset = data.get("dataset")
+            proxy = (
+                dataset.get("demonstration_proxy")
+                if isinstance(dataset, dict)
+                else getattr(dataset, "demonstration_proxy", False)
+            )
+            if proxy:
+                data = {**data, "evidence_kind": "demonstration_proxy"}
+        return data
 
 
 class TamperAttack(_Strict):

@@ -1,9 +1,10 @@
 """`create_app`: the structured-access gateway as a FastAPI app, built by a factory.
 
-Nothing is created at import time. `create_app` checks the decision against the tiers and the
-admin token (refusing to build an app that would serve more than the decision allows); the
-store, the audit writer, the guards, the rate limiter and (unless given) the backend are created
-in the app's lifespan and closed with it.
+Nothing is created at import time. `create_app` checks the admin token and what the decision
+opens: tiers the decision does not allow are withheld (closed with their reason, listed in
+`/v1/models`), and an app that could serve no tier at all is refused. The store, the audit
+writer, the guards, the rate limiter, the release-state gate and (unless given) the backend are
+created in the app's lifespan and closed with it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,10 +25,13 @@ from starlette.routing import Route
 
 from releasegate.access._keys import KeyRecord, KeyStore
 from releasegate.access._tiers import DEFAULT_TIERS, TierSpec
+from releasegate.approvals._allowed import DecisionForbidsServing, TierViolation
+from releasegate.approvals._openness import Openness, ReleaseState, open_now
 from releasegate.backends._base import ModelBackend
+from releasegate.backends._fingerprint import default_served_name
 from releasegate.gateway._admin import AdminActions, AdminRoute
-from releasegate.gateway._enforce import enforce_decision
 from releasegate.gateway._errors import ApiError
+from releasegate.gateway._gate import LiveGate, StaticGate, model_metadata
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._monitoring import monitoring_routes, start_monitoring
 from releasegate.gateway._pipeline import Observer, Pipeline
@@ -62,6 +67,7 @@ class Gateway:
     resources: list[Any] = field(default_factory=list)
     monitor: Any = None  # releasegate.monitoring.MisuseMonitor
     metrics: Any = None  # releasegate.monitoring.GatewayMetrics (GET /metrics)
+    gate: StaticGate | LiveGate | None = None  # what is open now
 
 
 def create_app(
@@ -70,6 +76,8 @@ def create_app(
     model: str | None = None,
     backend: ModelBackend | None = None,
     decision: Decision | None = None,
+    decision_id: str | None = None,
+    fingerprint: str | None = None,
     tiers: Mapping[str, TierSpec] | None = None,
     dev: bool = False,
     observers: list[Observer] | None = None,
@@ -81,9 +89,15 @@ def create_app(
         model: a backend spec (`bundled:smollm2`, `openai:URL#MODEL`...), loaded at startup;
             ignored when `backend` is given.
         backend: an already built backend (tests, embedding); not closed by the app.
-        decision: the release decision to enforce; None only with `dev`.
+        decision: a decision to enforce as given, its signatures unchecked (the caller vouches
+            for it: tests, embedding, `--dev`); the gateway withholds the tiers it forbids.
+        decision_id: a decision in the store to enforce live (what `releasegate serve` uses):
+            its signatures are checked, and a halt, a revoked signer or a fired trigger closes
+            tiers on every process within a second.
+        fingerprint: the served model's fingerprint, shown in `/v1/models`.
         tiers: the tiers to offer (a policy's `access_tiers`); default `DEFAULT_TIERS`.
-        dev: allow starting without an admin token or a decision (local development).
+        dev: allow starting without an admin token or a decision (local development); every
+            model entry and every response is marked unreviewed.
         observers: async callables told about every finished request (monitoring, metrics).
 
     Returns:
@@ -91,7 +105,7 @@ def create_app(
 
     Raises:
         GatewayConfigError: no admin token without `dev`; no model; no decision without `dev`.
-        DecisionForbidsServing: a tier is more open than the decision allows.
+        DecisionForbidsServing: the decision given allows none of the tiers.
     """
     settings = settings or Settings()
     offered = dict(tiers or DEFAULT_TIERS)
@@ -103,16 +117,27 @@ def create_app(
             "no admin token: set RELEASEGATE_ADMIN_TOKEN (the admin API needs it), or run with "
             "--dev for local development"
         )
-    if decision is not None:
-        enforce_decision(decision, offered)
-    elif not dev:
+    if decision is None and decision_id is None and not dev:
         raise GatewayConfigError("no decision to enforce: pass --decision (or --dev)")
     if backend is None and model is None:
         raise GatewayConfigError("no model: pass a model spec or a backend")
+    static: StaticGate | None = None
+    if decision_id is None:
+        state = ReleaseState(decision, decision.content_sha256[:16], None) if decision else None
+        static = StaticGate(open_now(state, offered, datetime.now(UTC)))
+        if decision is not None and not static.snapshot.open_tiers:
+            raise DecisionForbidsServing(_violations(static.snapshot))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gateway = await _start(settings, model, backend, offered, observers or [])
+        gate = static if static is not None else await _live_gate(settings, decision_id, offered)
+        try:
+            gateway = await _start(
+                settings, model, backend, offered, observers or [], gate, dev, fingerprint
+            )
+        except BaseException:
+            await gate.aclose()
+            raise
         app.state.gateway = gateway
         try:
             yield
@@ -204,7 +229,61 @@ def create_app(
         )
 
     app.add_exception_handler(StarletteHTTPException, http_error)
+    if dev:
+        app.add_middleware(_UnreviewedHeader)
     return app
+
+
+class _UnreviewedHeader:
+    """`--dev` only: every response says that no signed decision binds this gateway."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def marked(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-releasegate-review", b"unreviewed"))
+            await send(message)
+
+        await self.app(scope, receive, marked if scope["type"] == "http" else send)
+
+
+def _violations(openness: Openness) -> list[TierViolation]:
+    if openness.closed_reason is not None:
+        first = next(iter(openness.tiers.values()), None)
+        code = first.code if first is not None else "decision_closed"
+        return [TierViolation(None, code or "decision_closed", openness.closed_reason)]
+    return [
+        TierViolation(name, state.code or "tier_not_allowed", state.reason or "")
+        for name, state in openness.tiers.items()
+    ]
+
+
+async def _live_gate(
+    settings: Settings, decision_id: str | None, tiers: dict[str, TierSpec]
+) -> LiveGate:
+    from releasegate.audit import audit_log_from_settings
+    from releasegate.store._open import open_store
+
+    assert decision_id is not None
+    engine, sessions = await asyncio.to_thread(open_store, settings)
+    gate = LiveGate(
+        sessions,
+        audit_log_from_settings(settings, sessions),
+        decision_id,
+        tiers,
+        poll_s=settings.decision_poll_s,
+        max_age_s=settings.decision_max_staleness_s,
+        redis_url=settings.redis_url,
+        engine=engine,
+    )
+    try:
+        await gate.start()
+    except BaseException:
+        await gate.aclose()
+        raise
+    return gate
 
 
 async def _start(
@@ -213,6 +292,9 @@ async def _start(
     backend: ModelBackend | None,
     tiers: dict[str, TierSpec],
     observers: list[Observer],
+    gate: StaticGate | LiveGate,
+    dev: bool,
+    fingerprint: str | None,
 ) -> Gateway:
     from releasegate.audit import audit_log_from_settings
     from releasegate.guards import build_guards
@@ -235,7 +317,7 @@ async def _start(
 
             assert model is not None
             backend = await asyncio.to_thread(load_backend, model, settings)
-        model_name = settings.served_model_name or backend.name
+        model_name = settings.served_model_name or default_served_name(model or backend.name)
         cache: KeyCache[KeyRecord] = KeyCache(store.authenticate, ttl_s=settings.key_cache_ttl_s)
         limiter = RateLimiter(settings.redis_url)
         pipeline = Pipeline(
@@ -248,6 +330,7 @@ async def _start(
             max_body_bytes=settings.max_body_bytes,
             stream_window=getattr(settings, "guard_stream_window_chars", 400),
             stream_overlap=getattr(settings, "guard_stream_overlap_chars", 100),
+            gate=gate,
         )
         monitor, metrics, watch = start_monitoring(settings, sessions, audit.append_async, cache)
         pipeline.observers.append(watch)
@@ -263,11 +346,15 @@ async def _start(
             audit=audit,
             chat=GenerateRoute("chat", backend, model_name),
             completions=GenerateRoute("completion", backend, model_name),
-            models=ModelsRoute(model_name),
+            models=ModelsRoute(
+                model_name,
+                metadata=lambda: model_metadata(gate, dev=dev, fingerprint=fingerprint),
+            ),
             admin=AdminActions(store, tiers, cache),
             resources=[engine, cache, limiter],
             monitor=monitor,
             metrics=metrics,
+            gate=gate,
         )
     except BaseException:
         for r in resources:
@@ -283,6 +370,8 @@ async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
     await limiter.aclose()
     if close_backend:
         await gateway.backend.aclose()
+    if gateway.gate is not None:
+        await gateway.gate.aclose()
     engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """The one request pipeline that every gateway route goes through.
 
-    read body (413) → authenticate (401/503) → decode JSON (400) → parse (400)
+    read body (413) → authenticate (401/503) → is the tier open now (403/503)
+    → decode JSON (400) → parse (400)
     → authorize the tier's capabilities (403) → rate limit and quota (429/503)
     → input guards (400 content_filter / 503) → execute (backend, admin action...)
     → output guards → settle the token reservation → audit (503 if it cannot be written)
@@ -36,6 +37,7 @@ from releasegate.access._keys import KeyRecord
 from releasegate.access._tiers import TierSpec
 from releasegate.backends._base import ChatMessage, StreamChunk
 from releasegate.gateway._errors import ApiError, bad_request, unauthorized, unavailable
+from releasegate.gateway._gate import Gate
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._protocol import decode_json, error_event
 from releasegate.gateway._ratelimit import Quota, RateLimiter, Reservation
@@ -146,6 +148,7 @@ class Pipeline:
         admin_token: the admin bearer token; None disables the admin API.
         max_body_bytes: bodies above this get 413.
         stream_window, stream_overlap: output guarding windows while streaming.
+        gate: what is open now (`approvals.open_now`, kept fresh); None: every offered tier.
     """
 
     def __init__(
@@ -160,8 +163,10 @@ class Pipeline:
         max_body_bytes: int,
         stream_window: int = 400,
         stream_overlap: int = 100,
+        gate: Gate | None = None,
     ) -> None:
         self.tiers = tiers
+        self.gate = gate
         self.guards = guards
         self.keys = keys
         self.limiter = limiter
@@ -366,6 +371,8 @@ class Pipeline:
         try:
             body = await self.read_body(request) if route.needs_body else b""
             call.principal = await self.authenticate(request, route.admin)
+            if self.gate is not None and call.principal.tier is not None:
+                self.gate.check(call.principal.tier.name)  # a halt or a trigger closes tiers
             data = decode_json(body) if route.needs_body else {}
             call.parsed = route.parse(data, call.principal)
             route.authorize(call.principal, call.parsed)

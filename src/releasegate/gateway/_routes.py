@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from releasegate.backends._base import (
@@ -28,16 +29,29 @@ from releasegate.gateway._protocol import (
 )
 from releasegate.guards._base import GuardVerdict
 
+log = logging.getLogger("releasegate.gateway")
+
 WITHHELD = "[withheld: the output guard flagged this answer under the gateway's usage policy]"
 
 
 def backend_error(exc: BackendError) -> ApiError:
-    """Map a backend failure to a response: the upstream's 4xx stays a 400, anything else 502."""
+    """Map a backend failure to a response: the upstream's 4xx stays a 400, anything else 502.
+
+    The client sees the upstream's own message at most, never the backend's exception text:
+    that names the upstream URL, host and port, or a local model path, which the gateway does
+    not disclose (the served model name stands for all of them). The log keeps the details.
+    """
+    log.warning("model backend failed: %s", exc)
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and 400 <= status < 500 and status not in (401, 403, 429):
-        return ApiError(400, f"the model rejected the request: {exc}", code="upstream_rejected")
+        upstream = getattr(exc, "upstream_message", None)
+        detail = f": {upstream}" if isinstance(upstream, str) and upstream else ""
+        return ApiError(400, f"the model rejected the request{detail}", code="upstream_rejected")
     return ApiError(
-        502, f"the model backend failed: {exc}", type="server_error", code="backend_error"
+        502,
+        f"the model backend failed ({type(exc).__name__}); the gateway's log has the details",
+        type="server_error",
+        code="backend_error",
     )
 
 
@@ -146,16 +160,23 @@ class GenerateRoute:
 
 
 class ModelsRoute:
-    """`GET /v1/models`: the models this key's tier may use."""
+    """`GET /v1/models`: the models this key's tier may use, each with its release state
+    (`releasegate`: the decision, its status, the tiers open and those withheld, and why)."""
 
     name = "models"
     admin = False
     needs_body = False
 
-    def __init__(self, model_name: str, owned_by: str = "releasegate") -> None:
+    def __init__(
+        self,
+        model_name: str,
+        owned_by: str = "releasegate",
+        metadata: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.model_name = model_name
         self.owned_by = owned_by
         self.created = int(time.time())
+        self.metadata = metadata
 
     def parse(self, data: dict[str, Any], principal: Principal) -> None:
         return None
@@ -173,14 +194,15 @@ class ModelsRoute:
         tier = call.principal.tier if call.principal else None
         data = []
         if tier is not None and model_allowed(tier, self.model_name):
-            data.append(
-                {
-                    "id": self.model_name,
-                    "object": "model",
-                    "created": self.created,
-                    "owned_by": self.owned_by,
-                }
-            )
+            entry: dict[str, Any] = {
+                "id": self.model_name,
+                "object": "model",
+                "created": self.created,
+                "owned_by": self.owned_by,
+            }
+            if self.metadata is not None:
+                entry["releasegate"] = self.metadata()
+            data.append(entry)
         body = {"object": "list", "data": data}
         return Unary(outputs=[], render=lambda _v: body)
 

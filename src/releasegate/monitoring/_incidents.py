@@ -1,7 +1,10 @@
-"""Incidents: the record of a key suspended by misuse monitoring, until an admin resolves it.
+"""Incidents: what an admin must look at until it is resolved.
 
-Opening an incident and suspending its key happen in ONE transaction (the key row locked), so
-there is never a suspension without its incident nor an incident whose key still works.
+Misuse monitoring opens one when it suspends a key (kind "misuse"); opening it and suspending
+the key happen in ONE transaction (the key row locked), so there is never a suspension without
+its incident nor an incident whose key still works. A fired reassessment trigger opens one of
+kind "reassessment" (no key; `releasegate.approvals.fire_trigger`). Each has a severity, which
+the decisions' incident triggers count (`low` < `medium` < `high` < `critical`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,22 @@ from releasegate.store.tables.monitoring import IncidentRow
 
 IncidentStatus = Literal["open", "resolved"]
 
+# Misuse severity from the hazard categories flagged (MLCommons/Llama Guard numbering): weapons
+# of mass harm and child sexual exploitation are critical; violent, sexual and other crimes and
+# code-interpreter abuse high; everything else medium.
+_CRITICAL = frozenset({"S4", "S9"})
+_HIGH = frozenset({"S1", "S2", "S3", "S14"})
+
+
+def misuse_severity(categories: Sequence[str]) -> str:
+    """The severity of a misuse incident whose flagged requests fell in `categories`."""
+    found = set(categories)
+    if found & _CRITICAL:
+        return "critical"
+    if found & _HIGH:
+        return "high"
+    return "medium"
+
 
 class IncidentNotFoundError(ReleasegateError):
     """No incident has this id."""
@@ -39,7 +58,7 @@ class Incident:
     """One crossing of a key's flag threshold. Times are timezone-aware UTC."""
 
     id: str
-    key_id: str
+    key_id: str | None  # None for a reassessment incident
     tier: str
     window_start: datetime
     window_end: datetime
@@ -52,6 +71,10 @@ class Incident:
     resolved_at: datetime | None = None
     resolved_by: str | None = None
     resolution_note: str | None = None
+    kind: str = "misuse"
+    severity: str = "medium"
+    decision_id: str | None = None
+    summary: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The incident as the CLI (`--json`) and the admin API show it."""
@@ -70,6 +93,10 @@ class Incident:
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
             "resolved_by": self.resolved_by,
             "resolution_note": self.resolution_note,
+            "kind": self.kind,
+            "severity": self.severity,
+            "decision_id": self.decision_id,
+            "summary": self.summary,
         }
 
 
@@ -125,6 +152,8 @@ class IncidentStore:
                     trigger_seq=trigger_seq,
                     status="open",
                     created_at=utcnow(),
+                    kind="misuse",
+                    severity=misuse_severity(categories),
                 )
                 session.add(row)
                 session.flush()
@@ -187,7 +216,7 @@ class IncidentStore:
             row.resolved_at = utcnow()
             row.resolved_by = by
             row.resolution_note = note
-            if unsuspend:
+            if unsuspend and row.key_id is not None:
                 key = get_for_update(session, ApiKeyRow, row.key_id)
                 if key is not None:
                     key.suspended = False
@@ -213,7 +242,17 @@ def _to_incident(row: IncidentRow) -> Incident:
         resolved_at=row.resolved_at,
         resolved_by=row.resolved_by,
         resolution_note=row.resolution_note,
+        kind=row.kind,
+        severity=row.severity,
+        decision_id=row.decision_id,
+        summary=row.summary,
     )
 
 
-__all__ = ["Incident", "IncidentNotFoundError", "IncidentStatus", "IncidentStore"]
+__all__ = [
+    "Incident",
+    "IncidentNotFoundError",
+    "IncidentStatus",
+    "IncidentStore",
+    "misuse_severity",
+]

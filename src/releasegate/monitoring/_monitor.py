@@ -129,6 +129,8 @@ class MisuseMonitor:
         incident = await asyncio.to_thread(
             self.incidents.resolve, incident_id, by, note, unsuspend=unsuspend
         )
+        if incident.key_id is None:  # a reassessment incident: no key, no counter
+            return incident
         try:
             await self.counter.reset(incident.key_id)
         except MonitorUnavailable as exc:  # the window and the mark expire on their own

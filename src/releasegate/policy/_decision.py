@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from releasegate.evidence import ModelIdentity
+from releasegate.evidence import EvidenceKind, ModelIdentity
 from releasegate.vocab import AccessLevel, Benefit, Component, Condition, Tier
 
 DecisionStatus = Literal["pending", "approved", "halted"]
@@ -30,6 +31,9 @@ class IndicatorReading(_Strict):
     note: str | None = None
     role: Literal["capability", "safeguard"] = "capability"
     evidence: list[str] = Field(default_factory=list, description="ids of the evidence items read")
+    evidence_kinds: list[EvidenceKind] = Field(
+        default_factory=list, description="the kinds of the evidence items read"
+    )
 
 
 class DomainAssessment(_Strict):
@@ -57,6 +61,12 @@ class RuleTrace(_Strict):
     matched: bool
     reads: dict[str, Any] = Field(default_factory=dict)
     effect: str | None = Field(default=None, description="what the rule did, when it matched")
+    before: dict[Component, AccessLevel] | None = Field(
+        default=None, description="precaution rules: the levels before the rule"
+    )
+    after: dict[Component, AccessLevel] | None = Field(
+        default=None, description="precaution rules: the levels after it (what is applied)"
+    )
 
 
 class Alternative(_Strict):
@@ -69,8 +79,19 @@ class Alternative(_Strict):
 
 
 class ReassessmentTrigger(_Strict):
+    """A trigger copied from the policy into the (signed) decision, with its fallback resolved."""
+
     id: str
     description: str
+    kind: Literal["incidents", "flaw_report", "model_fingerprint", "expiry"] | None = None
+    min_severity: Tier | None = None
+    count: int = 1
+    window_days: float | None = None
+    fallback: AccessLevel | None = Field(
+        default=None,
+        description="most open weights level once the trigger fired (None in decisions made "
+        "before triggers had fallbacks: closed)",
+    )
 
 
 class SignoffRequirement(_Strict):
@@ -95,6 +116,10 @@ class Decision(_Strict):
     trace: list[RuleTrace] = Field(default_factory=list)
     uncertainty: list[str] = Field(default_factory=list)
     reassessment_triggers: list[ReassessmentTrigger] = Field(default_factory=list)
+    valid_until: datetime | None = Field(
+        default=None,
+        description="the report's assessment date plus the policy's max_validity_days (UTC)",
+    )
     signoff: SignoffRequirement
     halted_reason: str | None = None
     missing_evidence: list[str] = Field(

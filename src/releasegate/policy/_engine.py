@@ -11,8 +11,10 @@ How a decision is reached (docs/policy-format.md has the long form):
 3. The open-weights rule: the `weights` view of a domain is the worse of `pre_mitigation` and
    `post_tamper`; the `api` view is `post_mitigation`.
 4. Rules run in order; every rule is traced with the values it read. Caps only ever lower a level.
-5. Precaution: missing required evidence or a failed evaluation steps the policy's precaution
-   components down at least one more level.
+5. Precaution, each step traced with the levels before and after it: a CI straddling a cutoff
+   is read at its worse bound; missing required evidence or a failed evaluation steps the
+   policy's precaution components down at least one more level; a domain whose capability
+   evidence is all benign demonstration proxies caps the weights (`proxy_only_weights_cap`).
 
 Every step is monotone: worse evidence, or less of it, never opens anything.
 """
@@ -20,6 +22,8 @@ Every step is monotone: worse evidence, or less of it, never opens anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from releasegate.errors import InputError, Problem
 from releasegate.evidence import ConfidenceInterval, EvidenceItem, RiskReport
@@ -108,7 +112,12 @@ class _Reading:
 
 
 def _read(
-    report: RiskReport, domain: str, ind: Indicator, spec: MetricSpec, condition: Condition
+    report: RiskReport,
+    domain: str,
+    ind: Indicator,
+    spec: MetricSpec,
+    condition: Condition,
+    at_point: bool = False,
 ) -> _Reading:
     best: tuple[int, float, EvidenceItem, float, ConfidenceInterval | None, Tier, bool] | None = (
         None
@@ -128,7 +137,9 @@ def _read(
             low_t = _tier_of(ci.low, ind.cutoffs, spec.direction)
             high_t = _tier_of(ci.high, ind.cutoffs, spec.direction)
             straddles = low_t != high_t
-            tier = _worst([point, low_t, high_t])
+            # `at_point` reads the point estimate only: the counterfactual that shows what
+            # reading at the worse CI bound cost (the straddling precaution's trace line).
+            tier = point if at_point else _worst([point, low_t, high_t])
         badness = value if spec.direction == "higher_is_worse" else -value
         key = (tier.rank, badness)
         if best is None or key > (best[0], best[1]):
@@ -167,15 +178,16 @@ def _read(
         note=note,
         role=ind.role,
         evidence=sorted(i.id for i in items),
+        evidence_kinds=sorted({i.evidence_kind for i in items}),
     )
     return _Reading(domain, ind, condition, reading)
 
 
 def _assess_domain(
-    report: RiskReport, policy: ReleasePolicy, domain: str
+    report: RiskReport, policy: ReleasePolicy, domain: str, at_point: bool = False
 ) -> tuple[DomainAssessment, list[_Reading]]:
     readings = [
-        _read(report, domain, ind, policy.metrics[ind.metric], cond)
+        _read(report, domain, ind, policy.metrics[ind.metric], cond, at_point)
         for ind in policy.domains[domain].indicators
         for cond in ind.conditions
     ]
@@ -225,6 +237,7 @@ class _Context:
     policy: ReleasePolicy
     domains: dict[str, DomainAssessment]
     reads: dict[str, object] = field(default_factory=dict)
+    at_point: bool = False  # read metric atoms at their point value (see `_read`)
 
 
 def _domain_view(assessment: DomainAssessment, when: TierWhen) -> tuple[str, Tier | None]:
@@ -258,6 +271,8 @@ def _eval_metric(when: MetricWhen, ctx: _Context) -> bool:
         measured = _measured(item, when.measure)
         if measured is None:
             unmeasured = True  # no baseline: this item's uplift is unknown
+        elif ctx.at_point:
+            values.append(measured[0])
         else:
             values.append(_worse_value(measured[0], measured[1], spec.direction))
     if unmeasured:
@@ -385,6 +400,275 @@ def _uncertainty(report: RiskReport, policy: ReleasePolicy, readings: list[_Read
     return notes
 
 
+def _assess_all(
+    report: RiskReport, policy: ReleasePolicy, at_point: bool = False
+) -> tuple[dict[str, DomainAssessment], list[_Reading]]:
+    domains: dict[str, DomainAssessment] = {}
+    readings: list[_Reading] = []
+    for name in policy.domains:
+        assessment, domain_readings = _assess_domain(report, policy, name, at_point)
+        domains[name] = assessment
+        readings += domain_readings
+    return domains, readings
+
+
+@dataclass
+class _RulesOutcome:
+    levels: dict[Component, AccessLevel]
+    extra_safeguards: dict[Component, list[str]]
+    trace: list[RuleTrace]
+    halted_reason: str | None
+
+
+def _apply_rules(
+    report: RiskReport,
+    policy: ReleasePolicy,
+    domains: dict[str, DomainAssessment],
+    at_point: bool = False,
+) -> _RulesOutcome:
+    """Run the policy's rules in order from the ceilings; a halt closes what it does not name."""
+    levels = {c: policy.ceilings.get(c, AccessLevel.FULLY_OPEN) for c in Component}
+    extra: dict[Component, list[str]] = {}
+    trace: list[RuleTrace] = []
+    halted_reason: str | None = None
+    # Components every matched halting rule names in its `cap`; the others close. An
+    # intersection, so that one more halting rule can only close more.
+    halt_keep: set[Component] | None = None
+    for rule in policy.rules:
+        ctx = _Context(report, policy, domains, at_point=at_point)
+        matched = _eval(rule.when, ctx)
+        trace.append(
+            RuleTrace(
+                rule=rule.id,
+                source=rule.source,
+                matched=matched,
+                reads=dict(sorted(ctx.reads.items())),
+                effect=_describe_effect(rule) if matched else None,
+            )
+        )
+        if not matched:
+            continue
+        for component, cap in rule.then.cap.items():
+            _lower(levels, component, cap)
+        for component, names in rule.then.require_safeguards.items():
+            extra.setdefault(component, []).extend(names)
+        if rule.then.halt is not None:
+            halted_reason = halted_reason or f"{rule.id}: {rule.then.halt}"
+            named = set(rule.then.cap)
+            halt_keep = named if halt_keep is None else halt_keep & named
+    if halt_keep is not None:
+        for component in Component:
+            if component not in halt_keep:
+                levels[component] = AccessLevel.CLOSED
+    return _RulesOutcome(levels, extra, trace, halted_reason)
+
+
+def _changes(
+    before: dict[Component, AccessLevel], after: dict[Component, AccessLevel]
+) -> str | None:
+    moved = [
+        f"{c.value} {before[c].value} -> {after[c].value}" for c in before if before[c] != after[c]
+    ]
+    return ", ".join(moved) if moved else None
+
+
+def _precaution_line(
+    rule: str,
+    source: str,
+    reads: dict[str, Any],
+    before: dict[Component, AccessLevel],
+    after: dict[Component, AccessLevel],
+    why: str,
+) -> RuleTrace:
+    """A precaution rule's trace line: what it read, and the levels before and after it."""
+    changed = _changes(before, after)
+    return RuleTrace(
+        rule=rule,
+        source=source,
+        matched=changed is not None,
+        reads=reads,
+        effect=f"{why}: {changed}" if changed else None,
+        before=dict(before),
+        after=dict(after),
+    )
+
+
+def _straddling(
+    report: RiskReport,
+    policy: ReleasePolicy,
+    readings: list[_Reading],
+    levels: dict[Component, AccessLevel],
+) -> tuple[list[str], RuleTrace]:
+    """Trace what reading straddling CIs at their worse bound cost: the levels the rules give
+    at the point estimates (before) and at the worse bounds (after, already applied)."""
+    straddling = [
+        f"{r.domain}/{r.indicator.id}/{r.condition.value}"
+        for r in readings
+        if r.reading.straddles_cutoff
+    ]
+    before = dict(levels)
+    if straddling:
+        point_domains, _ = _assess_all(report, policy, at_point=True)
+        before = _apply_rules(report, policy, point_domains, at_point=True).levels
+        # The worse bound can only close more (monotone rules); never report an opening.
+        before = {c: max(before[c], levels[c]) for c in Component}
+    line = _precaution_line(
+        "precaution.straddling_ci",
+        "releasegate precaution (MISSION.md)",
+        {"straddling": straddling},
+        before,
+        levels,
+        "tiers read at the worse bound of CIs that straddle a cutoff",
+    )
+    if straddling and line.effect is None:
+        line = line.model_copy(
+            update={
+                "matched": True,
+                "effect": "tiers read at the worse CI bound; no level changed by it",
+            }
+        )
+    return straddling, line
+
+
+def _missing_or_failed(
+    report: RiskReport,
+    policy: ReleasePolicy,
+    readings: list[_Reading],
+    levels: dict[Component, AccessLevel],
+) -> tuple[list[str], list[str], RuleTrace]:
+    """Precaution: missing required evidence or a failed evaluation steps the policy's
+    precaution components at least one level below what the evidence alone allows."""
+    missing = [f"{r.domain}/{r.indicator.id}/{r.condition.value}" for r in readings if r.missing]
+    failed = [f.evaluation for f in report.coverage.failed]
+    before = dict(levels)
+    if missing or failed:
+        # One step for any mix of causes: each cause alone already costs a level.
+        for component in policy.precaution.components:
+            levels[component] = AccessLevel.from_rank(
+                levels[component].rank - policy.precaution.step
+            )
+    line = _precaution_line(
+        "precaution.missing_or_failed",
+        "releasegate precaution (MISSION.md); Anthropic RSP; NIST AI 800-1",
+        {"missing_evidence": missing, "failed_evaluations": failed},
+        before,
+        levels,
+        "step down",
+    )
+    if (missing or failed) and line.effect is None:
+        line = line.model_copy(
+            update={"matched": True, "effect": "step down: every component was already closed"}
+        )
+    return missing, failed, line
+
+
+def _proxy_only(
+    policy: ReleasePolicy, readings: list[_Reading], levels: dict[Component, AccessLevel]
+) -> RuleTrace:
+    """Precaution: a domain whose capability evidence is all benign demonstration proxies has
+    not been measured for hazard; the policy's `proxy_only_weights_cap` bounds the weights."""
+    kinds: dict[str, set[str]] = {}
+    for r in readings:
+        if r.indicator.role == "capability" and not r.missing:
+            kinds.setdefault(r.domain, set()).update(r.reading.evidence_kinds)
+    proxy_only = sorted(d for d, k in kinds.items() if k == {"demonstration_proxy"})
+    before = dict(levels)
+    cap = policy.proxy_only_weights_cap
+    if cap is not None and proxy_only:
+        _lower(levels, Component.WEIGHTS, cap)
+    reads: dict[str, Any] = {f"{d}.evidence_kinds": sorted(k) for d, k in sorted(kinds.items())}
+    reads["cap"] = cap.value if cap is not None else "none"
+    line = _precaution_line(
+        "precaution.proxy_only_evidence",
+        "releasegate precaution: benign proxies demonstrate the method, not the hazard",
+        reads,
+        before,
+        levels,
+        "capability evidence is demonstration_proxy only for " + ", ".join(proxy_only),
+    )
+    if cap is not None and proxy_only and line.effect is None:
+        line = line.model_copy(
+            update={
+                "matched": True,
+                "effect": f"proxy-only evidence for {', '.join(proxy_only)}; weights already at "
+                f"or below {cap.value}",
+            }
+        )
+    return line
+
+
+def _required_safeguards(
+    policy: ReleasePolicy,
+    levels: dict[Component, AccessLevel],
+    extra: dict[Component, list[str]],
+) -> dict[Component, list[str]]:
+    required: dict[Component, list[str]] = {}
+    for component in Component:
+        names = list(policy.required_safeguards.get(component, {}).get(levels[component], []))
+        if levels[component] > AccessLevel.CLOSED:
+            names += extra.get(component, [])
+        if names:
+            required[component] = list(dict.fromkeys(names))
+    return required
+
+
+def _triggers(
+    policy: ReleasePolicy, missing: list[str], straddling: list[str]
+) -> list[ReassessmentTrigger]:
+    triggers = [
+        ReassessmentTrigger(
+            id=t.id,
+            description=t.description,
+            kind=t.kind,
+            min_severity=t.min_severity,
+            count=t.count,
+            window_days=t.window_days,
+            fallback=t.fallback or policy.reassessment_fallback,
+        )
+        for t in policy.reassessment_triggers
+    ]
+    if policy.max_validity_days and not any(t.kind == "expiry" for t in triggers):
+        triggers.append(
+            ReassessmentTrigger(
+                id="expiry",
+                description=f"{policy.max_validity_days} days after the assessment "
+                "(max_validity_days)",
+                kind="expiry",
+                fallback=policy.reassessment_fallback,
+            )
+        )
+    if missing:
+        triggers.append(
+            ReassessmentTrigger(
+                id="missing-evidence",
+                description="Reassess when the missing evidence is available: "
+                + ", ".join(missing),
+                fallback=policy.reassessment_fallback,
+            )
+        )
+    if straddling:
+        triggers.append(
+            ReassessmentTrigger(
+                id="straddling-ci",
+                description="Reassess with more samples; these CIs straddle a cutoff: "
+                + ", ".join(straddling),
+                fallback=policy.reassessment_fallback,
+            )
+        )
+    return triggers
+
+
+def _valid_until(report: RiskReport, policy: ReleasePolicy) -> datetime | None:
+    # Counted from the assessment, not from `decide`: evidence ages whenever it is read, and
+    # the same inputs must give the same decision.
+    if policy.max_validity_days is None or report.created_at is None:
+        return None
+    created = report.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return (created + timedelta(days=policy.max_validity_days)).astimezone(UTC)
+
+
 def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
     """Decide the most open level per component that the evidence allows under the policy.
 
@@ -403,140 +687,37 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
     if problems:
         raise InputError("<report>", problems)
 
-    domains: dict[str, DomainAssessment] = {}
-    readings: list[_Reading] = []
-    for name in policy.domains:
-        assessment, domain_readings = _assess_domain(report, policy, name)
-        domains[name] = assessment
-        readings += domain_readings
-
-    levels = {c: policy.ceilings.get(c, AccessLevel.FULLY_OPEN) for c in Component}
-    extra_safeguards: dict[Component, list[str]] = {}
-    trace: list[RuleTrace] = []
-    halted_reason: str | None = None
-    # Components every matched halting rule names in its `cap`; the others close. An
-    # intersection, so that one more halting rule can only close more.
-    halt_keep: set[Component] | None = None
-    halted = False
-    for rule in policy.rules:
-        ctx = _Context(report, policy, domains)
-        matched = _eval(rule.when, ctx)
-        trace.append(
-            RuleTrace(
-                rule=rule.id,
-                source=rule.source,
-                matched=matched,
-                reads=dict(sorted(ctx.reads.items())),
-                effect=_describe_effect(rule) if matched else None,
-            )
+    domains, readings = _assess_all(report, policy)
+    outcome = _apply_rules(report, policy, domains)
+    levels = outcome.levels
+    # Precaution, in order; each line's `after` is the next one's `before`.
+    straddling, straddling_line = _straddling(report, policy, readings, levels)
+    missing, failed, missing_line = _missing_or_failed(report, policy, readings, levels)
+    proxy_line = _proxy_only(policy, readings, levels)
+    uncertainty = _uncertainty(report, policy, readings)
+    valid_until = _valid_until(report, policy)
+    if policy.max_validity_days and valid_until is None:
+        uncertainty.append(
+            "The report has no assessment date (created_at), so the decision's validity cannot "
+            "be bounded; it is treated as expired until the model is assessed again."
         )
-        if not matched:
-            continue
-        for component, cap in rule.then.cap.items():
-            _lower(levels, component, cap)
-        for component, names in rule.then.require_safeguards.items():
-            extra_safeguards.setdefault(component, []).extend(names)
-        if rule.then.halt is not None:
-            halted = True
-            halted_reason = halted_reason or f"{rule.id}: {rule.then.halt}"
-            named = set(rule.then.cap)
-            halt_keep = named if halt_keep is None else halt_keep & named
-    if halted:
-        for component in Component:
-            if component not in (halt_keep or set()):
-                levels[component] = AccessLevel.CLOSED
-
-    # Precaution: at least one level below what the evidence alone allows.
-    missing = [f"{r.domain}/{r.indicator.id}/{r.condition.value}" for r in readings if r.missing]
-    failed = [f.evaluation for f in report.coverage.failed]
-    step = policy.precaution.step
-    before = {c: levels[c] for c in policy.precaution.components}
-    if missing or failed:
-        # One step for any mix of causes: each cause alone already costs a level.
-        for component in policy.precaution.components:
-            levels[component] = AccessLevel.from_rank(levels[component].rank - step)
-    trace.append(
-        RuleTrace(
-            rule="precaution.missing_or_failed",
-            source="releasegate precaution (MISSION.md); Anthropic RSP; NIST AI 800-1",
-            matched=bool(missing or failed),
-            reads={"missing_evidence": missing, "failed_evaluations": failed},
-            effect=(
-                "step down "
-                + ", ".join(
-                    f"{c.value} {before[c].value} -> {levels[c].value}"
-                    for c in policy.precaution.components
-                )
-                if missing or failed
-                else None
-            ),
-        )
-    )
-    straddling = [
-        f"{r.domain}/{r.indicator.id}/{r.condition.value}"
-        for r in readings
-        if r.reading.straddles_cutoff
-    ]
-    trace.append(
-        RuleTrace(
-            rule="precaution.straddling_ci",
-            source="releasegate precaution (MISSION.md)",
-            matched=bool(straddling),
-            reads={"straddling": straddling},
-            effect=(
-                "tiers read at the worse CI bound, so every component whose level depends on "
-                "that cutoff is at least one level lower"
-                if straddling
-                else None
-            ),
-        )
-    )
-
-    required: dict[Component, list[str]] = {}
-    for component in Component:
-        names = list(policy.required_safeguards.get(component, {}).get(levels[component], []))
-        if levels[component] > AccessLevel.CLOSED:
-            names += extra_safeguards.get(component, [])
-        if names:
-            required[component] = list(dict.fromkeys(names))
-
-    triggers = [
-        ReassessmentTrigger(id=t.id, description=t.description)
-        for t in policy.reassessment_triggers
-    ]
-    if missing:
-        triggers.append(
-            ReassessmentTrigger(
-                id="missing-evidence",
-                description="Reassess when the missing evidence is available: "
-                + ", ".join(missing),
-            )
-        )
-    if straddling:
-        triggers.append(
-            ReassessmentTrigger(
-                id="straddling-ci",
-                description="Reassess with more samples; these CIs straddle a cutoff: "
-                + ", ".join(straddling),
-            )
-        )
-
     decision = Decision(
         model=report.model,
         report_sha256=model_sha256(report),
         policy_name=policy.name,
         policy_version=policy.version,
         policy_sha256=model_sha256(policy),
-        status="halted" if halted else "pending",
+        status="halted" if outcome.halted_reason else "pending",
         levels=levels,
         domains=list(domains.values()),
-        required_safeguards=required,
+        required_safeguards=_required_safeguards(policy, levels, outcome.extra_safeguards),
         alternatives=choose_alternatives(levels, policy.access_tiers),
-        trace=trace,
-        uncertainty=_uncertainty(report, policy, readings),
-        reassessment_triggers=triggers,
+        trace=[*outcome.trace, straddling_line, missing_line, proxy_line],
+        uncertainty=uncertainty,
+        reassessment_triggers=_triggers(policy, missing, straddling),
+        valid_until=valid_until,
         signoff=SignoffRequirement(roles=policy.signoff.roles, required=policy.signoff.required),
-        halted_reason=halted_reason,
+        halted_reason=outcome.halted_reason,
         missing_evidence=missing,
         failed_evaluations=failed,
     )

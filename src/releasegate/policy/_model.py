@@ -222,9 +222,44 @@ class Precaution(_Strict):
     step: int = Field(default=1, ge=1, le=6, description="levels to step down (at least 1)")
 
 
+TriggerKind = Literal["incidents", "flaw_report", "model_fingerprint", "expiry"]
+
+
 class Trigger(_Strict):
+    """When the decision must be reassessed, and how far access falls back meanwhile.
+
+    A trigger without a `kind` is a reminder for the release team (fired by hand with
+    `releasegate.approvals.fire_trigger`); one with a `kind` fires by itself: `incidents` when
+    `count` incidents of `min_severity` or worse are opened within `window_days`;
+    `flaw_report` when a flaw report is confirmed; `model_fingerprint` when the model's
+    fingerprint changes; `expiry` when the decision's `valid_until` passes.
+    """
+
     id: Identifier
     description: str
+    kind: TriggerKind | None = None
+    min_severity: Tier | None = Field(
+        default=None, description="incidents: the least severe incident that counts"
+    )
+    count: int = Field(default=1, ge=1, description="incidents: how many within the window")
+    window_days: float | None = Field(
+        default=None, gt=0, description="incidents: the sliding window, in days"
+    )
+    fallback: AccessLevel | None = Field(
+        default=None,
+        description="most open level the model's access (the weights component) keeps once the "
+        "trigger fired, until a new decision; default: the policy's reassessment_fallback",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> Trigger:
+        if self.kind == "incidents" and (self.min_severity is None or self.window_days is None):
+            raise ValueError("an incidents trigger needs min_severity and window_days")
+        if self.kind != "incidents" and (
+            self.min_severity is not None or self.window_days is not None or self.count != 1
+        ):
+            raise ValueError("min_severity, count and window_days belong to incidents triggers")
+        return self
 
 
 class Signoff(_Strict):
@@ -260,6 +295,22 @@ class ReleasePolicy(_Strict):
     )
     precaution: Precaution = Field(default_factory=Precaution)
     reassessment_triggers: list[Trigger] = Field(default_factory=list)
+    max_validity_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="a decision is valid this many days from the date of its report's "
+        "assessment (`valid_until`); then the `expiry` trigger fires",
+    )
+    reassessment_fallback: AccessLevel = Field(
+        default=AccessLevel.API,
+        description="most open weights level a fired trigger leaves, unless the trigger names "
+        "its own fallback",
+    )
+    proxy_only_weights_cap: AccessLevel | None = Field(
+        default=None,
+        description="most open weights level while any domain's capability evidence is all "
+        "demonstration_proxy (benign proxies show the method; they do not measure hazard)",
+    )
     signoff: Signoff
     access_tiers: dict[str, TierSpec] = Field(
         default_factory=lambda: dict(DEFAULT_TIERS),
@@ -285,5 +336,6 @@ __all__ = [
     "Then",
     "TierWhen",
     "Trigger",
+    "TriggerKind",
     "When",
 ]

@@ -10,10 +10,22 @@ from releasegate.reports._render import (
     render_eu_checklist,
     render_model_card,
 )
+from releasegate.reports._view import (
+    Claim,
+    ReleaseView,
+    SafeguardCoverage,
+    SignatureLine,
+    TierLine,
+)
 
 __all__ = [
     "DECISION_FILES",
     "ChecklistItem",
+    "Claim",
+    "ReleaseView",
+    "SafeguardCoverage",
+    "SignatureLine",
+    "TierLine",
     "checklist",
     "domain_chart",
     "render_all",

@@ -1,7 +1,10 @@
 """Render a `Decision` (with its report and policy) to the files a reviewer reads.
 
 Templates are Jinja2 files shipped in the package (`reports/templates/`). Output is
-deterministic: no timestamps, stable ordering, so two runs give identical bytes.
+deterministic: no timestamps but those of the signatures and triggers the `ReleaseView`
+carries, stable ordering, so the same state gives identical bytes. The documents print the
+decision's standing from its `ReleaseView` (status, signers, times, what is open); without one,
+as just decided.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from releasegate.evidence import RiskReport
 from releasegate.policy import Decision, ReleasePolicy, decision_json_bytes
 from releasegate.reports._chart import TIER_COLOURS, domain_chart
 from releasegate.reports._eu_ai_act import checklist
+from releasegate.reports._facts import evidence_line, proxy_only_domains, safeguard_coverage
+from releasegate.reports._view import ReleaseView
 from releasegate.vocab import AccessLevel, Condition, Tier
 
 DECISION_FILES = (
@@ -55,12 +60,16 @@ def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _context(decision: Decision, report: RiskReport, policy: ReleasePolicy) -> dict[str, Any]:
+def _context(
+    decision: Decision, report: RiskReport, policy: ReleasePolicy, release: ReleaseView | None
+) -> dict[str, Any]:
     matched = [t for t in decision.trace if t.matched]
+    view = release or ReleaseView.just_decided(decision)
     return {
         "d": decision,
         "report": report,
         "policy": policy,
+        "release": view,
         "conditions": list(Condition),
         "tiers": list(Tier),
         "levels": list(AccessLevel),
@@ -68,19 +77,33 @@ def _context(decision: Decision, report: RiskReport, policy: ReleasePolicy) -> d
         "matched": matched,
         "fmt": _fmt,
         "md": _md,
-        "checklist": checklist(decision, report, policy),
+        "checklist": checklist(decision, report, policy, view),
+        "coverage": safeguard_coverage(decision, policy, view),
+        "evidence_lines": [evidence_line(e) for e in report.evidence],
+        "proxy_domains": proxy_only_domains(decision),
         "safeguard_text": policy.safeguards,
     }
 
 
-def render_decision_md(decision: Decision, report: RiskReport, policy: ReleasePolicy) -> str:
-    """`decision.md`: the decision, its reasons, the domains, the full trace."""
-    return _env(False).get_template("decision.md.j2").render(_context(decision, report, policy))
+def render_decision_md(
+    decision: Decision,
+    report: RiskReport,
+    policy: ReleasePolicy,
+    release: ReleaseView | None = None,
+) -> str:
+    """`decision.md`: the decision, its standing and sign-off, its reasons, the full trace."""
+    ctx = _context(decision, report, policy, release)
+    return _env(False).get_template("decision.md.j2").render(ctx)
 
 
-def render_decision_html(decision: Decision, report: RiskReport, policy: ReleasePolicy) -> str:
+def render_decision_html(
+    decision: Decision,
+    report: RiskReport,
+    policy: ReleasePolicy,
+    release: ReleaseView | None = None,
+) -> str:
     """`decision.html`: self-contained (inline CSS and SVG), with a chart per domain."""
-    ctx = _context(decision, report, policy)
+    ctx = _context(decision, report, policy, release)
     ctx["charts"] = {
         d.domain: Markup(domain_chart(d, policy))  # built from escaped parts
         for d in decision.domains
@@ -88,39 +111,60 @@ def render_decision_html(decision: Decision, report: RiskReport, policy: Release
     return _env(True).get_template("decision.html.j2").render(ctx)
 
 
-def render_model_card(decision: Decision, report: RiskReport, policy: ReleasePolicy) -> str:
-    """`model-card.md`: a Hugging Face model-card fragment (front matter + a release section)."""
+def render_model_card(
+    decision: Decision,
+    report: RiskReport,
+    policy: ReleasePolicy,
+    release: ReleaseView | None = None,
+) -> str:
+    """`model-card.md`: a Hugging Face model-card fragment (front matter + a release section),
+    every claim from what is configured and evidenced."""
+    ctx = _context(decision, report, policy, release)
+    view: ReleaseView = ctx["release"]
     front = {
         "tags": ["releasegate"],
         "releasegate": {
             "decision_sha256": decision.content_sha256,
             "policy": f"{decision.policy_name}@{decision.policy_version}",
-            "status": decision.status,
+            "status": view.status,
+            "reassessment_required": view.reassessment_required,
             "levels": {c.value: lvl.value for c, lvl in sorted(decision.levels.items())},
+            "in_force": {c.value: lvl.value for c, lvl in sorted(view.in_force.items())},
         },
     }
-    ctx = _context(decision, report, policy)
     ctx["front_matter"] = yaml.safe_dump(front, sort_keys=True, allow_unicode=True).rstrip("\n")
     return _env(False).get_template("model-card.md.j2").render(ctx)
 
 
-def render_eu_checklist(decision: Decision, report: RiskReport, policy: ReleasePolicy) -> str:
-    """`eu-ai-act-checklist.md`: Art. 53 and 55 obligations, covered and missing."""
-    return (
-        _env(False)
-        .get_template("eu-ai-act-checklist.md.j2")
-        .render(_context(decision, report, policy))
-    )
+def render_eu_checklist(
+    decision: Decision,
+    report: RiskReport,
+    policy: ReleasePolicy,
+    release: ReleaseView | None = None,
+) -> str:
+    """`eu-ai-act-checklist.md`: Art. 53 and 55 obligations, covered (with evidence) and not."""
+    ctx = _context(decision, report, policy, release)
+    return _env(False).get_template("eu-ai-act-checklist.md.j2").render(ctx)
 
 
-def render_all(decision: Decision, report: RiskReport, policy: ReleasePolicy) -> dict[str, bytes]:
-    """Every decision file (`DECISION_FILES`) as bytes, keyed by file name."""
+def render_all(
+    decision: Decision,
+    report: RiskReport,
+    policy: ReleasePolicy,
+    release: ReleaseView | None = None,
+) -> dict[str, bytes]:
+    """Every decision file (`DECISION_FILES`) as bytes, keyed by file name.
+
+    Args:
+        decision, report, policy: the decision and what it was made from.
+        release: its standing now (status, signatures, what is open); default: just decided.
+    """
     return {
         "decision.json": decision_json_bytes(decision),
-        "decision.md": render_decision_md(decision, report, policy).encode(),
-        "decision.html": render_decision_html(decision, report, policy).encode(),
-        "model-card.md": render_model_card(decision, report, policy).encode(),
-        "eu-ai-act-checklist.md": render_eu_checklist(decision, report, policy).encode(),
+        "decision.md": render_decision_md(decision, report, policy, release).encode(),
+        "decision.html": render_decision_html(decision, report, policy, release).encode(),
+        "model-card.md": render_model_card(decision, report, policy, release).encode(),
+        "eu-ai-act-checklist.md": render_eu_checklist(decision, report, policy, release).encode(),
     }
 
 

@@ -1,10 +1,11 @@
-"""Stored release decisions and their sign-offs (migration 0001_decisions)."""
+"""Stored release decisions (migration 0001_decisions; 0004_approvals adds what re-rendering
+needs). Their signed sign-offs live in `store.tables.approvals`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from releasegate.store._base import Base
@@ -12,7 +13,11 @@ from releasegate.store._types import UTCDateTime
 
 
 class DecisionRow(Base):
-    """One decision, stored once per content hash."""
+    """One decision, stored once per content hash.
+
+    `status` (pending, approved, rejected, halted) is what the verified signatures said at the
+    last sign-off, kept for listing; every consumer that acts on it verifies them again.
+    """
 
     __tablename__ = "decisions"
 
@@ -26,21 +31,8 @@ class DecisionRow(Base):
     decision_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-
-class SignoffRow(Base):
-    """One role's sign-off of one decision."""
-
-    __tablename__ = "signoffs"
-    __table_args__ = (
-        UniqueConstraint("decision_id", "role", name="uq_signoffs_decision_role"),
-        UniqueConstraint("decision_id", "signer", name="uq_signoffs_decision_signer"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    decision_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("decisions.id", ondelete="CASCADE"), index=True
-    )
-    role: Mapped[str] = mapped_column(String(100))
-    signer: Mapped[str] = mapped_column(String(200))
-    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Where `decide` wrote the decision's documents, and the report and policy they were made
+    # from, so every sign-off can render them again with the decision's current status.
+    output_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
+    report_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    policy_json: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -1,0 +1,262 @@
+"""Signers: named people, each with an Ed25519 key and the roles they sign in.
+
+The private key is made here and written once, 0600, to a file only its holder keeps; the
+store holds the public key. A signer's key id is the first 16 hex digits of the SHA-256 of the
+public key (`_util.ed25519.key_id`). Revoking a signer stops every approval their key made from
+counting (a stolen key could sign with any time it likes, so no "before the revocation" is
+trusted); halts and rejections it made stand, since they only close.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from releasegate._util import ed25519
+from releasegate.approvals._changes import audit_in, bump_version
+from releasegate.audit import AuditLog
+from releasegate.errors import ReleasegateError
+from releasegate.store._types import utcnow
+from releasegate.store.tables.approvals import SignerRow
+
+_ROLE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+class SignerError(ReleasegateError):
+    """A signer that cannot be created, found or revoked as asked."""
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A signing key of a named person, with the roles they sign in."""
+
+    key_id: str
+    name: str
+    roles: tuple[str, ...]
+    public_key: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def to_json(self) -> dict[str, Any]:
+        """The public record of the signer, as `decision export` writes it (no secrets)."""
+        return {
+            "key_id": self.key_id,
+            "name": self.name,
+            "roles": list(self.roles),
+            "public_key": self.public_key,
+            "created_at": self.created_at.isoformat(),
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revoked_reason": self.revoked_reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Signer:
+        """Read a record written by `to_json`.
+
+        Raises:
+            ValueError, KeyError, TypeError: a malformed record.
+        """
+        revoked = data.get("revoked_at")
+        return cls(
+            key_id=str(data["key_id"]),
+            name=str(data["name"]),
+            roles=tuple(str(r) for r in data["roles"]),
+            public_key=str(data["public_key"]),
+            created_at=datetime.fromisoformat(str(data["created_at"])),
+            revoked_at=datetime.fromisoformat(str(revoked)) if revoked else None,
+            revoked_reason=data.get("revoked_reason"),
+        )
+
+
+def name_key(name: str) -> str:
+    """How names are compared: one person is one name, whatever its case and outer spaces."""
+    return " ".join(name.split()).casefold()
+
+
+def _check_name(name: str) -> str:
+    clean = " ".join(name.split())
+    if not clean:
+        raise SignerError("a signer needs a name")
+    if len(clean) > 200:
+        raise SignerError("a signer's name is longer than 200 characters")
+    return clean
+
+
+def _check_roles(roles: Iterable[str]) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(r.strip() for r in roles))
+    if not out or not all(out):
+        raise SignerError("a signer needs at least one role (--role)")
+    for role in out:
+        if not _ROLE.match(role):
+            raise SignerError(
+                f"role {role!r}: letters, digits, '_', '.' and '-' only, up to 100 characters"
+            )
+    return out
+
+
+class SignerRegistry:
+    """Create, list, find and revoke signers.
+
+    Args:
+        session_factory: from `releasegate.store.open_store`.
+        audit: where each change is recorded, in the change's own transaction.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], audit: AuditLog) -> None:
+        self._sessions = session_factory
+        self._audit = audit
+
+    def create(self, name: str, roles: Sequence[str], key_out: str | Path, *, actor: str) -> Signer:
+        """Make a key pair, write the private key (0600) to `key_out`, register the public key.
+
+        Raises:
+            SignerError: a bad name or role, or an active signer of that name exists.
+            InputError: `key_out` exists or cannot be written (nothing is registered).
+        """
+        clean, checked = _check_name(name), _check_roles(roles)
+        self._refuse_taken(clean)  # before a key file is written for nothing
+        key = ed25519.generate_private_key()
+        path = ed25519.write_private_key(key, key_out)
+        try:
+            return self.register(clean, checked, ed25519.public_key_b64(key), actor=actor)
+        except BaseException:
+            path.unlink(missing_ok=True)  # a key that was never registered signs nothing
+            raise
+
+    def register(self, name: str, roles: Sequence[str], public_key: str, *, actor: str) -> Signer:
+        """Register a public key (base64 of its 32 bytes) made elsewhere.
+
+        Raises:
+            SignerError: a bad name, role or key; an active signer of that name; a key that is
+                already registered.
+        """
+        clean, checked = _check_name(name), _check_roles(roles)
+        try:
+            kid = ed25519.key_id(public_key)
+        except ValueError as exc:
+            raise SignerError(f"not an Ed25519 public key: {exc}") from None
+        row = SignerRow(
+            key_id=kid,
+            name=clean,
+            name_key=name_key(clean),
+            roles=list(checked),
+            public_key=public_key,
+            created_at=utcnow(),
+            created_by=actor,
+        )
+        try:
+            with self._sessions() as session, session.begin():
+                if session.get(SignerRow, kid) is not None:
+                    raise SignerError(f"the key {kid} is already registered")
+                session.add(row)
+                session.flush()
+                audit_in(
+                    session,
+                    self._audit,
+                    actor,
+                    {
+                        "action": "signers.create",
+                        "signer": clean,
+                        "roles": list(checked),
+                        "key_id": kid,
+                        "public_key": public_key,
+                    },
+                )
+        except IntegrityError:
+            raise SignerError(f"{clean} is already a signer; revoke them first") from None
+        return _to_signer(row)
+
+    def list(self, *, include_revoked: bool = True) -> list[Signer]:
+        """Every signer key, by name then creation time."""
+        stmt = select(SignerRow).order_by(SignerRow.name_key, SignerRow.created_at)
+        if not include_revoked:
+            stmt = stmt.where(SignerRow.revoked_at.is_(None))
+        with self._sessions() as session:
+            return [_to_signer(r) for r in session.scalars(stmt)]
+
+    def active(self, name: str) -> Signer:
+        """The active key of the signer called `name`.
+
+        Raises:
+            SignerError: no active signer has that name.
+        """
+        with self._sessions() as session:
+            row = _active_row(session, name)
+            if row is None:
+                raise SignerError(f"no active signer named {name.strip()!r}")
+            return _to_signer(row)
+
+    def revoke(self, name: str, *, actor: str, reason: str | None = None) -> Signer:
+        """Revoke the active key of `name`; their approvals stop counting at once.
+
+        Raises:
+            SignerError: no active signer has that name.
+        """
+        with self._sessions() as session, session.begin():
+            row = _active_row(session, name, lock=True)
+            if row is None:
+                raise SignerError(f"no active signer named {name.strip()!r}")
+            row.revoked_at = utcnow()
+            row.revoked_by = actor
+            row.revoked_reason = reason
+            bump_version(session)
+            audit_in(
+                session,
+                self._audit,
+                actor,
+                {
+                    "action": "signers.revoke",
+                    "signer": row.name,
+                    "key_id": row.key_id,
+                    "reason": reason,
+                },
+            )
+            session.flush()
+            return _to_signer(row)
+
+    def _refuse_taken(self, name: str) -> None:
+        with self._sessions() as session:
+            if _active_row(session, name) is not None:
+                raise SignerError(f"{name} is already a signer; revoke them first")
+
+
+def all_signers(session: Session) -> dict[str, Signer]:
+    """Every registered key (revoked ones included), by key id."""
+    return {r.key_id: _to_signer(r) for r in session.scalars(select(SignerRow))}
+
+
+def _active_row(session: Session, name: str, *, lock: bool = False) -> SignerRow | None:
+    stmt = select(SignerRow).where(
+        SignerRow.name_key == name_key(name), SignerRow.revoked_at.is_(None)
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def _to_signer(row: SignerRow) -> Signer:
+    return Signer(
+        key_id=row.key_id,
+        name=row.name,
+        roles=tuple(str(r) for r in row.roles),
+        public_key=row.public_key,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        revoked_reason=row.revoked_reason,
+    )
+
+
+__all__ = ["Signer", "SignerError", "SignerRegistry", "all_signers", "name_key"]
