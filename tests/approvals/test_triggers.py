@@ -24,6 +24,7 @@ from releasegate.monitoring import IncidentStore
 from releasegate.vocab import AccessLevel
 from tests.helpers.cli import run_main
 from tests.helpers.decisions import example_decision
+from tests.helpers.gateway import AUDIT_KEY
 from tests.helpers.signing import approve, at_level, audit_log, signers
 
 NOW = datetime.now(UTC)
@@ -143,7 +144,7 @@ def test_status_shows_reassessment_required(
 
     url = f"sqlite:///{tmp_path / 'rg.db'}"
     monkeypatch.setenv("RELEASEGATE_DATABASE_URL", url)
-    monkeypatch.setenv("RELEASEGATE_AUDIT_HMAC_KEY", "test-audit-key-0123456789abcdef")
+    monkeypatch.setenv("RELEASEGATE_AUDIT_HMAC_KEY", AUDIT_KEY)
     with migrated_store(url) as (_engine, sessions):
         decision_id = _approved(sessions, tmp_path)
         ok = run_main(["decision", "status", decision_id], capsys, monkeypatch)

@@ -26,6 +26,7 @@ from releasegate.policy import decision_json_bytes
 from releasegate.vocab import AccessLevel
 from tests.helpers.cli import run_main
 from tests.helpers.decisions import example_decision
+from tests.helpers.gateway import AUDIT_KEY
 from tests.helpers.signing import approve, at_level, audit_log, signers
 from tests.helpers.stores import migrated_store
 
@@ -192,7 +193,7 @@ def test_three_forgeries_fail_everywhere(
     (cases["smuggled"] / "signers.json").write_text(json.dumps(listed))
 
     monkeypatch.setenv("RELEASEGATE_DATABASE_URL", str(store.kw["bind"].url))
-    monkeypatch.setenv("RELEASEGATE_AUDIT_HMAC_KEY", "test-audit-key-0123456789abcdef")
+    monkeypatch.setenv("RELEASEGATE_AUDIT_HMAC_KEY", AUDIT_KEY)
     trust = [a for s in trusted.values() for a in ("--trust", s.key_id)]
     for name, directory in cases.items():
         code, out = _outsider(directory, *trust)

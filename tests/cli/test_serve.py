@@ -8,9 +8,7 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from releasegate.vocab import AccessLevel
 from tests.helpers.gateway import ADMIN, ADMIN_TOKEN, AUDIT_KEY, bearer
 from tests.helpers.gateway_proc import free_port
 from tests.helpers.openai_server import FakeUpstream, serve_fake_upstream
+from tests.helpers.serve_proc import serve_process
 from tests.helpers.signing import Person, approve, at_level, for_model, signers
 from tests.helpers.stores import migrated_store
 
@@ -212,47 +211,8 @@ def test_three_forgeries_are_refused_by_serve_and_verify(world: World) -> None:
     assert _run(["decision", "verify", good.id], world.env, world.tmp).returncode == 0
 
 
-class Served:
-    url = ""
-    output = ""
-
-
-@contextmanager
-def _serving(world: World, decision: str, *extra: str) -> Iterator[Served]:
-    port = free_port()
-    exe = Path(sys.executable).parent / "releasegate"
-    proc = subprocess.Popen(
-        [str(exe), *world.serve_args(decision, "--port", str(port), *extra)],
-        cwd=world.tmp,
-        env={**os.environ, **world.env, "COLUMNS": "400"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    served = Served()
-    url = served.url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"serve exited {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}"
-                )
-            try:
-                if httpx.get(url + "/v1/models", timeout=1).status_code == 401:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.1)
-        yield served
-    finally:
-        proc.terminate()
-        try:
-            served.output = proc.communicate(timeout=15)[0]
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            served.output = proc.communicate()[0]
+def _serving(world: World, decision: str, *extra: str):  # type: ignore[no-untyped-def]
+    return serve_process(world.serve_args(decision, *extra), world.env, world.tmp)
 
 
 def test_an_approved_decision_serves_under_a_short_name_that_hides_the_upstream(

@@ -14,7 +14,7 @@ from releasegate.audit import AuditLog
 from releasegate.evidence import ModelIdentity
 from releasegate.policy import Decision, decision_content_sha256
 from releasegate.vocab import AccessLevel, Component
-from tests.helpers.stores import TEST_HMAC_KEY
+from tests.helpers.gateway import AUDIT_KEY
 
 # The default policy's sign-off: 2 of these 3 roles.
 ROLES = ("release_lead", "safety_lead", "security_lead")
@@ -29,7 +29,8 @@ class Person:
 
 
 def audit_log(sessions: sessionmaker[Session]) -> AuditLog:
-    return AuditLog(sessions, hmac_key=TEST_HMAC_KEY)
+    """The store's audit log, with the key the test gateway processes use too."""
+    return AuditLog(sessions, hmac_key=AUDIT_KEY.encode())
 
 
 def signers(sessions: sessionmaker[Session], keys: Path) -> dict[str, Person]:
