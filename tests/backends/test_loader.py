@@ -175,5 +175,8 @@ def test_public_names() -> None:
         "lora_finetune",
         "merge_lora",
         "model_cache_dir",
+        "ModelFingerprint",
+        "default_served_name",
+        "model_fingerprint",
     }
     assert all(hasattr(backends, name) for name in backends.__all__)

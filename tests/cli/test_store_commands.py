@@ -96,28 +96,144 @@ def test_audit_verify_names_the_edited_record(cli, tmp_path: Path) -> None:  # t
     assert "record 2" in result.err and "edited" in result.err
 
 
-def test_decide_records_and_decision_approve(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    report = ROOT / "examples" / "reports" / "high-cyber-strong-safeguards.json"
-    assert cli("decide", report, "--out", tmp_path / "d").code == 0
-    assert cli("decide", report, "--out", tmp_path / "d2").code == 0  # same content: one record
-    digest = json.loads((tmp_path / "d" / "decision.json").read_text())["content_sha256"]
+def _signer(cli, tmp_path: Path, name: str, *roles: str) -> Path:  # type: ignore[no-untyped-def]
+    key = tmp_path / "keys" / f"{name.split()[0].lower()}.pem"
+    args = ["signers", "create", name, "--key-out", key]
+    for role in roles:
+        args += ["--role", role]
+    result = cli(*args)
+    assert result.code == 0, result.err
+    assert key.stat().st_mode & 0o777 == 0o600
+    return key
+
+
+def test_decide_sign_verify_export_render(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    report = _dated(ROOT / "examples" / "reports" / "high-cyber-strong-safeguards.json", tmp_path)
+    out = tmp_path / "d"
+    assert cli("decide", report, "--out", tmp_path / "first").code == 0
+    # Same content: one record; the store remembers the newest directory to render again.
+    assert cli("decide", report, "--out", out).code == 0
+    digest = json.loads((out / "decision.json").read_text())["content_sha256"]
+    assert "**Status: pending**" in (out / "model-card.md").read_text()
     listed = cli("decision", "list")
     assert listed.code == 0 and digest[:8] in listed.out and "1 decision(s)" in listed.out
     prefix = digest[:8]
-    first = cli("decision", "approve", prefix, "--role", "release_lead", "--by", "Alice")
-    assert first.code == 0 and "pending" in first.out and "1 more sign-off" in first.out
-    twice = cli("decision", "approve", prefix, "--role", "safety_lead", "--by", "Alice")
-    assert twice.code == 2 and "cannot sign two roles" in twice.err
-    wrong = cli("decision", "approve", prefix, "--role", "intern", "--by", "Eve")
-    assert wrong.code == 2 and "its roles are" in wrong.err
-    done = cli("decision", "approve", prefix, "--role", "security_lead", "--by", "Bob")
-    assert done.code == 0 and "approved" in done.out
+    alice = _signer(cli, tmp_path, "Alice Martin", "release_lead")
+    bob = _signer(cli, tmp_path, "Bob Okafor", "safety_lead", "security_lead")
+    assert (
+        cli("signers", "create", "alice martin", "--role", "x", "--key-out", tmp_path / "k").code
+        == 2
+    )
+    signers = cli("signers", "list")
+    assert "Alice Martin" in signers.out and "2 signer key(s)" in signers.out
+
+    no_key = cli(
+        "decision",
+        "approve",
+        prefix,
+        "--role",
+        "release_lead",
+        "--by",
+        "Alice Martin",
+        "--key",
+        bob,
+    )
+    assert no_key.code == 2 and "not Alice Martin's registered signing key" in no_key.err
+    first = cli(
+        "decision",
+        "approve",
+        prefix,
+        "--role",
+        "release_lead",
+        "--by",
+        "Alice Martin",
+        "--key",
+        alice,
+    )
+    assert first.code == 0 and "pending: 1 of the 2 approvals" in first.out
+    twice = cli(
+        "decision",
+        "approve",
+        prefix,
+        "--role",
+        "safety_lead",
+        "--by",
+        "Alice Martin",
+        "--key",
+        alice,
+    )
+    assert twice.code == 2 and "does not hold the role" in twice.err
+    unverified = cli("decision", "verify", prefix)
+    assert unverified.code == 1 and "1 of the 2 approvals" in unverified.err
+    done = cli(
+        "decision", "approve", prefix, "--role", "security_lead", "--by", "bob okafor", "--key", bob
+    )
+    assert done.code == 0 and "approved at" in done.out
+    # The documents decide wrote now say so, with who signed and when.
+    card = (out / "model-card.md").read_text()
+    assert "**Status: approved**" in card and "Alice Martin (release_lead)" in card
+    assert "Bob Okafor (security_lead)" in card
+    assert "approved" in (out / "decision.md").read_text().split("## Levels")[0]
+    assert "status-approved" in (out / "decision.html").read_text()
+    assert (out / "signatures.json").exists() and (out / "verify_decision.py").exists()
+    assert cli("decision", "verify", prefix).code == 0
+    assert cli("decision", "verify", out).code == 0
+    exported = cli("decision", "export", prefix, "--out", tmp_path / "export")
+    assert exported.code == 0 and cli("decision", "verify", tmp_path / "export").code == 0
     shown = json.loads(cli("decision", "show", prefix, "--json").out)
     assert shown["content_sha256"] == digest and shown["stored"]["status"] == "approved"
-    assert [s["signer"] for s in shown["stored"]["signoffs"]] == ["Alice", "Bob"]
+    assert [s["statement"]["signer"] for s in shown["stored"]["signatures"]] == [
+        "Alice Martin",
+        "Bob Okafor",
+    ]
+    halted = cli(
+        "decision",
+        "halt",
+        prefix,
+        "--role",
+        "safety_lead",
+        "--by",
+        "Bob Okafor",
+        "--key",
+        bob,
+        "--reason",
+        "a jailbreak was reported",
+    )
+    assert halted.code == 0
+    card = (out / "model-card.md").read_text()
+    assert "**Status: halted**" in card and "Access to the model is closed" in card
+    assert "documentation and evaluation results stay published" in card
+    status = cli("decision", "status", prefix)
+    assert "halted" in status.out and "tiers open: none" in status.out
+    assert cli("decision", "verify", prefix).code == 1
+    rendered = cli("decision", "render", prefix, "--out", tmp_path / "again")
+    assert (
+        rendered.code == 0
+        and "**Status: halted**" in (tmp_path / "again" / "model-card.md").read_text()
+    )
     assert cli("decision", "show", "ffffffff").code == 2
     actions = [json.loads(x)["payload"]["action"] for x in cli("audit", "export").out.splitlines()]
-    assert actions == ["decision.approve", "decision.approve"]
+    assert actions == [
+        "decision.record",
+        "decision.record_again",
+        "signers.create",
+        "signers.create",
+        "decision.approve",
+        "decision.approve",
+        "decision.halt",
+    ]
+    assert cli("audit", "verify").code == 0
+
+
+def _dated(report: Path, tmp_path: Path) -> Path:
+    """A copy of an example report, assessed today (the examples' fixed date would expire)."""
+    from datetime import UTC, datetime
+
+    data = json.loads(report.read_text())
+    data["created_at"] = datetime.now(UTC).isoformat()
+    copy = tmp_path / report.name
+    copy.write_text(json.dumps(data))
+    return copy
 
 
 def test_decision_commands_on_postgresql(
@@ -130,10 +246,11 @@ def test_decision_commands_on_postgresql(
     assert "RELEASEGATE_AUDIT_HMAC_KEY" in cli("audit", "verify").err
     monkeypatch.setenv("RELEASEGATE_AUDIT_HMAC_KEY", "fleet-key")
     decision = tmp_path / "d" / "decision.json"
-    report = ROOT / "examples" / "reports" / "critical-bio-proxy.json"
+    report = _dated(ROOT / "examples" / "reports" / "critical-bio-proxy.json", tmp_path)
     assert cli("decide", report, "--out", decision.parent).code == 0
     recorded = cli("decision", "record", decision)  # idempotent: decide already stored it
     assert recorded.code == 0 and "halted" in recorded.out
+    key = _signer(cli, tmp_path, "A", "release_lead")
     halted = cli(
         "decision",
         "approve",
@@ -142,6 +259,8 @@ def test_decision_commands_on_postgresql(
         "release_lead",
         "--by",
         "A",
+        "--key",
+        key,
     )
     assert halted.code == 2 and "halted" in halted.err
     edited = json.loads(decision.read_text())

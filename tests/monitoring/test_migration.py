@@ -1,5 +1,5 @@
-"""Migration 0003_monitoring on SQLite and PostgreSQL: up, down, and the same schema as the
-table model."""
+"""Migrations 0003_monitoring and 0004_approvals (incident kind and severity) on SQLite and
+PostgreSQL: up, down, and at head the same schema as the table model."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ def test_up_down_and_matches_the_model(database_url: str) -> None:
         assert "incidents" not in inspect(engine).get_table_names()
         upgrade(engine, "0003_monitoring")
         assert "incidents" in inspect(engine).get_table_names()
+        upgrade(engine)
+        columns = {c["name"]: c for c in inspect(engine).get_columns("incidents")}
+        assert {"kind", "severity", "decision_id", "summary"} <= set(columns)
+        assert columns["key_id"]["nullable"]
         with engine.connect() as connection:
             diffs = compare_metadata(
                 MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata

@@ -215,7 +215,8 @@ def test_missing_evidence_is_named_in_the_decision() -> None:
 
 def test_example_reports_decide_as_documented() -> None:
     expected = {
-        "low-risk": ("pending", AccessLevel.FULLY_OPEN),
+        # Every domain low, but measured on benign proxies only: weights stop at gated.
+        "low-risk": ("pending", AccessLevel.GATED_WEIGHTS),
         "high-cyber-strong-safeguards": ("pending", AccessLevel.RESEARCH_API),
         "critical-bio-proxy": ("halted", AccessLevel.CLOSED),
         "missing-tamper": ("pending", AccessLevel.API),

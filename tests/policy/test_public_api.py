@@ -26,6 +26,11 @@ def test_reports_exports() -> None:
     assert set(releasegate.reports.__all__) == {
         "DECISION_FILES",
         "ChecklistItem",
+        "Claim",
+        "ReleaseView",
+        "SafeguardCoverage",
+        "SignatureLine",
+        "TierLine",
         "checklist",
         "domain_chart",
         "render_all",

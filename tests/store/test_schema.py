@@ -1,16 +1,18 @@
-"""Migrations 0001/0002 step by step, the schema against the table models, and open_store."""
+"""Migrations step by step, the schema against the table models, and open_store."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect, text
 
 from releasegate.approvals import DecisionRegistry
+from releasegate.policy import decision_json_bytes
 from releasegate.settings import Settings
 from releasegate.store import (
     Base,
@@ -24,7 +26,58 @@ from releasegate.store import (
 )
 from tests.helpers.decisions import example_decision
 
-MINE = {"decisions", "signoffs", "api_keys", "audit_records", "audit_head"}
+MINE = {
+    "decisions",
+    "api_keys",
+    "audit_records",
+    "audit_head",
+    "signers",
+    "signatures",
+    "fired_triggers",
+    "approvals_state",
+    "incidents",
+}
+
+
+def _insert_0001_decision(engine: Engine, status: str) -> str:
+    """A decision and an unsigned sign-off as revision 0001 stored them (plain SQL: today's
+    table models have columns 0001 did not)."""
+    decision = example_decision()
+    decision_id = decision.content_sha256[:16] if status == "approved" else "0" * 16
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO decisions (id, content_sha256, model_name, policy_name, "
+                "policy_version, status, levels_json, decision_json, created_at, approved_at) "
+                "VALUES (:id, :sha, 'm', 'p', '1', :status, '{}', :json, :now, :approved)"
+            ),
+            {
+                "id": decision_id,
+                "sha": decision_id * 4,
+                "status": status,
+                "json": decision_json_bytes(decision).decode(),
+                "now": now,
+                "approved": now if status == "approved" else None,
+            },
+        )
+        connection.execute(
+            text(
+                "INSERT INTO signoffs (decision_id, role, signer, signed_at) "
+                "VALUES (:id, 'release_lead', 'Alice', :now)"
+            ),
+            {"id": decision_id, "now": now},
+        )
+    return decision_id
+
+
+def _status(engine: Engine, decision_id: str) -> str:
+    with engine.connect() as connection:
+        return str(
+            connection.execute(
+                text("SELECT status FROM decisions WHERE id = :id"), {"id": decision_id}
+            ).scalar_one()
+        )
 
 
 def test_each_revision_up_and_down_keeps_data(database_url: str) -> None:
@@ -33,15 +86,21 @@ def test_each_revision_up_and_down_keeps_data(database_url: str) -> None:
         upgrade(engine, "0001_decisions")
         assert {"decisions", "signoffs"} <= set(inspect(engine).get_table_names())
         assert "api_keys" not in inspect(engine).get_table_names()
-        record = DecisionRegistry(make_session_factory(engine)).record(example_decision())
-        upgrade(engine, "0002_access_audit")
-        assert set(inspect(engine).get_table_names()) >= MINE
+        approved = _insert_0001_decision(engine, "approved")
+        upgrade(engine, "0003_monitoring")
+        assert _status(engine, approved) == "approved"
         upgrade(engine)
         assert current_revision(engine) == head_revision()
+        tables = set(inspect(engine).get_table_names())
+        assert tables >= MINE and "signoffs" not in tables
+        # An unsigned approval cannot be verified: the decision is pending again.
+        assert _status(engine, approved) == "pending"
+        record = DecisionRegistry(make_session_factory(engine)).get(approved)
+        assert record.status == "pending" and record.signatures == ()
         downgrade(engine, "0001_decisions")
         tables = set(inspect(engine).get_table_names())
-        assert "api_keys" not in tables and "audit_records" not in tables
-        assert DecisionRegistry(make_session_factory(engine)).get(record.id) == record
+        assert "api_keys" not in tables and "signers" not in tables and "signoffs" in tables
+        assert _status(engine, approved) == "pending"
         downgrade(engine, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     finally:

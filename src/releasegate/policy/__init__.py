@@ -39,6 +39,7 @@ from releasegate.policy._model import (
     Then,
     TierWhen,
     Trigger,
+    TriggerKind,
 )
 from releasegate.policy._schemas import SCHEMAS, schema_text
 
@@ -67,6 +68,7 @@ __all__ = [
     "Then",
     "TierWhen",
     "Trigger",
+    "TriggerKind",
     "bundled_policy_path",
     "canonical_json_bytes",
     "check_policy",

@@ -590,8 +590,8 @@ def _proxy_only(
         line = line.model_copy(
             update={
                 "matched": True,
-                "effect": f"proxy-only evidence for {', '.join(proxy_only)}; weights already at "
-                f"or below {cap.value}",
+                "effect": "capability evidence is demonstration_proxy only for "
+                f"{', '.join(proxy_only)}; weights already at or below {cap.value}",
             }
         )
     return line
