@@ -67,9 +67,13 @@ def test_demo_assesses_decides_and_serves_the_bundled_model(
                     pytest.fail("the demo's server exited:\n" + proc.stdout.read()[-3000:])
                 time.sleep(0.1)
         assert models is not None, "the demo's server never answered"
-        assert [m.id for m in models.data] == ["bundled:smollm2-guarded"]
+        # Served under its short name; the entry carries the signed decision's state.
+        assert [m.id for m in models.data] == ["smollm2-guarded"]
+        meta = models.data[0].model_extra["releasegate"]  # type: ignore[index]
+        assert meta["status"] == "approved" and meta["reviewed"] is True
+        assert meta["fingerprint"].startswith("sha256:") and meta["fingerprint_verified"]
         answer = client.chat.completions.create(
-            model="bundled:smollm2-guarded",
+            model="smollm2-guarded",
             messages=[{"role": "user", "content": "Name three primary colours."}],
             max_tokens=16,
         )
@@ -90,10 +94,24 @@ def test_demo_assesses_decides_and_serves_the_bundled_model(
     assert ("refusal_rate", "post_tamper") in metrics
     assert ("mcq_accuracy", "pre_mitigation") in metrics
     decision_dir = tmp_path / "demo-out" / "decision"
-    assert sorted(p.name for p in decision_dir.iterdir()) == sorted(DECISION_FILES)
+    # The documents, re-rendered once the demo signers signed, with what verifies them.
+    assert sorted(p.name for p in decision_dir.iterdir()) == sorted(
+        [*DECISION_FILES, "signatures.json", "signers.json", "verify_decision.py"]
+    )
     decision = json.loads((decision_dir / "decision.json").read_text())
     assert decision["model"]["name"] == "bundled:smollm2-guarded"
-    assert "most open level" in out
+    assert decision["model"]["fingerprint"].startswith("sha256:")
+    assert "most open level" in out and "signed with key" in out
+    assert "**Status: approved**" in (decision_dir / "model-card.md").read_text()
+    keys = sorted(p.name for p in (tmp_path / "demo-out" / "keys").iterdir())
+    assert keys == ["release_lead.pem", "safety_lead.pem"]
+    verified = subprocess.run(
+        [sys.executable, str(decision_dir / "verify_decision.py"), str(decision_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout
 
 
 def _decision_for(example: str):  # type: ignore[no-untyped-def]

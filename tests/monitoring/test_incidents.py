@@ -135,3 +135,16 @@ def test_monitor_fails_closed_and_retries_the_crossing(database_url: str) -> Non
             assert again is None
 
         asyncio.run(go())
+
+
+def test_misuse_incidents_carry_a_severity_from_their_categories(database_url: str) -> None:
+    from releasegate.monitoring._incidents import misuse_severity
+
+    assert misuse_severity(["S9"]) == misuse_severity(["S4", "S5"]) == "critical"
+    assert misuse_severity(["S1"]) == misuse_severity(["S14"]) == "high"
+    assert misuse_severity(["S5", "S12"]) == misuse_severity([]) == "medium"
+    with migrated_store(database_url) as (_engine, sessions):
+        key = KeyStore(sessions).create(PUBLIC, owner="sev")
+        incident, _ = _open(IncidentStore(sessions), key.record.id, 1, [1])
+        assert (incident.kind, incident.severity) == ("misuse", "critical")  # S9 among them
+        assert IncidentStore(sessions).get(incident.id).to_json()["severity"] == "critical"

@@ -41,10 +41,7 @@ def test_every_required_safeguard_names_its_provider_or_says_not_covered() -> No
     assert "tier public:" not in section
     table = card.split("### Access tiers")[1].split("\n### ")[0]
     public_row = next(line for line in table.splitlines() if line.startswith("| public |"))
-    assert (
-        "no: has no guards but the decision requires input and output guards"
-        in public_row
-    )
+    assert "no: has no guards but the decision requires input and output guards" in public_row
     # Vetting researchers is not something releasegate configures: said so, not claimed.
     vetting = section.split("`researcher_vetting`")[1].split("\n- `")[0]
     assert "not covered: releasegate does not provide it" in vetting
