@@ -191,6 +191,15 @@ class Settings(BaseSettings):
             "upstream URL, host, port or path reaches a client."
         ),
     )
+    trusted_signer_keys: str | None = Field(
+        default=None,
+        description=(
+            "Signer public keys (base64, as `releasegate signers list --keys` prints them, "
+            "separated by commas or spaces) that alone count toward a decision's sign-off. A "
+            "trust anchor outside the database: with it, a signer row written into the store "
+            "behind the CLI's back signs nothing. Default: every signer registered in the store."
+        ),
+    )
     decision_poll_s: float = Field(
         default=0.25,
         gt=0.0,

@@ -46,6 +46,7 @@ def test_public_names() -> None:
         "record_json",
         "release_view",
         "render_documents",
+        "trusted_keys",
         "verify_signoffs",
         "write_documents",
     }

@@ -294,3 +294,49 @@ def test_a_policy_that_is_not_the_decisions_is_refused(world: World) -> None:
     result = _run(world.serve_args(record.id, "--policy", "conservative"), world.env, world.tmp)
     assert result.returncode == 2
     assert "not the one the decision was made under" in " ".join(result.stderr.split())
+
+
+def test_pinned_signer_keys_void_signers_written_into_the_database(world: World) -> None:
+    from releasegate.store._types import utcnow
+    from releasegate.store.tables.approvals import SignerRow
+
+    genuine = approve(world.sessions, world.decision(), world.people)
+    target = world.decision(level=AccessLevel.API)
+    forged_id = _registry(world).record(target, actor="mallory").id
+    # Someone with write access to the database registers two keys of their own, behind the
+    # CLI's back, and approves with them: the store alone cannot tell.
+    for name, role in (("Mallory", "release_lead"), ("Trudy", "safety_lead")):
+        key = ed25519.generate_private_key()
+        public = ed25519.public_key_b64(key)
+        with world.sessions() as session, session.begin():
+            session.add(
+                SignerRow(
+                    key_id=ed25519.key_id(public),
+                    name=name,
+                    name_key=name.lower(),
+                    roles=[role],
+                    public_key=public,
+                    created_at=utcnow(),
+                    created_by="sql",
+                )
+            )
+        statement = Statement(
+            action="approve",
+            decision_id=forged_id,
+            decision_sha256=decision_sha256(target),
+            role=role,
+            signer=name,
+            key_id=ed25519.key_id(public),
+            signed_at="2026-12-01T00:00:00.000000Z",
+        )
+        _insert_signature(world, forged_id, statement, ed25519.sign(key, statement.to_bytes()))
+    assert _run(["decision", "verify", forged_id], world.env, world.tmp).returncode == 0
+    # Pinning the genuine signers' public keys (a trust anchor outside the database) voids them.
+    listed = _run(["signers", "list", "--keys"], world.env, world.tmp)
+    genuine_keys = {ed25519.public_key_b64(p.key) for p in world.people.values()}
+    assert set(listed.stdout.strip().split(",")) >= genuine_keys
+    world.env["RELEASEGATE_TRUSTED_SIGNER_KEYS"] = ",".join(sorted(genuine_keys))
+    err = world.refused(forged_id)
+    assert "refusing to serve (unverifiable)" in err and "not a trusted one" in err
+    assert _run(["decision", "verify", forged_id], world.env, world.tmp).returncode == 1
+    assert _run(["decision", "verify", genuine.id], world.env, world.tmp).returncode == 0

@@ -36,6 +36,13 @@ class CliStore:
 
         return audit_log_from_settings(self.settings, self.sessions)
 
+    @cached_property
+    def trusted_keys(self) -> frozenset[str] | None:
+        """RELEASEGATE_TRUSTED_SIGNER_KEYS, parsed (None: every registered signer counts)."""
+        from releasegate.approvals import trusted_keys
+
+        return trusted_keys(self.settings.trusted_signer_keys)
+
     @property
     def actor(self) -> str:
         """Who acts through the CLI, as the audit log names them."""

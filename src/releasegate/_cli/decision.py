@@ -60,7 +60,7 @@ def list_command(
     if status is not None and status not in _STATUS:
         fail(f"--status {status!r}: one of {', '.join(_STATUS)}")
     with cli_store() as store:
-        records = DecisionRegistry(store.sessions).list()
+        records = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys).list()
     records = [r for r in records if status is None or r.status == status]
     table = Table(header_style="bold")
     for column in ("id", "created", "model", "policy", "status", "weights", "approvals"):
@@ -129,7 +129,7 @@ def show_command(
     from releasegate.approvals import DecisionRegistry, record_json
 
     with cli_store() as store:
-        record = DecisionRegistry(store.sessions).get(decision_id)
+        record = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys).get(decision_id)
     if as_json:
         data = json.loads(record.decision_json)
         data["stored"] = record_json(record)
@@ -146,7 +146,8 @@ def _sign(
 
     with cli_store() as store:
         private = load_private_key(key)
-        record = DecisionRegistry(store.sessions, store.audit).sign(
+        registry = DecisionRegistry(store.sessions, store.audit, trusted_keys=store.trusted_keys)
+        record = registry.sign(
             decision_id, action, role=role.strip(), by=by, key=private, reason=reason
         )
         store.announce()
@@ -167,7 +168,8 @@ def rerender(store: CliStore, decision_id: str, out: Path | None = None) -> Path
     from releasegate.store._types import utcnow
 
     with store.sessions() as session:
-        record = DecisionRegistry(store.sessions).load(session, decision_id)
+        registry = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys)
+        record = registry.load(session, decision_id)
         signers = all_signers(session)
         fired = fired_triggers(session, record.id)
     target = out or (Path(record.output_dir) if record.output_dir else None)
@@ -258,7 +260,7 @@ def _load_target(store: CliStore, target: str) -> tuple[Decision, list[SignedSta
     from releasegate.policy import Decision
 
     path = Path(target)
-    registry = DecisionRegistry(store.sessions)
+    registry = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys)
     if not path.exists():
         record = registry.get(target)
         return record.decision(), list(record.signatures), "the store"
@@ -294,7 +296,7 @@ def _trusted(store: CliStore, signers_file: Path | None) -> dict[str, Signer]:
 
     if signers_file is None:
         with store.sessions() as session:
-            return dict(all_signers(session))
+            return dict(all_signers(session, store.trusted_keys))
     try:
         data = json.loads(signers_file.read_text(encoding="utf-8"))
         signers = [Signer.from_json(s) for s in data["signers"]]
@@ -318,7 +320,9 @@ def export_command(
 
     with cli_store() as store:
         with store.sessions() as session:
-            record = DecisionRegistry(store.sessions).load(session, decision_id)
+            record = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys).load(
+                session, decision_id
+            )
             signers = all_signers(session)
         write_dir_atomically(out, export_files(record, signers), force=force)
     console().print(
@@ -340,8 +344,9 @@ def status_command(
     from releasegate.store._types import utcnow
 
     with cli_store() as store, store.sessions() as session:
-        record = DecisionRegistry(store.sessions).load(session, decision_id)
-        state = load_release_state(session, record.id)
+        registry = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys)
+        record = registry.load(session, decision_id)
+        state = load_release_state(session, record.id, store.trusted_keys)
     policy = record.policy()
     tiers = dict(policy.access_tiers) if policy else dict(DEFAULT_TIERS)
     openness = open_now(state, tiers, utcnow())

@@ -91,6 +91,7 @@ def serve_command(
                 policy_path=resolve_policy_path(policy) if policy else None,
                 dev=dev,
                 now=utcnow(),
+                trusted_keys=store.trusted_keys,
             )
         except ServeRefused as exc:
             _refuse(store, exc.code, str(exc), model, decision)

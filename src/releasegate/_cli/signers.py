@@ -48,12 +48,23 @@ def create_command(
 @app.command("list")
 def list_command(
     active: Annotated[bool, typer.Option("--active", help="only unrevoked signers")] = False,
+    keys: Annotated[
+        bool,
+        typer.Option(
+            "--keys",
+            help="print the active public keys, comma-separated, for "
+            "RELEASEGATE_TRUSTED_SIGNER_KEYS (and to publish)",
+        ),
+    ] = False,
 ) -> None:
     """Every registered signer key, revoked ones included unless --active."""
     from releasegate.approvals import SignerRegistry
 
     with cli_store() as store:
         signers = SignerRegistry(store.sessions, store.audit).list(include_revoked=not active)
+    if keys:
+        typer.echo(",".join(s.public_key for s in signers if s.active))
+        return
     table = Table(header_style="bold")
     for column in ("name", "roles", "key id", "created", "revoked"):
         table.add_column(column, overflow="fold")

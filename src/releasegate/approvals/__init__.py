@@ -30,7 +30,13 @@ from releasegate.approvals._registry import (
     load_record,
     record_json,
 )
-from releasegate.approvals._signers import Signer, SignerError, SignerRegistry, all_signers
+from releasegate.approvals._signers import (
+    Signer,
+    SignerError,
+    SignerRegistry,
+    all_signers,
+    trusted_keys,
+)
 from releasegate.approvals._statement import (
     ACTIONS,
     Action,
@@ -97,6 +103,7 @@ __all__ = [
     "record_json",
     "release_view",
     "render_documents",
+    "trusted_keys",
     "verify_signoffs",
     "write_documents",
 ]

@@ -241,13 +241,16 @@ def _tier_states(
     return states
 
 
-def load_release_state(session: Session, decision_id: str) -> ReleaseState:
-    """Read a decision's release state from the store, its signatures verified.
+def load_release_state(
+    session: Session, decision_id: str, trusted_keys: frozenset[str] | None = None
+) -> ReleaseState:
+    """Read a decision's release state from the store, its signatures verified (against the
+    `trusted_keys` only, when given).
 
     Raises:
         DecisionNotFoundError: no such decision.
     """
-    record = load_record(session, decision_id)
+    record = load_record(session, decision_id, trusted_keys)
     return ReleaseState(
         decision=record.decision(),
         decision_id=record.id,

@@ -107,13 +107,19 @@ class DecisionRegistry:
         session_factory: from `releasegate.store.open_store`.
         audit: the audit log each change is recorded in (in the change's own transaction);
             needed by every method that changes something.
+        trusted_keys: when given, only these signer public keys count (`trusted_keys`).
     """
 
     def __init__(
-        self, session_factory: sessionmaker[Session], audit: AuditLog | None = None
+        self,
+        session_factory: sessionmaker[Session],
+        audit: AuditLog | None = None,
+        *,
+        trusted_keys: frozenset[str] | None = None,
     ) -> None:
         self._sessions = session_factory
         self._audit = audit
+        self._trusted = trusted_keys
 
     # -- recording ---------------------------------------------------------------------------
 
@@ -212,7 +218,7 @@ class DecisionRegistry:
         with self._sessions() as session:
             rows = session.scalars(stmt).all()
             signatures = _signatures(session, [r.id for r in rows])
-            signers = all_signers(session)
+            signers = all_signers(session, self._trusted)
             return [_to_record(r, signatures.get(r.id, []), signers) for r in rows]
 
     def get(self, id_or_prefix: str) -> DecisionRecord:
@@ -226,7 +232,7 @@ class DecisionRegistry:
 
     def load(self, session: Session, id_or_prefix: str) -> DecisionRecord:
         """`get` inside the caller's session (so it reads what the session's transaction sees)."""
-        return load_record(session, id_or_prefix)
+        return load_record(session, id_or_prefix, self._trusted)
 
     def find(self, decision: Decision) -> DecisionRecord:
         """The stored record of exactly this decision (same content hash).
@@ -245,7 +251,9 @@ class DecisionRegistry:
                     "with `releasegate decision record FILE`, then sign it)"
                 )
             return _to_record(
-                row, _signatures(session, [row.id]).get(row.id, []), all_signers(session)
+                row,
+                _signatures(session, [row.id]).get(row.id, []),
+                all_signers(session, self._trusted),
             )
 
     # -- signing -----------------------------------------------------------------------------
@@ -289,7 +297,7 @@ class DecisionRegistry:
             if row is None:
                 raise DecisionNotFoundError(f"no decision with id {id_or_prefix!r}")
             before = self.load(session, decision_id)
-            signer = _signer_for(session, by, role, key)
+            signer = _signer_for(session, by, role, key, self._trusted)
             _check_allowed(before, action, signer, role)
             decision = before.decision()
             statement = Statement(
@@ -331,17 +339,27 @@ class DecisionRegistry:
         return self._audit
 
 
-def load_record(session: Session, id_or_prefix: str) -> DecisionRecord:
-    """A stored decision with its signatures checked against the registered signers.
+def load_record(
+    session: Session, id_or_prefix: str, trusted_keys: frozenset[str] | None = None
+) -> DecisionRecord:
+    """A stored decision with its signatures checked against the registered signers (only
+    the `trusted_keys` among them, when given).
 
     Raises:
         DecisionNotFoundError: no match, or several.
     """
     row = _resolve(session, id_or_prefix)
-    return _to_record(row, _signatures(session, [row.id]).get(row.id, []), all_signers(session))
+    signers = all_signers(session, trusted_keys)
+    return _to_record(row, _signatures(session, [row.id]).get(row.id, []), signers)
 
 
-def _signer_for(session: Session, by: str, role: str, key: Ed25519PrivateKey) -> Signer:
+def _signer_for(
+    session: Session,
+    by: str,
+    role: str,
+    key: Ed25519PrivateKey,
+    trusted: frozenset[str] | None,
+) -> Signer:
     active = [
         s for s in all_signers(session).values() if s.active and name_key(s.name) == name_key(by)
     ]
@@ -353,6 +371,10 @@ def _signer_for(session: Session, by: str, role: str, key: Ed25519PrivateKey) ->
     if ed25519.key_id(ed25519.public_key_b64(key)) != signer.key_id:
         raise ApprovalError(
             f"the key given is not {signer.name}'s registered signing key ({signer.key_id})"
+        )
+    if trusted is not None and signer.public_key not in trusted:
+        raise ApprovalError(
+            f"{signer.name}'s key {signer.key_id} is not among RELEASEGATE_TRUSTED_SIGNER_KEYS"
         )
     if role not in signer.roles:
         raise ApprovalError(

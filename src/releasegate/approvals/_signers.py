@@ -233,9 +233,37 @@ class SignerRegistry:
                 raise SignerError(f"{name} is already a signer; revoke them first")
 
 
-def all_signers(session: Session) -> dict[str, Signer]:
-    """Every registered key (revoked ones included), by key id."""
-    return {r.key_id: _to_signer(r) for r in session.scalars(select(SignerRow))}
+def all_signers(session: Session, trusted: frozenset[str] | None = None) -> dict[str, Signer]:
+    """Every registered key (revoked ones included), by key id.
+
+    Args:
+        session: the store.
+        trusted: when given, only keys whose public key is in it (`trusted_keys`): a trust
+            anchor outside the database, so a signer row written behind the CLI's back signs
+            nothing.
+    """
+    rows = session.scalars(select(SignerRow))
+    return {r.key_id: _to_signer(r) for r in rows if trusted is None or r.public_key in trusted}
+
+
+def trusted_keys(text: str | None) -> frozenset[str] | None:
+    """Parse `RELEASEGATE_TRUSTED_SIGNER_KEYS`: public keys (base64, as `signers list --keys`
+    prints them) separated by commas or spaces; None when unset.
+
+    Raises:
+        ValueError: an entry that is not an Ed25519 public key.
+    """
+    if text is None or not text.strip():
+        return None
+    keys = frozenset(k for k in re.split(r"[\s,]+", text.strip()) if k)
+    for key in keys:
+        try:
+            ed25519.public_key_from_b64(key)
+        except ValueError:
+            raise ValueError(
+                f"RELEASEGATE_TRUSTED_SIGNER_KEYS: {key[:20]!r} is not an Ed25519 public key"
+            ) from None
+    return keys
 
 
 def _active_row(session: Session, name: str, *, lock: bool = False) -> SignerRow | None:
@@ -259,4 +287,11 @@ def _to_signer(row: SignerRow) -> Signer:
     )
 
 
-__all__ = ["Signer", "SignerError", "SignerRegistry", "all_signers", "name_key"]
+__all__ = [
+    "Signer",
+    "SignerError",
+    "SignerRegistry",
+    "all_signers",
+    "name_key",
+    "trusted_keys",
+]

@@ -97,7 +97,7 @@ def check_signature(
         return f"{who}: signs other bytes (sha256 {s.decision_sha256[:16]}…), not this decision"
     signer = signers.get(s.key_id)
     if signer is None:
-        return f"{who}: key {s.key_id} is not a registered signer key"
+        return f"{who}: key {s.key_id} is not a registered signer key (or not a trusted one)"
     if not ed25519.verify(signer.public_key, s.to_bytes(), signed.signature):
         return f"{who}: the signature does not verify with key {s.key_id}"
     if name_key(signer.name) != name_key(s.signer):

@@ -263,6 +263,7 @@ def _violations(openness: Openness) -> list[TierViolation]:
 async def _live_gate(
     settings: Settings, decision_id: str | None, tiers: dict[str, TierSpec]
 ) -> LiveGate:
+    from releasegate.approvals._signers import trusted_keys
     from releasegate.audit import audit_log_from_settings
     from releasegate.store._open import open_store
 
@@ -277,6 +278,7 @@ async def _live_gate(
         max_age_s=settings.decision_max_staleness_s,
         redis_url=settings.redis_url,
         engine=engine,
+        trusted_keys=trusted_keys(settings.trusted_signer_keys),
     )
     try:
         await gate.start()

@@ -88,6 +88,7 @@ class LiveGate:
         max_age_s: after this long without a successful refresh, refuse (503).
         redis_url: also wake on the Redis channel when set.
         engine: disposed when the gate closes (the gate's own connection pool).
+        trusted_keys: only these signer public keys count (`RELEASEGATE_TRUSTED_SIGNER_KEYS`).
     """
 
     def __init__(
@@ -101,9 +102,11 @@ class LiveGate:
         max_age_s: float = 1.0,
         redis_url: str | None = None,
         engine: Engine | None = None,
+        trusted_keys: frozenset[str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._engine = engine
+        self._trusted = trusted_keys
         self._audit = audit
         self.decision_id = decision_id
         self._tiers = dict(tiers)
@@ -188,7 +191,7 @@ class LiveGate:
         with self._sessions() as session:
             version = read_version(session)
             if version != self._version or self._state is None:
-                self._state = load_release_state(session, self.decision_id)
+                self._state = load_release_state(session, self.decision_id, self._trusted)
                 self._version = version
             state = self._state
             due = (
@@ -210,7 +213,7 @@ class LiveGate:
         if due:  # the firing bumped the counter: read the state it left
             with self._sessions() as session:
                 self._version = read_version(session)
-                self._state = state = load_release_state(session, self.decision_id)
+                self._state = state = load_release_state(session, self.decision_id, self._trusted)
         self._openness = open_now(state, self._tiers, now)
         self._fresh_at = time.monotonic()
         self.refreshes += 1

@@ -108,7 +108,9 @@ def load_tiers(
     return dict(policy.access_tiers)
 
 
-def find_decision(sessions: sessionmaker[Session], ref: str) -> DecisionRecord:
+def find_decision(
+    sessions: sessionmaker[Session], ref: str, trusted_keys: frozenset[str] | None = None
+) -> DecisionRecord:
     """The stored decision a `--decision` names: a file or directory (found in the store by its
     content hash), or an id / unique id prefix.
 
@@ -116,7 +118,7 @@ def find_decision(sessions: sessionmaker[Session], ref: str) -> DecisionRecord:
         InputError: an edited file.
         DecisionNotFoundError: not in the store.
     """
-    registry = DecisionRegistry(sessions)
+    registry = DecisionRegistry(sessions, trusted_keys=trusted_keys)
     if Path(ref).exists():
         return registry.find(load_decision(ref))
     return registry.get(ref)
@@ -131,6 +133,7 @@ def plan_serve(
     dev: bool,
     now: datetime,
     tiers: Mapping[str, TierSpec] | None = None,
+    trusted_keys: frozenset[str] | None = None,
 ) -> ServePlan:
     """Check everything `serve` needs before it binds a port.
 
@@ -142,6 +145,7 @@ def plan_serve(
         policy_path: the policy whose tiers to offer (default: the policy stored with the
             decision, else `DEFAULT_TIERS`).
         tiers: offer these tiers instead (each is still checked against the decision).
+        trusted_keys: only these signer public keys count (`RELEASEGATE_TRUSTED_SIGNER_KEYS`).
         dev: local trials: no decision needed, signatures and fingerprint not enforced.
         now: the time to judge expiry at.
 
@@ -160,7 +164,7 @@ def plan_serve(
     from releasegate.approvals._registry import DecisionNotFoundError
 
     try:
-        record = find_decision(sessions, decision)
+        record = find_decision(sessions, decision, trusted_keys)
     except DecisionNotFoundError as exc:
         raise ServeRefused("decision_not_found", str(exc)) from exc
     chosen = record.decision()
