@@ -224,6 +224,10 @@ def test_revoking_a_signer_withdraws_their_approval(
     assert _version(sessions) == before + 1
     after = _registry(sessions).get(record.id)
     assert after.status == "pending" and after.missing == 1
+    # The status change is audited with the revocation, and the listing's status follows.
+    revoked = [r for r in audit_log(sessions).records() if r.payload["action"] == "signers.revoke"]
+    assert revoked[-1].payload["decisions"] == {record.id: "approved -> pending"}
+    assert [r.id for r in _registry(sessions).list(status="pending")] == [record.id]
     assert after.verification is not None
     assert any("revoked" in (c.note or "") for c in after.verification.signatures)
     # Bob, registered again with a new key, may approve again; his first approval stays void.

@@ -108,6 +108,9 @@ def _signer(cli, tmp_path: Path, name: str, *roles: str) -> Path:  # type: ignor
 
 
 def test_decide_sign_verify_export_render(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    def sign(action: str, role: str, by: str, key: Path, *extra: str) -> Result:
+        return cli("decision", action, prefix, "--role", role, "--by", by, "--key", key, *extra)
+
     report = _dated(ROOT / "examples" / "reports" / "high-cyber-strong-safeguards.json", tmp_path)
     out = tmp_path / "d"
     assert cli("decide", report, "--out", tmp_path / "first").code == 0
@@ -127,47 +130,15 @@ def test_decide_sign_verify_export_render(cli, tmp_path: Path) -> None:  # type:
     signers = cli("signers", "list")
     assert "Alice Martin" in signers.out and "2 signer key(s)" in signers.out
 
-    no_key = cli(
-        "decision",
-        "approve",
-        prefix,
-        "--role",
-        "release_lead",
-        "--by",
-        "Alice Martin",
-        "--key",
-        bob,
-    )
+    no_key = sign("approve", "release_lead", "Alice Martin", bob)
     assert no_key.code == 2 and "not Alice Martin's registered signing key" in no_key.err
-    first = cli(
-        "decision",
-        "approve",
-        prefix,
-        "--role",
-        "release_lead",
-        "--by",
-        "Alice Martin",
-        "--key",
-        alice,
-    )
+    first = sign("approve", "release_lead", "Alice Martin", alice)
     assert first.code == 0 and "pending: 1 of the 2 approvals" in first.out
-    twice = cli(
-        "decision",
-        "approve",
-        prefix,
-        "--role",
-        "safety_lead",
-        "--by",
-        "Alice Martin",
-        "--key",
-        alice,
-    )
+    twice = sign("approve", "safety_lead", "Alice Martin", alice)
     assert twice.code == 2 and "does not hold the role" in twice.err
     unverified = cli("decision", "verify", prefix)
     assert unverified.code == 1 and "1 of the 2 approvals" in unverified.err
-    done = cli(
-        "decision", "approve", prefix, "--role", "security_lead", "--by", "bob okafor", "--key", bob
-    )
+    done = sign("approve", "security_lead", "bob okafor", bob)
     assert done.code == 0 and "approved at" in done.out
     # The documents decide wrote now say so, with who signed and when.
     card = (out / "model-card.md").read_text()
@@ -186,19 +157,7 @@ def test_decide_sign_verify_export_render(cli, tmp_path: Path) -> None:  # type:
         "Alice Martin",
         "Bob Okafor",
     ]
-    halted = cli(
-        "decision",
-        "halt",
-        prefix,
-        "--role",
-        "safety_lead",
-        "--by",
-        "Bob Okafor",
-        "--key",
-        bob,
-        "--reason",
-        "a jailbreak was reported",
-    )
+    halted = sign("halt", "safety_lead", "Bob Okafor", bob, "--reason", "a jailbreak was reported")
     assert halted.code == 0
     card = (out / "model-card.md").read_text()
     assert "**Status: halted**" in card and "Access to the model is closed" in card

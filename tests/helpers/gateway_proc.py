@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -28,6 +29,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_answering(proc: subprocess.Popen[Any], url: str, timeout_s: float) -> None:
+    """Wait until the gateway at `url` answers (401 to an unauthenticated `/v1/models`).
+
+    Raises:
+        RuntimeError: the process exited first (with its output), or the time ran out.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            out = proc.stdout.read() if proc.stdout else ""
+            text = out.decode() if isinstance(out, bytes) else str(out)
+            raise RuntimeError(f"gateway exited with {proc.returncode}:\n{text}")
+        try:
+            if httpx.get(url + "/v1/models", timeout=1).status_code == 401:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("gateway did not start in time")
+        time.sleep(0.1)
 
 
 @contextmanager
@@ -45,19 +68,7 @@ def start_gateway(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                raise RuntimeError(f"gateway exited with {proc.returncode}:\n{out}")
-            try:
-                if httpx.get(url + "/v1/models", timeout=1).status_code == 401:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gateway did not start in time")
-            time.sleep(0.1)
+        wait_until_answering(proc, url, timeout_s)
         yield url
     finally:
         proc.terminate()

@@ -5,14 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-from tests.helpers.gateway_proc import free_port
+from tests.helpers.gateway_proc import free_port, wait_until_answering
 
 
 class Served:
@@ -40,19 +37,7 @@ def serve_process(
     served = Served()
     served.url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read() if proc.stdout else ""
-                raise AssertionError(f"serve exited {proc.returncode}:\n{out}")
-            try:
-                if httpx.get(served.url + "/v1/models", timeout=1).status_code == 401:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("serve did not start in time")
-            time.sleep(0.1)
+        wait_until_answering(proc, served.url, timeout_s)
         yield served
     finally:
         proc.terminate()

@@ -212,6 +212,7 @@ class SignerRegistry:
             row.revoked_at = utcnow()
             row.revoked_by = actor
             row.revoked_reason = reason
+            session.flush()
             bump_version(session)
             audit_in(
                 session,
@@ -222,6 +223,8 @@ class SignerRegistry:
                     "signer": row.name,
                     "key_id": row.key_id,
                     "reason": reason,
+                    # Decisions whose status the revocation changed (approved -> pending).
+                    "decisions": _restatus(session, row.key_id),
                 },
             )
             session.flush()
@@ -231,6 +234,27 @@ class SignerRegistry:
         with self._sessions() as session:
             if _active_row(session, name) is not None:
                 raise SignerError(f"{name} is already a signer; revoke them first")
+
+
+def _restatus(session: Session, key_id: str) -> dict[str, str]:
+    """Recompute the cached status of every decision the key signed; the changes made."""
+    from releasegate.approvals._registry import load_record
+    from releasegate.store.tables.approvals import SignatureRow
+    from releasegate.store.tables.decisions import DecisionRow
+
+    ids = set(
+        session.scalars(select(SignatureRow.decision_id).where(SignatureRow.key_id == key_id))
+    )
+    changes = {}
+    for decision_id in sorted(ids):
+        record = load_record(session, decision_id)
+        row = session.get(DecisionRow, decision_id)
+        assert row is not None and record.verification is not None
+        if row.status != record.verification.status:
+            changes[decision_id] = f"{row.status} -> {record.verification.status}"
+            row.status = record.verification.status
+            row.approved_at = record.verification.approved_at
+    return changes
 
 
 def all_signers(session: Session, trusted: frozenset[str] | None = None) -> dict[str, Signer]:
