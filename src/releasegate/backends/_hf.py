@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from releasegate.backends._base import (
+    HiddenStates,
+    LensToken,
+    LogitLens,
     BackendError,
     ChatMessage,
     Generation,
@@ -52,40 +55,6 @@ class _Row:
     finish_reason: Literal["stop", "length"] = "length"
     sampled: int = 0
     logprobs: list[TokenLogprob] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class HiddenStates:
-    """Residual-stream activations of a text.
-
-    Attributes:
-        tokens: the text's tokens, as strings.
-        layers: layer -> array (tokens, hidden) or (hidden,) when pooled. Layer 0 is the embedding
-            output, layer L the output of decoder block L (before the final norm).
-    """
-
-    tokens: list[str]
-    layers: dict[int, np.ndarray]
-
-
-@dataclass(frozen=True)
-class LensToken:
-    token: str
-    prob: float
-
-
-@dataclass(frozen=True)
-class LogitLens:
-    """The logit lens (nostalgebraist 2020): each layer's residual stream read out through the
-    model's final norm and unembedding.
-
-    Attributes:
-        tokens: the text's tokens, as strings.
-        layers: layer -> per position, the top-k next-token predictions with probabilities.
-    """
-
-    tokens: list[str]
-    layers: dict[int, list[list[LensToken]]]
 
 
 def resolve_device(device: str) -> str:
