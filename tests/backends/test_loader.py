@@ -22,7 +22,7 @@ PLUGIN_MODULE = '''
 from releasegate.backends import Generation, StreamChunk
 
 
-class EchoBackend:
+class ReverseBackend:
     """A third-party backend: answers with the last message, reversed."""
 
     def __init__(self, spec):
@@ -50,7 +50,7 @@ class EchoBackend:
 
 
 def make(spec, settings):
-    return EchoBackend(spec)
+    return ReverseBackend(spec)
 
 
 def make_wrong(spec, settings):
@@ -66,15 +66,15 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rg-echo-plugin\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
-        "[releasegate.backends]\necho = rg_echo_plugin:make\nwrong = rg_echo_plugin:make_wrong\n"
+        "[releasegate.backends]\nreverse = rg_echo_plugin:make\nwrong = rg_echo_plugin:make_wrong\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
 def test_plugin_prefix_loads_through_entry_point(plugin: None) -> None:
-    backend = load_backend("echo:anything", Settings())
+    backend = load_backend("reverse:anything", Settings())
     assert isinstance(backend, ModelBackend)
-    assert backend.name == "echo:anything"
+    assert backend.name == "reverse:anything"
     out = asyncio.run(backend.chat([ChatMessage(role="user", content="abc")], GenerationParams()))
     assert out.text == "cba"
 
@@ -87,7 +87,7 @@ def test_plugin_must_return_a_backend(plugin: None) -> None:
 def test_plugins_are_listed_among_accepted_forms(plugin: None) -> None:
     with pytest.raises(InputError) as caught:
         load_backend("nope:x", Settings())
-    assert "echo:... (plugin)" in str(caught.value)
+    assert "reverse:..." in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_bad_specs_name_the_spec_and_the_accepted_forms(spec: str, message: str)
     assert message in text
     if not spec.startswith("openai:"):
         assert "bundled:smollm2|smollm2-guarded" in text and "hf:PATH" in text
-        assert "openai:BASE_URL#MODEL" in text
+        assert "openai:BASE_URL#MODEL" in text and "echo:[NAME]" in text
 
 
 def test_hf_dir_without_config_is_input_error(tmp_path: Path) -> None:

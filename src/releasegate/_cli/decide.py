@@ -25,6 +25,7 @@ from releasegate.policy import (
     load_policy,
 )
 from releasegate.reports import render_all
+from releasegate.settings import Settings
 
 _LEVEL_STYLE = {
     "closed": "red",
@@ -82,7 +83,7 @@ def run_decide(
     files = render_all(decision, report, policy)
     # Stored before the files are written: recording is idempotent, so a failed write that is
     # run again cannot leave a decision on disk that the store (and its sign-off) never saw.
-    record_decision(decision)
+    record_decision(decision, Settings())
     write_dir_atomically(out, files, force=force)
     return decision, report, policy
 

@@ -17,6 +17,7 @@ from releasegate._cli import (
     guards,
     incidents,
     keys,
+    plugins,
     policy,
     schema,
     serve,
@@ -31,7 +32,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Command groups register themselves on `app` when imported (one module per group).
+# One module per command group; each is added here, explicitly.
 app.command("decide")(decide.decide_command)
 app.add_typer(policy.app, name="policy")
 app.command("schema")(schema.schema_command)
@@ -44,6 +45,7 @@ app.add_typer(decision.app, name="decision")
 app.command("assess")(assess.assess_command)
 app.add_typer(guards.app, name="guards")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(plugins.app, name="plugins")
 
 
 def main() -> None:

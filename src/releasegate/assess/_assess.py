@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 from releasegate.assess._modelapi import PROVIDER, lend_backend
 from releasegate.assess._report import (
@@ -173,9 +172,9 @@ def _through_backend(url: str, settings: Settings) -> tuple[str, ModelBackend]:
 
     base, _, name = url.partition("#")
     spec = f"openai:{base}#{name or settings.served_model_name or 'releasegate'}"
-    key = os.environ.get(THROUGH_KEY_ENV)
+    key = settings.through_api_key
     through_settings = (
-        settings.model_copy(update={"upstream_api_key": SecretStr(key)}) if key else settings
+        settings.model_copy(update={"upstream_api_key": key}) if key is not None else settings
     )
     return spec, load_backend(spec, through_settings)
 
@@ -381,9 +380,7 @@ def _with_baseline(
     return item.model_copy(update={"baseline": comparison})
 
 
-def assess(
-    opts: AssessOptions, settings: Settings | None = None, progress: Progress | None = None
-) -> RiskReport:
+def assess(opts: AssessOptions, settings: Settings, progress: Progress | None = None) -> RiskReport:
     """Assess a model and return its risk report (`assess_async` in a new event loop).
 
     Args:
@@ -401,7 +398,7 @@ def assess(
 
 
 async def assess_async(
-    opts: AssessOptions, settings: Settings | None = None, progress: Progress | None = None
+    opts: AssessOptions, settings: Settings, progress: Progress | None = None
 ) -> RiskReport:
     """Assess a model and return its risk report.
 
@@ -419,7 +416,6 @@ async def assess_async(
     from releasegate.assess import _registry  # registers the tasks and the model API
     from releasegate.backends import load_backend
 
-    settings = settings or Settings()
     notes = _check_options(opts)
     _registry.check_inspect_evals(opts.data)
     job = _Assessment(opts, settings, progress)

@@ -35,6 +35,7 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 
 from releasegate.backends import ChatMessage as RGMessage
 from releasegate.backends import Generation, GenerationParams, ModelBackend, load_backend
+from releasegate.settings import Settings
 
 PROVIDER = "releasegate"
 # Largest batch gathered for a local backend; Inspect runs this many samples at once.
@@ -167,7 +168,10 @@ class ReleasegateModelAPI(ModelAPI):
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         lent = _lent.get(model_name)
         self._owned = lent is None
-        self.backend: ModelBackend = lent if lent is not None else load_backend(model_name)
+        # Inspect builds providers from a model name: an edge, like the CLI, so Settings here.
+        self.backend: ModelBackend = (
+            lent if lent is not None else load_backend(model_name, Settings())
+        )
         self._batcher = _Batcher(self.backend) if hasattr(self.backend, "generate_batch") else None
 
     async def generate(

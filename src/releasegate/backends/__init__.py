@@ -1,8 +1,9 @@
 """releasegate.backends: every way of running a model, behind one `ModelBackend` contract.
 
-`load_backend(spec, settings)` builds one from `echo:` (deterministic, no model), `bundled:NAME`,
-`hf:PATH`, `openai:BASE_URL#MODEL` or a plugin prefix: each prefix is a factory in the `BACKENDS`
-registry (entry-point group `releasegate.backends`, where the built-ins are declared too). Heavy libraries (torch, transformers,
+`load_backend(spec, settings)` builds one from `echo:` (deterministic, no model),
+`bundled:NAME`, `hf:PATH`, `openai:BASE_URL#MODEL` or a plugin prefix: each prefix is a factory
+in the `BACKENDS` registry (entry-point group `releasegate.backends`, where the built-ins are
+declared too). Heavy libraries (torch, transformers,
 peft) are imported only when a local model is loaded.
 """
 
@@ -28,6 +29,7 @@ from releasegate.backends._bundled import (
     gguf_path,
     model_cache_dir,
 )
+from releasegate.backends._echo import EchoBackend
 from releasegate.backends._finetune import (
     ChatExample,
     FinetuneStats,
@@ -35,7 +37,6 @@ from releasegate.backends._finetune import (
     lora_finetune,
     merge_lora,
 )
-from releasegate.backends._echo import EchoBackend
 from releasegate.backends._hf import HFBackend
 from releasegate.backends._loader import BACKENDS, ENTRY_POINT_GROUP, BackendFactory, load_backend
 from releasegate.backends._openai import OpenAIBackend, UpstreamHTTPError

@@ -152,7 +152,9 @@ class ResearchBackend(Protocol):
         self, text: str, layers: Sequence[int] | None, pool: Pool
     ) -> HiddenStates: ...
 
-    async def logit_lens(self, text: str, layers: Sequence[int] | None, top_k: int) -> LogitLens: ...
+    async def logit_lens(
+        self, text: str, layers: Sequence[int] | None, top_k: int
+    ) -> LogitLens: ...
 
     async def steer_generate(
         self,

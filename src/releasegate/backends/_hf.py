@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from releasegate.backends._base import (
-    HiddenStates,
-    LensToken,
-    LogitLens,
     BackendError,
     ChatMessage,
     Generation,
     GenerationParams,
+    HiddenStates,
+    LensToken,
+    LogitLens,
     StreamChunk,
     TokenLogprob,
 )

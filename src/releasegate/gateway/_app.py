@@ -188,9 +188,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return Response(err.body_bytes(), status_code=exc.status_code, media_type="application/json")
 
 
-async def _guard_chains(
-    tiers: dict[str, TierSpec], settings: Settings
-) -> dict[str, GuardChain]:
+async def _guard_chains(tiers: dict[str, TierSpec], settings: Settings) -> dict[str, GuardChain]:
     chains: dict[str, GuardChain] = {}
     built: dict[tuple[str, ...], GuardChain] = {}  # tiers with the same guards share them
     for name, tier in tiers.items():

@@ -55,8 +55,7 @@ def _stop_kind(value: object) -> str | None:
 
 
 Stop = Annotated[
-    Annotated[Text, Tag("as-text")]
-    | Annotated[list[Text], Field(max_length=4), Tag("as-list")],
+    Annotated[Text, Tag("as-text")] | Annotated[list[Text], Field(max_length=4), Tag("as-list")],
     Discriminator(
         _stop_kind,
         custom_error_type="invalid_type",

@@ -40,7 +40,7 @@ from releasegate.access._tiers import TierSpec
 from releasegate.audit._sink import AuditSink
 from releasegate.backends._base import ChatMessage
 from releasegate.gateway._authz import require
-from releasegate.gateway._call import Call, Observer, Principal, Route, Streamed, Unary
+from releasegate.gateway._call import Call, Observer, Principal, Route, Streamed
 from releasegate.gateway._errors import ApiError, bad_request, unauthorized, unavailable
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._protocol import error_event

@@ -21,7 +21,7 @@ from releasegate.backends._base import (
     GenerationParams,
     TokenLogprob,
 )
-from releasegate.gateway._errors import ApiError, bad_request
+from releasegate.gateway._errors import ApiError
 from releasegate.gateway._openai_models import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -52,9 +52,7 @@ def _message(m: Message) -> ChatMessage:
     return ChatMessage.model_construct(role=role, content=m.text())
 
 
-def _params(
-    req: _Sampling, max_tokens: int, logprobs: bool, top_logprobs: int
-) -> GenerationParams:
+def _params(req: _Sampling, max_tokens: int, logprobs: bool, top_logprobs: int) -> GenerationParams:
     # Already validated by the request model: construct without validating again.
     return GenerationParams.model_construct(
         max_tokens=max_tokens,
@@ -89,7 +87,9 @@ def chat_request(req: ChatCompletionRequest, default_max_tokens: int) -> ParsedR
         params=_params(req, max_tokens, bool(req.logprobs), req.top_logprobs or 0),
         n=req.n or 1,
         stream=stream,
-        include_usage=stream and req.stream_options is not None and req.stream_options.include_usage,
+        include_usage=stream
+        and req.stream_options is not None
+        and req.stream_options.include_usage,
         logit_bias=_logit_bias(req),
         tools=bool(req.tools or req.functions),
         input_bytes=sum(len(m.content.encode()) + 8 for m in messages),
@@ -108,7 +108,9 @@ def completion_request(req: CompletionRequest) -> ParsedRequest:
         params=_params(req, req.max_tokens, req.logprobs is not None, req.logprobs or 0),
         n=req.n or 1,
         stream=stream,
-        include_usage=stream and req.stream_options is not None and req.stream_options.include_usage,
+        include_usage=stream
+        and req.stream_options is not None
+        and req.stream_options.include_usage,
         logit_bias=_logit_bias(req),
         input_bytes=len(prompt.encode()) + 8,
     )

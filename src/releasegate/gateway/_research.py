@@ -28,7 +28,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -47,6 +47,7 @@ from releasegate.gateway._errors import ApiError, bad_request, forbidden
 from releasegate.gateway._research_models import (
     HiddenStatesRequest,
     LogitLensRequest,
+    ResearchRequest,
     SteerRequest,
 )
 from releasegate.gateway._routes import WITHHELD, backend_error
@@ -74,7 +75,7 @@ class ResearchCaps:
         )
 
 
-_Req = TypeVar("_Req", bound=BaseModel)
+_Req = TypeVar("_Req", bound=ResearchRequest)
 
 
 @dataclass(slots=True)

@@ -19,13 +19,15 @@ Pool = Literal["none", "mean", "last"]
 Encoding = Literal["float", "base64"]
 
 
-class _Request(BaseModel):
+class ResearchRequest(BaseModel):
+    """What every research request has: the model it is for."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: NonEmptyText = Field(description="the served model id (see GET /v1/models)")
 
 
-class HiddenStatesRequest(_Request):
+class HiddenStatesRequest(ResearchRequest):
     """`POST /v1/research/hidden_states`: residual-stream activations of a text."""
 
     input: NonEmptyText = Field(description="the text to run through the model")
@@ -46,7 +48,7 @@ class HiddenStatesRequest(_Request):
     )
 
 
-class LogitLensRequest(_Request):
+class LogitLensRequest(ResearchRequest):
     """`POST /v1/research/logit_lens`: each layer read through the final norm and unembedding."""
 
     input: NonEmptyText
@@ -63,7 +65,7 @@ class SteerMessage(BaseModel):
     content: Text
 
 
-class SteerRequest(_Request):
+class SteerRequest(ResearchRequest):
     """`POST /v1/research/steer`: generate while adding `scale * vector` at a layer."""
 
     messages: list[SteerMessage] = Field(min_length=1)

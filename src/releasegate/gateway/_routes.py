@@ -16,8 +16,8 @@ from releasegate.backends._base import (
     StreamChunk,
 )
 from releasegate.gateway._authz import authorize, model_allowed
-from releasegate.gateway._errors import ApiError
 from releasegate.gateway._call import Call, NoInput, Principal, Streamed, Unary
+from releasegate.gateway._errors import ApiError
 from releasegate.gateway._openai_models import ChatCompletionRequest, CompletionRequest
 from releasegate.gateway._protocol import (
     Answer,

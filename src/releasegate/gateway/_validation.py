@@ -61,7 +61,9 @@ def _body_error(exc: ValidationError, body: bytes) -> ApiError | None:
                 f"the request body is not valid UTF-8 (byte {err.start}: {err.reason})",
                 code="invalid_utf8",
             )
-        return bad_request(f"the request body is not valid JSON: {first['msg']}", code="invalid_json")
+        return bad_request(
+            f"the request body is not valid JSON: {first['msg']}", code="invalid_json"
+        )
     return bad_request(
         f"the request body must be a JSON object ({first['msg']})", code="invalid_json"
     )

@@ -19,7 +19,6 @@ from releasegate.guards._base import Guard, GuardError
 from releasegate.guards._chain import GuardChain
 from releasegate.guards._keyword import KeywordGuard
 from releasegate.guards._normalize import shared_normalizer
-
 from releasegate.settings import Settings
 
 if TYPE_CHECKING:

@@ -128,7 +128,9 @@ class Registry(Generic[T]):
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         if not self._check(obj):
-            raise PluginError(f"{self.kind} {name!r} ({points[0].value}) is not a valid {self.kind}")
+            raise PluginError(
+                f"{self.kind} {name!r} ({points[0].value}) is not a valid {self.kind}"
+            )
         with self._lock:
             self._loaded[point.value] = obj
         return obj  # type: ignore[no-any-return]
