@@ -32,6 +32,7 @@ from releasegate.backends._base import (
     TokenLogprob,
 )
 from releasegate.backends._offline import force_offline
+from releasegate.backends._torch import quiet_peft, resolve_device
 from releasegate.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -55,15 +56,6 @@ class _Row:
     finish_reason: Literal["stop", "length"] = "length"
     sampled: int = 0
     logprobs: list[TokenLogprob] = field(default_factory=list)
-
-
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; anything else is passed through."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class HFBackend:
@@ -103,8 +95,6 @@ class HFBackend:
             )
             if adapter_dir is not None:
                 from peft import PeftModel
-
-                from releasegate.backends._finetune import quiet_peft
 
                 with quiet_peft():
                     model = PeftModel.from_pretrained(
