@@ -29,6 +29,19 @@ class KeyLimitsBody(_Strict):
 class CreateKeyRequest(_Strict):
     """`POST /admin/keys`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tier": "public",
+                    "owner": "alice@example.org",
+                    "expires_at": "2027-01-01T00:00:00+00:00",
+                    "limits": {"rpm": 10},
+                }
+            ]
+        }
+    )
+
     tier: NonEmptyText = Field(description="one of the tiers this gateway offers")
     owner: NonEmptyText = Field(description="who the key belongs to")
     expires_at: AwareDatetime | None = Field(
@@ -39,6 +52,8 @@ class CreateKeyRequest(_Strict):
 
 class SuspendKeyRequest(_Strict):
     """`POST /admin/keys/{key_id}/suspend` (the body may be empty)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "shared in a forum"}]})
 
     reason: NonEmptyText = "suspended by an admin"
 
@@ -79,7 +94,9 @@ class KeyList(BaseModel):
 class IncidentQuery(BaseModel):
     """`GET /admin/incidents` query string."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"status": "open", "key_id": "k-1"}]}
+    )
 
     status: Literal["open", "resolved"] | None = None
     key_id: Text | None = None
@@ -87,6 +104,12 @@ class IncidentQuery(BaseModel):
 
 class ResolveIncidentRequest(_Strict):
     """`POST /admin/incidents/{incident_id}/resolve`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"by": "oncall@example.org", "note": "false positive", "unsuspend": True}]
+        }
+    )
 
     by: NonEmptyText = Field(description="who resolves the incident")
     note: Text | None = None

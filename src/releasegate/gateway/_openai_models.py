@@ -109,6 +109,22 @@ class _Sampling(_Wire):
 class ChatCompletionRequest(_Sampling):
     """`POST /v1/chat/completions`."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "echo",
+                    "messages": [
+                        {"role": "system", "content": "Answer briefly."},
+                        {"role": "user", "content": [{"type": "text", "text": "Say hello."}]},
+                    ],
+                    "max_tokens": 16,
+                    "stop": ["\n\n"],
+                }
+            ]
+        }
+    )
+
     messages: list[Message] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
@@ -147,6 +163,12 @@ Prompt = Annotated[
 
 class CompletionRequest(_Sampling):
     """`POST /v1/completions` (legacy text completions); `logprobs` is an integer k (0-5)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"model": "echo", "prompt": "Once upon a time", "max_tokens": 8}]
+        }
+    )
 
     prompt: Prompt
     max_tokens: int = Field(default=16, ge=1)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Body, Path, Query
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
@@ -83,19 +83,13 @@ def _schema_route(row: RouteRow[Any]) -> APIRoute:
         summary=row.summary,
         tags=list(row.tags) or None,
         response_model=row.response if json else None,
-        response_class=PlainTextResponse if not json else _default_response_class(),
+        response_class=JSONResponse if json else PlainTextResponse,
         responses=dict(_ERRORS),
         openapi_extra={
             "x-releasegate-requires": row.requires.describe(),
             "x-releasegate-rate-limit": row.rate_limit.describe(),
         },
     )
-
-
-def _default_response_class() -> Any:
-    from fastapi.responses import JSONResponse
-
-    return JSONResponse
 
 
 def openapi_schema(
@@ -129,9 +123,12 @@ def _finish(schema: dict[str, Any], rows: tuple[RouteRow[Any], ...]) -> None:
         "scheme": "bearer",
         "description": "a key (rg-...) or, for admin routes, the admin token",
     }
+    error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
     for row in rows:
         op = schema["paths"][row.path][row.method.lower()]
         op["responses"].pop("422", None)
+        for status in _ERRORS:  # refusals are JSON even where the answer is not (/metrics)
+            op["responses"][str(status)]["content"] = {"application/json": {"schema": error_ref}}
         op["security"] = [{"bearer": []}]
         fields = row.request.model_fields if row.request is not None else {}
         if "stream" in fields:

@@ -22,13 +22,19 @@ Encoding = Literal["float", "base64"]
 class ResearchRequest(BaseModel):
     """What every research request has: the model it is for."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     model: NonEmptyText = Field(description="the served model id (see GET /v1/models)")
 
 
 class HiddenStatesRequest(ResearchRequest):
     """`POST /v1/research/hidden_states`: residual-stream activations of a text."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"model": "bundled:smollm2", "input": "Open weights", "layers": [0, -1]}]
+        }
+    )
 
     input: NonEmptyText = Field(description="the text to run through the model")
     layers: list[int] = Field(
@@ -51,6 +57,14 @@ class HiddenStatesRequest(ResearchRequest):
 class LogitLensRequest(ResearchRequest):
     """`POST /v1/research/logit_lens`: each layer read through the final norm and unembedding."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"model": "bundled:smollm2", "input": "Open weights", "layers": [6], "top_k": 3}
+            ]
+        }
+    )
+
     input: NonEmptyText
     layers: list[int] = Field(min_length=1)
     top_k: int = Field(default=5, ge=1, le=100, description="predictions kept per position")
@@ -67,6 +81,21 @@ class SteerMessage(BaseModel):
 
 class SteerRequest(ResearchRequest):
     """`POST /v1/research/steer`: generate while adding `scale * vector` at a layer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "bundled:smollm2",
+                    "messages": [{"role": "user", "content": "Tell me about cats."}],
+                    "layer": 6,
+                    "vector": [0.0, 0.5],
+                    "scale": 4.0,
+                    "max_tokens": 16,
+                }
+            ]
+        }
+    )
 
     messages: list[SteerMessage] = Field(min_length=1)
     layer: int = Field(description="where the vector is added (0: embedding output)")
