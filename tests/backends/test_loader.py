@@ -142,38 +142,3 @@ def test_bundled_and_hf_specs_load_the_model(bundled_settings: Settings, smollm2
             assert out.text
         finally:
             asyncio.run(backend.aclose())
-
-
-def test_public_names() -> None:
-    import releasegate.backends as backends
-
-    assert set(backends.__all__) == {
-        "BUNDLED_MODELS",
-        "ENTRY_POINT_GROUP",
-        "REFUSAL_ADAPTER_DIR",
-        "BackendError",
-        "BackendFactory",
-        "BundledModel",
-        "ChatExample",
-        "ChatMessage",
-        "FinetuneStats",
-        "Generation",
-        "GenerationParams",
-        "HFBackend",
-        "HiddenStates",
-        "LensToken",
-        "LogitLens",
-        "LoraRunConfig",
-        "ModelBackend",
-        "OpenAIBackend",
-        "StreamChunk",
-        "TokenLogprob",
-        "UpstreamHTTPError",
-        "ensure_bundled_model",
-        "gguf_path",
-        "load_backend",
-        "lora_finetune",
-        "merge_lora",
-        "model_cache_dir",
-    }
-    assert all(hasattr(backends, name) for name in backends.__all__)
