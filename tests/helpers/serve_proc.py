@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,11 +18,20 @@ from tests.helpers.gateway_proc import free_port
 CLI = Path(sys.executable).with_name("releasegate")
 
 
-@contextmanager
-def serve_echo(env: dict[str, str], *, timeout_s: float = 60) -> Iterator[tuple[str, float]]:
+def serve_echo(
+    env: dict[str, str], *, timeout_s: float = 60
+) -> AbstractContextManager[tuple[str, float]]:
     """Start the echo gateway; yields (`http://127.0.0.1:PORT`, seconds until it answered)."""
+    return serve_spec("echo:", env, timeout_s=timeout_s)
+
+
+@contextmanager
+def serve_spec(
+    model: str, env: dict[str, str], *, timeout_s: float = 60
+) -> Iterator[tuple[str, float]]:
+    """`releasegate serve --dev --model MODEL`; yields its URL and how long it took to answer."""
     port = free_port()
-    cmd = [str(CLI), "serve", "--dev", "--model", "echo:", "--port", str(port)]
+    cmd = [str(CLI), "serve", "--dev", "--model", model, "--port", str(port)]
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
