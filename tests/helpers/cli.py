@@ -43,7 +43,7 @@ def run_subprocess(
 ) -> Result:
     """The installed `releasegate` console script in a child process (`env` added to ours)."""
     exe = Path(sys.executable).parent / "releasegate"
-    env = dict(os.environ, COLUMNS="400", **(env or {}))
+    env = {**os.environ, "COLUMNS": "400", **(env or {})}
     proc = subprocess.run(
         [str(exe), *args],
         cwd=cwd,

@@ -3,7 +3,7 @@
 One code path for models: every suite runs through Inspect, and Inspect reaches every model
 through this provider — `releasegate/bundled:smollm2`, `releasegate/hf:/path`,
 `releasegate/openai:http://host/v1#name` — so the gateway, the assessment and `inspect eval`
-share one backend implementation (see docs/design/assess-model-path.md).
+share one backend implementation (see docs/design/0007-assess-model-path.md).
 
 Local backends that can decode several conversations at once (`generate_batch`) get the
 concurrent requests of Inspect's sample loop gathered into batches: on a 2-core CPU a batch of
