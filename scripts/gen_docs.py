@@ -103,6 +103,9 @@ def public_packages() -> list[str]:
 
 
 def _doc(obj: Any) -> str:
+    if inspect.isclass(obj):  # its own docstring, not one inherited from pydantic or Exception
+        own = obj.__dict__.get("__doc__")
+        return inspect.cleandoc(own) if isinstance(own, str) else ""
     doc = inspect.getdoc(obj) or ""
     return doc.strip()
 
