@@ -24,7 +24,6 @@ from typing import Any
 import typer.main
 
 import releasegate
-
 from releasegate._cli.main import app
 from releasegate.settings import Settings
 

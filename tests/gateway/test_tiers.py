@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from releasegate.access import DEFAULT_TIERS
+from releasegate.backends import EchoBackend
 from releasegate.gateway import (
     DecisionForbidsServing,
     GatewayConfigError,
@@ -20,7 +21,6 @@ from releasegate.gateway._errors import ApiError
 from releasegate.vocab import AccessLevel
 from tests.helpers.gateway import (
     MODEL,
-    EchoBackend,
     bearer,
     chat_body,
     decision_at,

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from releasegate.access import DEFAULT_TIERS, TierSpec
-from releasegate.backends import ChatMessage, EchoBackend
+from releasegate.backends import ChatMessage
 from releasegate.guards import GuardError, GuardVerdict, register_guard
 from releasegate.policy import Decision
 from releasegate.settings import Settings
@@ -25,8 +25,6 @@ from releasegate.vocab import AccessLevel, Component
 ADMIN_TOKEN = "test-admin-token-0123456789"
 AUDIT_KEY = "test-audit-key-0123456789"
 MODEL = "echo"
-
-__all__ = ["EchoBackend"]  # re-exported: tests import it from here with the other helpers
 
 
 class RaisingGuard:

@@ -73,10 +73,11 @@ def start_gateway(
 def main() -> None:
     import uvicorn
 
+    from releasegate.backends import EchoBackend
     from releasegate.gateway import create_app
     from releasegate.settings import Settings
     from releasegate.vocab import AccessLevel
-    from tests.helpers.gateway import EchoBackend, decision_at, keyword_tiers
+    from tests.helpers.gateway import decision_at, keyword_tiers
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
