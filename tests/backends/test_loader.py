@@ -17,6 +17,7 @@ from releasegate.backends import (
 )
 from releasegate.errors import InputError
 from releasegate.settings import Settings
+from tests.helpers.plugins import write_distribution
 
 PLUGIN_MODULE = '''
 from releasegate.backends import Generation, StreamChunk
@@ -61,12 +62,13 @@ def make_wrong(spec, settings):
 @pytest.fixture
 def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Install a plugin distribution (module + dist-info with entry points) on sys.path."""
-    (tmp_path / "rg_echo_plugin.py").write_text(PLUGIN_MODULE)
-    info = tmp_path / "rg_echo_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rg-echo-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        "[releasegate.backends]\nreverse = rg_echo_plugin:make\nwrong = rg_echo_plugin:make_wrong\n"
+    write_distribution(
+        tmp_path,
+        "rg-echo-plugin",
+        "0.1",
+        {"rg_echo_plugin.py": PLUGIN_MODULE},
+        "[releasegate.backends]\nreverse = rg_echo_plugin:make\n"
+        "wrong = rg_echo_plugin:make_wrong\n",
     )
     monkeypatch.syspath_prepend(str(tmp_path))
 

@@ -16,6 +16,7 @@ import pytest
 
 from releasegate.plugins import PluginError, Registry
 from tests.helpers.cli import run_subprocess
+from tests.helpers.plugins import write_distribution
 from tests.helpers.serve_proc import serve_spec
 
 PACKAGE = '''
@@ -75,15 +76,13 @@ def make_backend(spec, settings):
 @pytest.fixture
 def third_party(tmp_path: Path) -> dict[str, str]:
     """The throwaway package on a directory the CLI processes get on their path."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "rg_thirdparty.py").write_text(PACKAGE)
-    info = site / "rg_thirdparty-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rg-thirdparty\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
+    site = write_distribution(
+        tmp_path / "site",
+        "rg-thirdparty",
+        "1.0",
+        {"rg_thirdparty.py": PACKAGE},
         "[releasegate.guards]\npirate-phrases = rg_thirdparty:make_guard\n\n"
-        "[releasegate.backends]\nreverse = rg_thirdparty:make_backend\n"
+        "[releasegate.backends]\nreverse = rg_thirdparty:make_backend\n",
     )
     return {"PYTHONPATH": str(site), "RELEASEGATE_DATA_DIR": str(tmp_path / "data")}
 
@@ -135,11 +134,13 @@ def test_third_party_backend_serves_through_the_cli(
 
 def test_a_name_declared_twice_is_refused_not_guessed(tmp_path: Path) -> None:
     for n in (1, 2):
-        (tmp_path / f"rg_dup{n}.py").write_text("def make(spec, settings):\n    return None\n")
-        info = tmp_path / f"rg_dup{n}-1.0.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: rg-dup{n}\nVersion: 1.0\n")
-        (info / "entry_points.txt").write_text(f"[releasegate.test_dup]\nsame = rg_dup{n}:make\n")
+        write_distribution(
+            tmp_path,
+            f"rg-dup{n}",
+            "1.0",
+            {f"rg_dup{n}.py": "def make(spec, settings):\n    return None\n"},
+            f"[releasegate.test_dup]\nsame = rg_dup{n}:make\n",
+        )
     sys.path.insert(0, str(tmp_path))
     try:
         registry: Registry[object] = Registry("thing", "releasegate.test_dup", callable)
