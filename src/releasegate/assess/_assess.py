@@ -23,15 +23,8 @@ from releasegate.assess._job import (
 )
 from releasegate.assess._modelapi import lend_backend
 from releasegate.assess._options import (
-    CAPABILITY_DOMAINS,
-    DEFAULT_TAMPER,
-    QUICK_TAMPER,
-    SUITES,
-    TAMPER_SWEEPS,
-    THROUGH_KEY_ENV,
     AssessOptions,
     Progress,
-    TamperConfig,
     _check_options,
 )
 from releasegate.assess._report import (
@@ -328,17 +321,4 @@ def _source_run(job: _Assessment, item: EvidenceItem) -> TaskRun | None:
     return None
 
 
-__all__ = [
-    "CAPABILITY_DOMAINS",
-    "DEFAULT_TAMPER",
-    "QUICK_TAMPER",
-    "SUITES",
-    "TAMPER_SWEEPS",
-    "THROUGH_KEY_ENV",
-    "AssessOptions",
-    "Progress",
-    "TamperConfig",
-    "assess",
-    "assess_async",
-    "probe",
-]
+__all__ = ["assess", "assess_async"]

@@ -248,3 +248,6 @@ def _with_baseline(
         uplift_ci95=ConfidenceInterval(low=min(low, high), high=max(low, high)),
     )
     return item.model_copy(update={"baseline": comparison})
+
+
+__all__ = ["probe"]

@@ -122,3 +122,17 @@ def _check_options(opts: AssessOptions) -> list[str]:
     if problems:
         raise InputError("releasegate assess", problems)
     return notes
+
+
+__all__ = [
+    "CAPABILITY_DOMAINS",
+    "DEFAULT_TAMPER",
+    "PROMPT_SETS",
+    "QUICK_TAMPER",
+    "SUITES",
+    "TAMPER_SWEEPS",
+    "THROUGH_KEY_ENV",
+    "AssessOptions",
+    "Progress",
+    "TamperConfig",
+]
