@@ -59,6 +59,8 @@ def test_remote_models_only_declare_their_id() -> None:
         ("openai:http://10.0.0.7:8000/v1#meta-llama/Llama-3-8B", "Llama-3-8B"),
         ("openai:https://host.example:443/v1", "model"),
         ("echo", "echo"),
+        ("echo:", "echo"),
+        ("echo:tiny", "tiny"),
     ],
 )
 def test_default_served_name_never_shows_the_spec(spec: str, name: str) -> None:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -31,26 +30,43 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until_answering(proc: subprocess.Popen[Any], url: str, timeout_s: float) -> None:
-    """Wait until the gateway at `url` answers (401 to an unauthenticated `/v1/models`).
-
-    Raises:
-        RuntimeError: the process exited first (with its output), or the time ran out.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            text = out.decode() if isinstance(out, bytes) else str(out)
-            raise RuntimeError(f"gateway exited with {proc.returncode}:\n{text}")
+@contextmanager
+def answering_process(
+    cmd: list[str],
+    env: dict[str, str],
+    url: str,
+    *,
+    cwd: Path | None = None,
+    timeout_s: float = 60,
+    output: list[str] | None = None,
+) -> Iterator[float]:
+    """Run `cmd` until `GET url/v1/models` answers (401: it wants a key); yields the seconds
+    that took; stops the process after (appending what it printed to `output`, if given)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        while True:
+            if proc.poll() is not None:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}:\n{out}")
+            try:
+                if httpx.get(url + "/v1/models", timeout=1).status_code == 401:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"{' '.join(cmd)} did not answer in time")
+            time.sleep(0.02)
+        yield time.monotonic() - started
+    finally:
+        proc.terminate()
         try:
-            if httpx.get(url + "/v1/models", timeout=1).status_code == 401:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("gateway did not start in time")
-        time.sleep(0.1)
+            out, _ = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        if output is not None:
+            output.append(out.decode() if out else "")
 
 
 @contextmanager
@@ -63,31 +79,19 @@ def start_gateway(
     if model:
         cmd += ["--model", model]
     full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_answering(proc, url, timeout_s)
+    with answering_process(cmd, full_env, url, cwd=REPO, timeout_s=timeout_s):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
 
 
 def main() -> None:
     import uvicorn
 
+    from releasegate.backends import EchoBackend
     from releasegate.gateway import create_app
     from releasegate.settings import Settings
     from releasegate.vocab import AccessLevel
-    from tests.helpers.gateway import EchoBackend, decision_at, keyword_tiers
+    from tests.helpers.gateway import decision_at, keyword_tiers
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)

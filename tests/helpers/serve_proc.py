@@ -1,19 +1,40 @@
-"""`releasegate serve` as a real child process, for tests of what it serves and refuses."""
+"""Run `releasegate serve --dev --model SPEC` as a real process, the way a reader of the docs
+does, with its data where the environment says; yields its base URL once it answers."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from tests.helpers.gateway_proc import free_port, wait_until_answering
+from tests.helpers.gateway_proc import answering_process, free_port
+
+CLI = Path(sys.executable).with_name("releasegate")
+
+
+def serve_echo(
+    env: dict[str, str], *, timeout_s: float = 60
+) -> AbstractContextManager[tuple[str, float]]:
+    """Start the echo gateway; yields (`http://127.0.0.1:PORT`, seconds until it answered)."""
+    return serve_spec("echo:", env, timeout_s=timeout_s)
+
+
+@contextmanager
+def serve_spec(
+    model: str, env: dict[str, str], *, timeout_s: float = 60
+) -> Iterator[tuple[str, float]]:
+    """`releasegate serve --dev --model MODEL`; yields its URL and how long it took to answer."""
+    port = free_port()
+    cmd = [str(CLI), "serve", "--dev", "--model", model, "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with answering_process(cmd, {**os.environ, **env}, url, timeout_s=timeout_s) as took:
+        yield url, took
 
 
 class Served:
-    """A running `serve`: its base URL; its output once it has stopped."""
+    """A running `serve`: its base URL; what it printed, once it has stopped."""
 
     url = ""
     output = ""
@@ -23,26 +44,18 @@ class Served:
 def serve_process(
     args: list[str], env: dict[str, str], cwd: Path, *, timeout_s: float = 60
 ) -> Iterator[Served]:
-    """Run `releasegate serve ARGS --port P`; yield once it answers; stop it after."""
-    port = free_port()
-    exe = Path(sys.executable).parent / "releasegate"
-    proc = subprocess.Popen(
-        [str(exe), *args, "--port", str(port)],
-        cwd=cwd,
-        env={**os.environ, **env, "COLUMNS": "400"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    """`releasegate ARGS --port P` (a `serve` command line, signed decision and all); yields
+    once it answers; stops it after and keeps its output."""
     served = Served()
+    port = free_port()
     served.url = f"http://127.0.0.1:{port}"
+    output: list[str] = []
+    cmd = [str(CLI), *args, "--port", str(port)]
+    full_env = {**os.environ, **env, "COLUMNS": "400"}
     try:
-        wait_until_answering(proc, served.url, timeout_s)
-        yield served
+        with answering_process(
+            cmd, full_env, served.url, cwd=cwd, timeout_s=timeout_s, output=output
+        ):
+            yield served
     finally:
-        proc.terminate()
-        try:
-            served.output = proc.communicate(timeout=15)[0]
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            served.output = proc.communicate()[0]
+        served.output = "".join(output)

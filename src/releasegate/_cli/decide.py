@@ -23,7 +23,6 @@ from releasegate.policy import (
     decide,
     load_policy,
 )
-from releasegate.reports import render_all
 
 _LEVEL_STYLE = {
     "closed": "red",
@@ -73,8 +72,10 @@ def run_decide(
     Raises:
         InputError: bad report, bad policy, or an unusable `out`; nothing is written.
     """
+    # Imported here: `releasegate serve` and the other commands do not pay for them.
     from releasegate._cli._store import cli_store
     from releasegate.approvals import DecisionRegistry, fired_triggers, release_view
+    from releasegate.reports import render_all
     from releasegate.store._types import utcnow
 
     check_out_dir(out, force)  # fail before any work if DIR is unusable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,9 +15,12 @@ from releasegate._cli._common import console, err_console
 from releasegate._cli._store import CliStore, cli_store, fail
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from releasegate.approvals import (
         Action,
         DecisionRecord,
+        FiredTrigger,
         Openness,
         SignedStatement,
         Signer,
@@ -162,7 +166,6 @@ def rerender(store: CliStore, decision_id: str, out: Path | None = None) -> Path
         DecisionRegistry,
         all_signers,
         fired_triggers,
-        render_documents,
         write_documents,
     )
     from releasegate.store._types import utcnow
@@ -176,7 +179,7 @@ def rerender(store: CliStore, decision_id: str, out: Path | None = None) -> Path
     if target is None:
         return None
     try:
-        written = write_documents(target, render_documents(record, signers, fired, now=utcnow()))
+        written = write_documents(target, _render_documents(record, signers, fired, now=utcnow()))
     except (ValueError, OSError) as exc:
         if out is not None:
             raise
@@ -184,6 +187,42 @@ def rerender(store: CliStore, decision_id: str, out: Path | None = None) -> Path
         return None
     console().print(f"rendered the documents again in {written}/ (status {record.status})")
     return written
+
+
+def _render_documents(
+    record: DecisionRecord,
+    signers: Mapping[str, Signer],
+    fired: tuple[FiredTrigger, ...],
+    *,
+    now: datetime,
+) -> dict[str, bytes]:
+    """Every document of a stored decision with its standing now, plus its export files.
+
+    Args:
+        record: the stored decision, its signatures checked.
+        signers: every registered key by id (the signers of its signatures are exported).
+        fired: its fired triggers (`fired_triggers`).
+        now: when the documents are rendered.
+
+    Raises:
+        ValueError: the store holds no report or policy for it (recorded by hand, not by
+            `decide`), so its documents cannot be rendered.
+    """
+    report = record.report()
+    policy = record.policy()
+    if report is None or policy is None:
+        raise ValueError(
+            f"decision {record.id} was recorded without its report and policy, so its "
+            "documents cannot be rendered; decide it again with `releasegate decide`"
+        )
+    from releasegate.approvals import export_files, release_view
+    from releasegate.reports import render_all
+
+    decision = record.decision()
+    view = release_view(decision, policy, verification=record.verification, fired=fired, now=now)
+    files = render_all(decision, report, policy, view)
+    files.update(export_files(record, signers))
+    return files
 
 
 @app.command("approve")

@@ -17,6 +17,7 @@ from releasegate._cli import (
     guards,
     incidents,
     keys,
+    plugins,
     policy,
     schema,
     serve,
@@ -32,7 +33,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# One module per command group, each added here.
+# One module per command group; each is added here, explicitly.
 app.command("decide")(decide.decide_command)
 app.add_typer(policy.app, name="policy")
 app.command("schema")(schema.schema_command)
@@ -46,6 +47,7 @@ app.add_typer(signers.app, name="signers")
 app.command("assess")(assess.assess_command)
 app.add_typer(guards.app, name="guards")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(plugins.app, name="plugins")
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Approvals: signers, signed sign-offs, their verification and export, reassessment
 triggers, and `open_now` — the one answer to what a release opens right now.
 
-See docs/approvals.md and docs/design/signed-decisions.md.
+See docs/approvals.md and docs/design/0011-signed-decisions.md.
 """
 
 from releasegate.approvals._allowed import (
@@ -11,8 +11,9 @@ from releasegate.approvals._allowed import (
     enforce_decision,
 )
 from releasegate.approvals._changes import CHANNEL, announce, read_version
-from releasegate.approvals._documents import release_view, render_documents, write_documents
+from releasegate.approvals._documents import release_view, write_documents
 from releasegate.approvals._export import EXPORT_FILES, VERIFY_SCRIPT, export_files
+from releasegate.approvals._keys import Signer, SignerError, all_signers, trusted_keys
 from releasegate.approvals._openness import (
     STAYS_PUBLISHED,
     Cap,
@@ -30,13 +31,7 @@ from releasegate.approvals._registry import (
     load_record,
     record_json,
 )
-from releasegate.approvals._signers import (
-    Signer,
-    SignerError,
-    SignerRegistry,
-    all_signers,
-    trusted_keys,
-)
+from releasegate.approvals._signers import SignerRegistry
 from releasegate.approvals._statement import (
     ACTIONS,
     Action,
@@ -102,7 +97,6 @@ __all__ = [
     "read_version",
     "record_json",
     "release_view",
-    "render_documents",
     "trusted_keys",
     "verify_signoffs",
     "write_documents",

@@ -1,7 +1,9 @@
-"""The decision's documents, rendered with its standing now: every sign-off, halt, rejection
-or fired trigger changes what `decision.md`, `decision.html`, the model card and the EU AI Act
-checklist say, so they are rendered again (into the directory `decide` wrote, which the store
-remembers, or any other) together with the signatures, so that directory also verifies.
+"""A decision's standing for its documents (`release_view`) and writing them in place.
+
+Every sign-off, halt, rejection or fired trigger changes what `decision.md`, `decision.html`,
+the model card and the EU AI Act checklist say; the CLI renders them again (`reports`) from the
+`ReleaseView` built here, with the same `open_now` the gateway asks, into the directory `decide`
+wrote (the store remembers it), together with the signatures, so that directory also verifies.
 """
 
 from __future__ import annotations
@@ -12,16 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from releasegate.approvals._export import export_files
 from releasegate.approvals._openness import ReleaseState, open_now
-from releasegate.approvals._registry import DecisionRecord
-from releasegate.approvals._signers import Signer
 from releasegate.approvals._triggers import FiredTrigger
 from releasegate.approvals._verify import Verification, verify_signoffs
-from releasegate.evidence import RiskReport
 from releasegate.policy._decision import Decision
 from releasegate.policy._model import ReleasePolicy
-from releasegate.reports import ReleaseView, SignatureLine, TierLine, render_all
+from releasegate.policy._standing import ReleaseView, SignatureLine, TierLine
 
 
 def release_view(
@@ -99,39 +97,6 @@ def _summary(v: Verification, closed: str | None) -> str:
     return closed or v.status
 
 
-def render_documents(
-    record: DecisionRecord,
-    signers: Mapping[str, Signer],
-    fired: tuple[FiredTrigger, ...],
-    *,
-    now: datetime,
-) -> dict[str, bytes]:
-    """Every document of a stored decision with its standing now, plus its export files.
-
-    Args:
-        record: the stored decision, its signatures checked.
-        signers: every registered key by id (the signers of its signatures are exported).
-        fired: its fired triggers (`fired_triggers`).
-        now: when the documents are rendered.
-
-    Raises:
-        ValueError: the store holds no report or policy for it (recorded by hand, not by
-            `decide`), so its documents cannot be rendered.
-    """
-    report: RiskReport | None = record.report()
-    policy = record.policy()
-    if report is None or policy is None:
-        raise ValueError(
-            f"decision {record.id} was recorded without its report and policy, so its "
-            "documents cannot be rendered; decide it again with `releasegate decide`"
-        )
-    decision = record.decision()
-    view = release_view(decision, policy, verification=record.verification, fired=fired, now=now)
-    files = render_all(decision, report, policy, view)
-    files.update(export_files(record, signers))
-    return files
-
-
 def write_documents(out: Path, files: Mapping[str, bytes]) -> Path:
     """Write (or replace) each file in `out` atomically, leaving other files alone.
 
@@ -157,4 +122,4 @@ def write_documents(out: Path, files: Mapping[str, bytes]) -> Path:
     return out
 
 
-__all__ = ["release_view", "render_documents", "write_documents"]
+__all__ = ["release_view", "write_documents"]

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from releasegate.approvals._keys import Signer
 from releasegate.approvals._registry import DecisionRecord
-from releasegate.approvals._signers import Signer
 
 VERIFY_SCRIPT = "verify_decision.py"
 EXPORT_FILES = ("decision.json", "signatures.json", "signers.json", VERIFY_SCRIPT)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from releasegate._util import ed25519
 from releasegate.approvals._changes import audit_in, bump_version
-from releasegate.approvals._signers import Signer, all_signers, name_key
+from releasegate.approvals._keys import Signer, all_signers, name_key
 from releasegate.approvals._statement import (
     Action,
     SignedStatement,

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,68 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from releasegate._util import ed25519
 from releasegate.approvals._changes import audit_in, bump_version
+from releasegate.approvals._keys import Signer, SignerError, _to_signer, name_key
+from releasegate.approvals._registry import load_record
 from releasegate.audit import AuditLog
-from releasegate.errors import ReleasegateError
 from releasegate.store._types import utcnow
-from releasegate.store.tables.approvals import SignerRow
+from releasegate.store.tables.approvals import SignatureRow, SignerRow
+from releasegate.store.tables.decisions import DecisionRow
 
 _ROLE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-
-
-class SignerError(ReleasegateError):
-    """A signer that cannot be created, found or revoked as asked."""
-
-
-@dataclass(frozen=True)
-class Signer:
-    """A signing key of a named person, with the roles they sign in."""
-
-    key_id: str
-    name: str
-    roles: tuple[str, ...]
-    public_key: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-    revoked_reason: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    def to_json(self) -> dict[str, Any]:
-        """The public record of the signer, as `decision export` writes it (no secrets)."""
-        return {
-            "key_id": self.key_id,
-            "name": self.name,
-            "roles": list(self.roles),
-            "public_key": self.public_key,
-            "created_at": self.created_at.isoformat(),
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
-            "revoked_reason": self.revoked_reason,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Signer:
-        """Read a record written by `to_json`.
-
-        Raises:
-            ValueError, KeyError, TypeError: a malformed record.
-        """
-        revoked = data.get("revoked_at")
-        return cls(
-            key_id=str(data["key_id"]),
-            name=str(data["name"]),
-            roles=tuple(str(r) for r in data["roles"]),
-            public_key=str(data["public_key"]),
-            created_at=datetime.fromisoformat(str(data["created_at"])),
-            revoked_at=datetime.fromisoformat(str(revoked)) if revoked else None,
-            revoked_reason=data.get("revoked_reason"),
-        )
-
-
-def name_key(name: str) -> str:
-    """How names are compared: one person is one name, whatever its case and outer spaces."""
-    return " ".join(name.split()).casefold()
 
 
 def _check_name(name: str) -> str:
@@ -238,10 +181,6 @@ class SignerRegistry:
 
 def _restatus(session: Session, key_id: str) -> dict[str, str]:
     """Recompute the cached status of every decision the key signed; the changes made."""
-    from releasegate.approvals._registry import load_record
-    from releasegate.store.tables.approvals import SignatureRow
-    from releasegate.store.tables.decisions import DecisionRow
-
     ids = set(
         session.scalars(select(SignatureRow.decision_id).where(SignatureRow.key_id == key_id))
     )
@@ -257,39 +196,6 @@ def _restatus(session: Session, key_id: str) -> dict[str, str]:
     return changes
 
 
-def all_signers(session: Session, trusted: frozenset[str] | None = None) -> dict[str, Signer]:
-    """Every registered key (revoked ones included), by key id.
-
-    Args:
-        session: the store.
-        trusted: when given, only keys whose public key is in it (`trusted_keys`): a trust
-            anchor outside the database, so a signer row written behind the CLI's back signs
-            nothing.
-    """
-    rows = session.scalars(select(SignerRow))
-    return {r.key_id: _to_signer(r) for r in rows if trusted is None or r.public_key in trusted}
-
-
-def trusted_keys(text: str | None) -> frozenset[str] | None:
-    """Parse `RELEASEGATE_TRUSTED_SIGNER_KEYS`: public keys (base64, as `signers list --keys`
-    prints them) separated by commas or spaces; None when unset.
-
-    Raises:
-        ValueError: an entry that is not an Ed25519 public key.
-    """
-    if text is None or not text.strip():
-        return None
-    keys = frozenset(k for k in re.split(r"[\s,]+", text.strip()) if k)
-    for key in keys:
-        try:
-            ed25519.public_key_from_b64(key)
-        except ValueError:
-            raise ValueError(
-                f"RELEASEGATE_TRUSTED_SIGNER_KEYS: {key[:20]!r} is not an Ed25519 public key"
-            ) from None
-    return keys
-
-
 def _active_row(session: Session, name: str, *, lock: bool = False) -> SignerRow | None:
     stmt = select(SignerRow).where(
         SignerRow.name_key == name_key(name), SignerRow.revoked_at.is_(None)
@@ -299,23 +205,4 @@ def _active_row(session: Session, name: str, *, lock: bool = False) -> SignerRow
     return session.scalars(stmt).one_or_none()
 
 
-def _to_signer(row: SignerRow) -> Signer:
-    return Signer(
-        key_id=row.key_id,
-        name=row.name,
-        roles=tuple(str(r) for r in row.roles),
-        public_key=row.public_key,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-        revoked_reason=row.revoked_reason,
-    )
-
-
-__all__ = [
-    "Signer",
-    "SignerError",
-    "SignerRegistry",
-    "all_signers",
-    "name_key",
-    "trusted_keys",
-]
+__all__ = ["SignerRegistry"]

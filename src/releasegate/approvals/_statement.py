@@ -4,7 +4,7 @@ The statement names the decision by the SHA-256 of its canonical bytes (`decisio
 as `decide` writes it, `content_sha256` included), the action (approve, reject or halt), the
 signer, the role they sign in, their key and the time. Binding each of these is what stops a
 signature from being reused: an approval cannot be replayed as someone else's, for another
-role, for another decision, or turned into a halt (docs/design/signed-decisions.md).
+role, for another decision, or turned into a halt (docs/design/0011-signed-decisions.md).
 
 Its bytes are JSON with sorted keys, no spaces and ASCII only, over string values only, so any
 JSON library (the outsider's `verify_decision.py` uses the standard library's) rebuilds exactly

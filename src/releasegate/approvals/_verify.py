@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal
 
 from releasegate._util import ed25519
-from releasegate.approvals._signers import Signer, name_key
+from releasegate.approvals._keys import Signer, name_key
 from releasegate.approvals._statement import SignedStatement, decision_sha256
 from releasegate.policy._canonical import decision_content_sha256
 from releasegate.policy._decision import Decision

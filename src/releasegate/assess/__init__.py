@@ -7,20 +7,7 @@ the report. The suites are ordinary Inspect tasks (`releasegate/capability_mcq`,
 reached through the Inspect provider `releasegate/<backend spec>`.
 """
 
-from releasegate.assess._assess import (
-    CAPABILITY_DOMAINS,
-    DEFAULT_TAMPER,
-    QUICK_TAMPER,
-    SUITES,
-    TAMPER_SWEEPS,
-    THROUGH_KEY_ENV,
-    AssessOptions,
-    Progress,
-    TamperConfig,
-    assess,
-    assess_async,
-    probe,
-)
+from releasegate.assess._assess import assess, assess_async
 from releasegate.assess._attacks import TRANSFORMS
 from releasegate.assess._data import (
     Dataset,
@@ -31,7 +18,19 @@ from releasegate.assess._data import (
     file_sha256,
     read_jsonl,
 )
+from releasegate.assess._job import probe
 from releasegate.assess._judge import JudgeAgreement, RefusalJudge, default_judge
+from releasegate.assess._options import (
+    CAPABILITY_DOMAINS,
+    DEFAULT_TAMPER,
+    QUICK_TAMPER,
+    SUITES,
+    TAMPER_SWEEPS,
+    THROUGH_KEY_ENV,
+    AssessOptions,
+    Progress,
+    TamperConfig,
+)
 from releasegate.assess._runner import SuiteFailed, TaskRun, read_run, run_key
 from releasegate.assess._stats import bootstrap_uplift_ci, mean_stderr
 

@@ -68,6 +68,7 @@ def respond(guards: str = "", max_tokens: int = DEFAULT_MAX_TOKENS) -> Solver:
             from releasegate.guards import build_guards
             from releasegate.settings import Settings
 
+            # Inspect builds solvers from task arguments (strings): an edge, like the CLI.
             chain = build_guards([g for g in guards.split("+") if g], Settings())
         context = to_backend_messages(state.messages)
         if chain is not None:

@@ -90,7 +90,8 @@ def model_fingerprint(spec: str) -> ModelFingerprint:
 
 def default_served_name(spec: str) -> str:
     """The short public name of a model spec: `bundled:smollm2-guarded` -> `smollm2-guarded`,
-    `hf:/models/my-model` -> `my-model`, `openai:http://host:8000/v1#llama-3` -> `llama-3`."""
+    `hf:/models/my-model` -> `my-model`, `openai:http://host:8000/v1#llama-3` -> `llama-3`,
+    `echo:` -> `echo`."""
     prefix, sep, rest = spec.partition(":")
     if not sep:
         return spec
@@ -99,7 +100,8 @@ def default_served_name(spec: str) -> str:
         return model.rsplit("/", 1)[-1] or "model"
     if prefix == "hf":
         return Path(rest.rstrip("/")).name or "model"
-    return rest.rsplit("/", 1)[-1].split("#")[-1] or "model"
+    # bundled:NAME, echo:[NAME], a plugin's PREFIX:VALUE: the value's last part, else the prefix
+    return rest.rsplit("/", 1)[-1].split("#")[-1] or prefix
 
 
 __all__ = ["ModelFingerprint", "default_served_name", "model_fingerprint"]

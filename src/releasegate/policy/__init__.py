@@ -42,6 +42,7 @@ from releasegate.policy._model import (
     TriggerKind,
 )
 from releasegate.policy._schemas import SCHEMAS, schema_text
+from releasegate.policy._standing import ReleaseView, SignatureLine, TierLine
 
 __all__ = [
     "BUNDLED_POLICIES",
@@ -61,11 +62,14 @@ __all__ = [
     "Precaution",
     "ReassessmentTrigger",
     "ReleasePolicy",
+    "ReleaseView",
     "Rule",
     "RuleTrace",
+    "SignatureLine",
     "Signoff",
     "SignoffRequirement",
     "Then",
+    "TierLine",
     "TierWhen",
     "Trigger",
     "TriggerKind",

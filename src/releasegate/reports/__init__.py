@@ -2,6 +2,7 @@
 
 from releasegate.reports._chart import domain_chart
 from releasegate.reports._eu_ai_act import ChecklistItem, checklist
+from releasegate.reports._facts import Claim, SafeguardCoverage
 from releasegate.reports._render import (
     DECISION_FILES,
     render_all,
@@ -10,22 +11,12 @@ from releasegate.reports._render import (
     render_eu_checklist,
     render_model_card,
 )
-from releasegate.reports._view import (
-    Claim,
-    ReleaseView,
-    SafeguardCoverage,
-    SignatureLine,
-    TierLine,
-)
 
 __all__ = [
     "DECISION_FILES",
     "ChecklistItem",
     "Claim",
-    "ReleaseView",
     "SafeguardCoverage",
-    "SignatureLine",
-    "TierLine",
     "checklist",
     "domain_chart",
     "render_all",

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from releasegate.evidence import RiskReport
-from releasegate.policy import Decision, ReleasePolicy
+from releasegate.policy import Decision, ReleasePolicy, ReleaseView
 from releasegate.reports._facts import (
+    Claim,
     evidence_ids,
     monitoring_claims,
     proxy_only_domains,
     safeguard_coverage,
 )
-from releasegate.reports._view import Claim, ReleaseView
 from releasegate.vocab import AccessLevel, Component, Condition
 
 Status = Literal["covered", "partial", "missing", "n/a"]

@@ -7,11 +7,34 @@ The model card and the EU AI Act checklist print these; they hold no claim of th
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from releasegate.evidence import EvidenceItem, RiskReport
-from releasegate.policy import Decision, ReleasePolicy
-from releasegate.reports._view import Claim, ReleaseView, SafeguardCoverage, TierLine
+from releasegate.policy import Decision, ReleasePolicy, ReleaseView, TierLine
 from releasegate.vocab import Component
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement a document makes, with the evidence it rests on ("" : not covered)."""
+
+    text: str
+    evidence: str = ""
+    covered: bool = True
+
+
+@dataclass(frozen=True)
+class SafeguardCoverage:
+    """A required safeguard and what configuration, if any, provides it."""
+
+    name: str
+    description: str
+    claims: list[Claim] = field(default_factory=list)
+
+    @property
+    def covered(self) -> bool:
+        return any(c.covered for c in self.claims)
+
 
 NOT_IMPLEMENTED = (
     "not covered: releasegate does not provide it; the release team must, and document how"
@@ -180,6 +203,8 @@ def evidence_ids(report: RiskReport, predicate: Callable[[EvidenceItem], bool]) 
 
 __all__ = [
     "NOT_IMPLEMENTED",
+    "Claim",
+    "SafeguardCoverage",
     "evidence_ids",
     "evidence_line",
     "monitoring_claims",

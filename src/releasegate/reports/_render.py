@@ -17,11 +17,10 @@ import yaml
 from markupsafe import Markup
 
 from releasegate.evidence import RiskReport
-from releasegate.policy import Decision, ReleasePolicy, decision_json_bytes
+from releasegate.policy import Decision, ReleasePolicy, ReleaseView, decision_json_bytes
 from releasegate.reports._chart import TIER_COLOURS, domain_chart
 from releasegate.reports._eu_ai_act import checklist
 from releasegate.reports._facts import evidence_line, proxy_only_domains, safeguard_coverage
-from releasegate.reports._view import ReleaseView
 from releasegate.vocab import AccessLevel, Condition, Tier
 
 DECISION_FILES = (

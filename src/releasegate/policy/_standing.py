@@ -1,16 +1,17 @@
-"""`ReleaseView`: what the documents say about a decision's standing, as plain data.
+"""`ReleaseView`: a decision's standing (signed? in force? what is open?) as plain data.
 
 The approvals package builds it from the verified signatures, the fired triggers and
-`open_now` (`approvals.release_view`); the renderers only print it. Without one, a decision
-renders as just decided: pending, unsigned, and with its tiers not evaluated.
+`open_now` (`approvals.release_view`); the reports package only prints it. It lives here, with
+`Decision`, because both of those packages read it and neither may import the other. Without
+one, a decision renders as just decided: pending, unsigned, its tiers not evaluated.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from releasegate.access._tiers import TierSpec
-from releasegate.policy import Decision
+from releasegate.policy._decision import Decision
 from releasegate.vocab import AccessLevel, Component
 
 
@@ -80,26 +81,4 @@ class ReleaseView:
         )
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A statement a document makes, with the evidence it rests on ("" : not covered)."""
-
-    text: str
-    evidence: str = ""
-    covered: bool = True
-
-
-@dataclass(frozen=True)
-class SafeguardCoverage:
-    """A required safeguard and what configuration, if any, provides it."""
-
-    name: str
-    description: str
-    claims: list[Claim] = field(default_factory=list)
-
-    @property
-    def covered(self) -> bool:
-        return any(c.covered for c in self.claims)
-
-
-__all__ = ["Claim", "ReleaseView", "SafeguardCoverage", "SignatureLine", "TierLine"]
+__all__ = ["ReleaseView", "SignatureLine", "TierLine"]
