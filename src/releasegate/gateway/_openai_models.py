@@ -9,7 +9,7 @@ their shape in `/openapi.json`, and tests validate real responses against them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
@@ -261,6 +261,12 @@ class Model(BaseModel):
     object: Literal["model"]
     created: int
     owned_by: str
+    releasegate: dict[str, Any] | None = Field(
+        default=None,
+        description="the release state: the decision, its status, whether it was reviewed "
+        "(signed), the weights level in force, reassessment, the tiers open and each tier "
+        "withheld with its reason, the model fingerprint",
+    )
 
 
 class ModelList(BaseModel):
