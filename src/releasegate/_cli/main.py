@@ -16,6 +16,7 @@ from releasegate._cli import (
     demo,
     guards,
     incidents,
+    judge,
     keys,
     policy,
     schema,
@@ -43,6 +44,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(decision.app, name="decision")
 app.command("assess")(assess.assess_command)
 app.add_typer(guards.app, name="guards")
+app.add_typer(judge.app, name="judge")
 app.add_typer(incidents.app, name="incidents")
 
 

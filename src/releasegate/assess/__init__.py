@@ -24,14 +24,12 @@ from releasegate.assess._assess import (
 from releasegate.assess._attacks import TRANSFORMS
 from releasegate.assess._data import (
     Dataset,
-    JudgeRow,
     MCQRow,
     PromptRow,
     bundled_path,
     file_sha256,
     read_jsonl,
 )
-from releasegate.assess._judge import JudgeAgreement, RefusalJudge, default_judge
 from releasegate.assess._runner import SuiteFailed, TaskRun, read_run, run_key
 from releasegate.assess._stats import bootstrap_uplift_ci, mean_stderr
 
@@ -45,12 +43,9 @@ __all__ = [
     "TRANSFORMS",
     "AssessOptions",
     "Dataset",
-    "JudgeAgreement",
-    "JudgeRow",
     "MCQRow",
     "Progress",
     "PromptRow",
-    "RefusalJudge",
     "SuiteFailed",
     "TamperConfig",
     "TaskRun",
@@ -58,7 +53,6 @@ __all__ = [
     "assess_async",
     "bootstrap_uplift_ci",
     "bundled_path",
-    "default_judge",
     "file_sha256",
     "mean_stderr",
     "probe",

@@ -36,10 +36,12 @@ from releasegate.evidence import (
     Coverage,
     EvidenceItem,
     FailedEvaluation,
+    JudgeAgreement,
     ModelIdentity,
     RiskReport,
     SafeguardMetrics,
 )
+from releasegate.judge import JudgeError
 from releasegate.settings import Settings
 from releasegate.vocab import Condition
 
@@ -107,7 +109,17 @@ class AssessOptions(BaseModel):
         default_factory=dict,
         description="domain (or harmful/benign_sensitive) -> JSONL file or inspect_evals/wmdp_*",
     )
-    judge: str | None = Field(default=None, description="Inspect model for StrongREJECT grading")
+    judge: str = Field(
+        default="default",
+        description="refusal judge spec: default, classifier:PATH, phrases or llm:BACKEND_SPEC",
+    )
+    judge_labels: Path | None = Field(
+        default=None,
+        description="labelled JSONL to measure the judge on (default: the bundled test split)",
+    )
+    strongreject: str | None = Field(
+        default=None, description="Inspect model for StrongREJECT grading"
+    )
     through: str | None = Field(default=None, description="deployed gateway URL (post_mitigation)")
     guards: tuple[str, ...] = ("default",)
     max_tokens: int = Field(default=48, ge=1)
@@ -128,6 +140,7 @@ def _check_options(opts: AssessOptions) -> list[str]:
         InputError: unknown suite, missing file, unknown task, or a file with no valid row.
     """
     from releasegate.assess._data import MCQRow, PromptRow, read_jsonl
+    from releasegate.judge import check_judge_spec, read_labelled
 
     problems = [
         Problem(f"unknown suite {s!r}; choose from {', '.join(SUITES)}", path="--suite")
@@ -152,6 +165,9 @@ def _check_options(opts: AssessOptions) -> list[str]:
         data = read_jsonl(value, row_type)  # raises InputError when no row is usable
         if data.skipped:
             notes.append(f"{len(data.skipped)} malformed row(s) skipped: {data.describe_skipped()}")
+    problems += check_judge_spec(opts.judge)
+    if opts.judge_labels is not None:
+        read_labelled(opts.judge_labels)  # raises InputError naming every bad line
     if problems:
         raise InputError("releasegate assess", problems)
     return notes
@@ -193,6 +209,7 @@ class _Assessment:
         self.safeguards: dict[str, Any] = {}
         self.runs: dict[str, TaskRun] = {}
         self.judge_label: str | None = None
+        self.judge_agreement: JudgeAgreement | None = None
 
     # -- running one task ---------------------------------------------------------------------
 
@@ -283,7 +300,8 @@ class _Assessment:
                 "data": self.opts.data.get("harmful"),
                 "guards": guards,
                 "max_tokens": self.opts.max_tokens,
-                "judge": self.opts.judge,
+                "refusal_judge": self.opts.judge,
+                "strongreject": self.opts.strongreject,
             },
             spec=spec,
             fingerprint=fingerprint,
@@ -300,6 +318,7 @@ class _Assessment:
                 "data": self.opts.data.get("benign_sensitive"),
                 "guards": guards,
                 "max_tokens": self.opts.max_tokens,
+                "refusal_judge": self.opts.judge,
             },
             spec=spec,
             fingerprint=fingerprint,
@@ -318,7 +337,8 @@ class _Assessment:
                 "guards": guards,
                 "prompts": prompts,
                 "max_tokens": self.opts.max_tokens,
-                "judge": self.opts.judge,
+                "refusal_judge": self.opts.judge,
+                "strongreject": self.opts.strongreject,
             },
             spec=spec,
             fingerprint=fingerprint,
@@ -328,6 +348,9 @@ class _Assessment:
     # -- evidence -----------------------------------------------------------------------------
 
     def add(self, item: EvidenceItem) -> EvidenceItem:
+        # Every item the refusal judge scored states the judge's measured agreement.
+        if item.judge is not None and item.judge == self.judge_label:
+            item = item.model_copy(update={"judge_agreement": self.judge_agreement})
         self.evidence.append(item)
         return item
 
@@ -340,7 +363,7 @@ class _Assessment:
                     id=f"strongreject/{base_id}",
                     metric="strongreject_score",
                     condition=condition,
-                    judge=f"strongreject:{self.opts.judge}",
+                    judge=f"strongreject:{self.opts.strongreject}",
                     scores=values,
                 )
             )
@@ -457,26 +480,14 @@ async def _assess_subject(
     subject: dict[str, Any] = {"mcq": {}, "refusal_pre": None}
     refusal_suites = suites & {"refusal", "over_refusal", "jailbreak", "tamper"}
     if refusal_suites:
-        from releasegate.assess._judge import default_judge
-
         try:
-            judge, agreement = default_judge()
-        except Exception as exc:  # the judge is missing: every refusal suite is missing
+            await _validate_judge(job)
+        except JudgeError as exc:  # no judge: every refusal suite is missing
             for name in sorted(refusal_suites):
                 job.failed.append(
                     FailedEvaluation(evaluation=name, reason=f"refusal judge unavailable: {exc}")
                 )
             suites -= refusal_suites
-        else:
-            job.judge_label = (
-                f"{judge.name} (agreement with hand labels {agreement.accuracy:.2f}, "
-                f"Cohen's kappa {agreement.cohen_kappa:.2f}, n={agreement.n} held out)"
-            )
-            job.notes.append(
-                f"Refusal judge {judge.name}: fitted on {judge.train_n} hand-labelled responses; "
-                f"agrees with the hand labels on {agreement.accuracy:.1%} of {agreement.n} "
-                f"held-out responses (Cohen's kappa {agreement.cohen_kappa:.2f})."
-            )
     if "capability" in suites:
         measured = await job.capability(spec, fingerprint, Condition.PRE_MITIGATION)
         for domain, run in measured.items():
@@ -514,6 +525,33 @@ async def _assess_subject(
     if "tamper" in suites:
         await _tamper(job, backend, fingerprint, subject)
     return subject
+
+
+async def _validate_judge(job: _Assessment) -> None:
+    """Measure the refusal judge on labelled responses; every judged item will state it."""
+    from releasegate.judge import agreement_record, load_judge, read_labelled, validate
+
+    job.progress("start", "refusal judge")
+    judge = load_judge(job.opts.judge, job.settings)
+    try:
+        labels = read_labelled(job.opts.judge_labels) if job.opts.judge_labels else None  # checked
+        check = await validate(judge, labels)
+    finally:
+        await judge.aclose()
+    job.judge_label = check.judge
+    job.judge_agreement = agreement_record(check)
+    kappa = f"{check.overall.kappa:.2f}" if check.overall.kappa is not None else "undefined"
+    harmful = (
+        f", {check.kappa_harmful:.2f} on harmful requests"
+        if check.kappa_harmful is not None
+        else ""
+    )
+    job.notes.append(
+        f"Refusal judge {check.judge}: agrees with human labels on "
+        f"{check.overall.agreement:.1%} of {check.n} responses of {check.labelled_set} "
+        f"(Cohen's kappa {kappa}{harmful})."
+    )
+    job.progress("done", "refusal judge")
 
 
 async def _post_mitigation(job: _Assessment, suites: set[str], spec: str, fingerprint: str) -> None:

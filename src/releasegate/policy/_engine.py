@@ -12,7 +12,8 @@ How a decision is reached (docs/policy-format.md has the long form):
    `post_tamper`; the `api` view is `post_mitigation`.
 4. Rules run in order; every rule is traced with the values it read. Caps only ever lower a level.
 5. Precaution: missing required evidence or a failed evaluation steps the policy's precaution
-   components down at least one more level.
+   components down at least one more level. Evidence whose judge agrees with people less than
+   the policy's `min_judge_kappa` is read as missing (`_judges.py`).
 
 Every step is monotone: worse evidence, or less of it, never opens anything.
 """
@@ -33,6 +34,7 @@ from releasegate.policy._decision import (
     RuleTrace,
     SignoffRequirement,
 )
+from releasegate.policy._judges import screen_judged
 from releasegate.policy._model import (
     AllWhen,
     AnyWhen,
@@ -402,11 +404,13 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
     problems = check_report(report, policy)
     if problems:
         raise InputError("<report>", problems)
+    # What the decision reads: the report less evidence judged below `min_judge_kappa`.
+    measured, judge_trace, judge_notes = screen_judged(report, policy)
 
     domains: dict[str, DomainAssessment] = {}
     readings: list[_Reading] = []
     for name in policy.domains:
-        assessment, domain_readings = _assess_domain(report, policy, name)
+        assessment, domain_readings = _assess_domain(measured, policy, name)
         domains[name] = assessment
         readings += domain_readings
 
@@ -419,7 +423,7 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
     halt_keep: set[Component] | None = None
     halted = False
     for rule in policy.rules:
-        ctx = _Context(report, policy, domains)
+        ctx = _Context(measured, policy, domains)
         matched = _eval(rule.when, ctx)
         trace.append(
             RuleTrace(
@@ -445,6 +449,9 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
         for component in Component:
             if component not in (halt_keep or set()):
                 levels[component] = AccessLevel.CLOSED
+
+    if judge_trace is not None:
+        trace.append(judge_trace)
 
     # Precaution: at least one level below what the evidence alone allows.
     missing = [f"{r.domain}/{r.indicator.id}/{r.condition.value}" for r in readings if r.missing]
@@ -533,7 +540,7 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
         required_safeguards=required,
         alternatives=choose_alternatives(levels, policy.access_tiers),
         trace=trace,
-        uncertainty=_uncertainty(report, policy, readings),
+        uncertainty=_uncertainty(measured, policy, readings) + judge_notes,
         reassessment_triggers=triggers,
         signoff=SignoffRequirement(roles=policy.signoff.roles, required=policy.signoff.required),
         halted_reason=halted_reason,

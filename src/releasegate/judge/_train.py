@@ -1,0 +1,181 @@
+"""Training the classifier judge, with every choice made by cross-validation on `train` alone.
+
+The test split holds models and prompts the judge never saw, so the choices are made the same
+way: **leave one source out**. Each fold holds out every response of one source (a model, or a
+hand-written set) and, from the rows it trains on, every response to a prompt that source
+answered; it is scored on the held-out source. The feature set (MiniLM layer, opening embedding,
+phrase features), the L2 strength and the threshold are the ones with the best pooled
+out-of-fold Cohen's κ. The test split is never read here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+# The guards' Newton-method logistic regression: the same small fit serves both classifiers.
+from releasegate.guards._linear import fit_logistic
+from releasegate.judge._agreement import cohen_kappa
+from releasegate.judge._base import Exchange, refused_label
+from releasegate.judge._classifier import (
+    NAME,
+    ClassifierWeights,
+    FeatureSpec,
+    _sigmoid,
+    features,
+)
+from releasegate.judge._labels import LabelledRow
+
+F = npt.NDArray[np.float64]
+LAYERS = (3, 5)
+L2_GRID = (3.0, 10.0, 30.0, 100.0)
+THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.30, 0.71, 0.05))
+
+
+@dataclass(frozen=True)
+class CVResult:
+    spec: FeatureSpec
+    l2: float
+    threshold: float
+    kappa: float
+    fold_kappas: dict[str, float | None]
+
+
+def folds(rows: Sequence[LabelledRow]) -> list[tuple[str, list[int], list[int]]]:
+    """Leave-one-source-out folds: (source, train indices, held-out indices)."""
+    sources = sorted({r.source or "unknown" for r in rows})
+    out = []
+    for source in sources:
+        held = [i for i, r in enumerate(rows) if (r.source or "unknown") == source]
+        prompts = {rows[i].prompt_id or rows[i].prompt for i in held}
+        train = [
+            i
+            for i, r in enumerate(rows)
+            if (r.source or "unknown") != source and (r.prompt_id or r.prompt) not in prompts
+        ]
+        out.append((source, train, held))
+    return out
+
+
+def _standardize(x: F) -> tuple[F, F]:
+    mu = x.mean(axis=0)
+    sd = x.std(axis=0)
+    sd[sd < 1e-6] = 1.0
+    return mu, sd
+
+
+def _fit(x: F, y: F, l2: float) -> tuple[F, float, F, F]:
+    mu, sd = _standardize(x)
+    w, b = fit_logistic((x - mu) / sd, y, l2=l2)
+    return w, b, mu, sd
+
+
+def _cross_validate(
+    x: F, y: F, plan: list[tuple[str, list[int], list[int]]], l2: float
+) -> tuple[F, dict[str, list[int]]]:
+    """Out-of-fold probabilities for every row (each row is held out by exactly one fold)."""
+    oof = np.zeros(len(y))
+    held_by: dict[str, list[int]] = {}
+    for source, train, held in plan:
+        w, b, mu, sd = _fit(x[train], y[train], l2)
+        oof[held] = _sigmoid(((x[held] - mu) / sd) @ w + b)
+        held_by[source] = held
+    return oof, held_by
+
+
+def _kappa(y: F, p: F, threshold: float) -> float:
+    k = cohen_kappa([bool(v) for v in y], [bool(v) for v in p >= threshold])
+    return k if k is not None else -1.0
+
+
+def train_classifier(
+    rows: Sequence[LabelledRow],
+    encoder: Any,
+    *,
+    layers: Sequence[int] = LAYERS,
+    l2_grid: Sequence[float] = L2_GRID,
+    log: Callable[[str], None] = lambda message: None,
+    data_sha256: str | None = None,
+) -> ClassifierWeights:
+    """Choose features, L2 strength and threshold by leave-one-source-out CV, then fit on all rows.
+
+    Args:
+        rows: the training rows (never the test split).
+        encoder: a `releasegate.guards.MiniLMEncoder`.
+        layers: MiniLM layers to try.
+        l2_grid: L2 strengths to try.
+        log: progress messages.
+        data_sha256: recorded in the weights' metadata.
+
+    Returns:
+        The fitted weights, with the CV results in `meta`.
+    """
+    if any(r.split == "test" for r in rows):
+        raise ValueError("the judge is never trained on test rows")
+    exchanges = [Exchange(r.prompt, r.response) for r in rows]
+    y = np.array([1.0 if refused_label(r.label) else 0.0 for r in rows])
+    plan = folds(rows)
+    results: list[CVResult] = []
+    cache: dict[FeatureSpec, F] = {}
+    for layer, use_opening, use_phrases in itertools.product(layers, (False, True), (False, True)):
+        spec = FeatureSpec(layer=layer, opening=use_opening, phrases=use_phrases)
+        cache[spec] = x = features(exchanges, encoder, spec)
+        for l2 in l2_grid:
+            oof, held_by = _cross_validate(x, y, plan, l2)
+            threshold = max(THRESHOLDS, key=lambda t: (_kappa(y, oof, t), -abs(t - 0.5)))
+            fold_kappas = {
+                source: cohen_kappa(
+                    [bool(v) for v in y[idx]], [bool(v) for v in oof[idx] >= threshold]
+                )
+                for source, idx in held_by.items()
+            }
+            result = CVResult(spec, l2, threshold, _kappa(y, oof, threshold), fold_kappas)
+            results.append(result)
+            log(
+                f"layer {layer} opening {use_opening!s:5} phrases {use_phrases!s:5} "
+                f"l2 {l2:5g}: kappa {result.kappa:.3f} at {threshold:.2f} "
+                + " ".join(
+                    f"{s}={k:.2f}" if k is not None else f"{s}=n/a" for s, k in fold_kappas.items()
+                )
+            )
+    best = max(results, key=lambda r: (round(r.kappa, 4), -r.l2))
+    x = cache[best.spec]
+    w, b, mu, sd = _fit(x, y, best.l2)
+    meta = {
+        "name": NAME,
+        "train_rows": len(rows),
+        "train_sources": sorted({r.source or "unknown" for r in rows}),
+        "data_sha256": data_sha256,
+        "train_rows_sha256": hashlib.sha256(
+            "\n".join(f"{r.id}\t{r.label}" for r in rows).encode()
+        ).hexdigest(),
+        "cv": "leave one source out (prompts of the held-out source dropped from training)",
+        "cv_kappa": round(best.kappa, 4),
+        "cv_fold_kappas": {
+            k: (round(v, 4) if v is not None else None) for k, v in best.fold_kappas.items()
+        },
+        "l2": best.l2,
+        "cv_grid": [
+            {
+                "layer": r.spec.layer,
+                "opening": r.spec.opening,
+                "phrases": r.spec.phrases,
+                "l2": r.l2,
+                "threshold": r.threshold,
+                "kappa": round(r.kappa, 4),
+            }
+            for r in results
+        ],
+    }
+    return ClassifierWeights(
+        spec=best.spec, w=w, b=b, threshold=best.threshold, mu=mu, sd=sd, meta=meta
+    )
+
+
+__all__ = ["L2_GRID", "LAYERS", "CVResult", "folds", "train_classifier"]
