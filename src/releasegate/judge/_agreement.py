@@ -108,7 +108,7 @@ def measure(labels: Sequence[Label], refused: Sequence[bool]) -> Agreement:
     truth = [refused_label(lab) for lab in labels]
     n = len(labels)
     agree = sum(t == j for t, j in zip(truth, refused, strict=True))
-    confusion = {lab: {REFUSED: 0, NOT_REFUSED: 0} for lab in LABELS}
+    confusion: dict[str, dict[str, int]] = {lab: {REFUSED: 0, NOT_REFUSED: 0} for lab in LABELS}
     for lab, j in zip(labels, refused, strict=True):
         confusion[lab][REFUSED if j else NOT_REFUSED] += 1
     tp = confusion["refusal"][REFUSED]

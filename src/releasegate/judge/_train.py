@@ -19,8 +19,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-# The guards' Newton-method logistic regression: the same small fit serves both classifiers.
-from releasegate.guards._linear import fit_logistic
 from releasegate.judge._agreement import cohen_kappa
 from releasegate.judge._base import Exchange, refused_label
 from releasegate.judge._classifier import (
@@ -33,7 +31,7 @@ from releasegate.judge._classifier import (
 from releasegate.judge._labels import LabelledRow
 
 F = npt.NDArray[np.float64]
-LAYERS = (3, 5)
+LAYERS = (2, 3)
 L2_GRID = (3.0, 10.0, 30.0, 100.0)
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.30, 0.71, 0.05))
 
@@ -70,9 +68,34 @@ def _standardize(x: F) -> tuple[F, F]:
     return mu, sd
 
 
+def fit_logistic(x: F, y: F, l2: float) -> tuple[F, float]:
+    """L2-regularised logistic regression by L-BFGS (bias not regularised).
+
+    With more features (~800) than rows (a few hundred), a gradient method is far cheaper than
+    Newton's method, whose Hessian alone would cost d² per row.
+    """
+    from scipy.optimize import minimize
+
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    reg = np.full(d + 1, l2)
+    reg[-1] = 0.0
+
+    def loss(w: F) -> tuple[float, F]:
+        z = xb @ w
+        # log(1 + e^z) - y z, computed without overflow
+        value = float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * np.sum(reg * w * w))
+        grad = xb.T @ (_sigmoid(z) - y) + reg * w
+        return value, grad
+
+    result = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    w: F = result.x
+    return w[:-1], float(w[-1])
+
+
 def _fit(x: F, y: F, l2: float) -> tuple[F, float, F, F]:
     mu, sd = _standardize(x)
-    w, b = fit_logistic((x - mu) / sd, y, l2=l2)
+    w, b = fit_logistic((x - mu) / sd, y, l2)
     return w, b, mu, sd
 
 
@@ -123,9 +146,17 @@ def train_classifier(
     plan = folds(rows)
     results: list[CVResult] = []
     cache: dict[FeatureSpec, F] = {}
+    # Embed each layer once (with the opening and the phrase features); smaller feature sets
+    # are column slices of it, in the order `features` builds them.
+    full = {layer: features(exchanges, encoder, FeatureSpec(layer, True, True)) for layer in layers}
     for layer, use_opening, use_phrases in itertools.product(layers, (False, True), (False, True)):
         spec = FeatureSpec(layer=layer, opening=use_opening, phrases=use_phrases)
-        cache[spec] = x = features(exchanges, encoder, spec)
+        columns = list(range(384))
+        if use_opening:
+            columns += list(range(384, 768))
+        if use_phrases:
+            columns += list(range(768, full[layer].shape[1]))
+        cache[spec] = x = full[layer][:, columns]
         for l2 in l2_grid:
             oof, held_by = _cross_validate(x, y, plan, l2)
             threshold = max(THRESHOLDS, key=lambda t: (_kappa(y, oof, t), -abs(t - 0.5)))
