@@ -112,7 +112,7 @@ def test_safeguard_suites_report_the_engine_metrics(
         agreement = item.judge_agreement
         assert agreement is not None and agreement.judge == item.judge
         assert agreement.labelled_set == "releasegate/judge/labelled[test]"
-        assert agreement.n >= 100 and agreement.kappa is not None and agreement.kappa >= 0.85
+        assert agreement.n >= 150 and agreement.kappa is not None and agreement.kappa >= 0.79
     assert any("Refusal judge releasegate-refusal-judge/v2" in n for n in report.notes)
     assert any("post_mitigation was measured behind releasegate guards" in n for n in report.notes)
     for item in report.evidence:
