@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from releasegate.judge._base import Exchange, JudgeError, Verdict
 from releasegate.judge._features import clean, phrase_features
+from releasegate.judge._sentences import sentence_features
 
 F = npt.NDArray[np.float64]
 NAME = "releasegate-refusal-judge/v2"
@@ -43,11 +44,36 @@ def opening(text: str) -> str:
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """Which features the classifier reads."""
+    """Which features the classifier reads (blocks in this order)."""
 
-    layer: int  # MiniLM layer (0-based) whose mean-pooled hidden state is read
-    opening: bool  # also embed the response's opening
-    phrases: bool  # the hand features
+    layer: int  # MiniLM layer (0-based) whose mean-pooled hidden states are read
+    opening: bool  # the embedding of the response's opening
+    phrases: bool  # the hand features (`_features`)
+    embedding: bool = True  # the embedding of the whole response
+    sentences: bool = False  # the sentence features (`_sentences`)
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        names = ("embedding", "opening", "phrases", "sentences")
+        return tuple(n for n in names if getattr(self, n))
+
+
+def feature_blocks(
+    exchanges: Sequence[Exchange], encoder: Any, layer: int, blocks: Sequence[str]
+) -> dict[str, F]:
+    """Each named block of features of some exchanges (rows in order)."""
+    texts = [clean(e.response).strip() for e in exchanges]
+    out: dict[str, F] = {}
+    if "embedding" in blocks:
+        out["embedding"] = _embedded(encoder, texts, layer)
+    if "opening" in blocks:
+        out["opening"] = _embedded(encoder, [opening(t) for t in texts], layer)
+    if "phrases" in blocks:
+        hand = [phrase_features(e.prompt, e.response) for e in exchanges]
+        out["phrases"] = np.asarray(hand, dtype=np.float64).reshape(len(exchanges), -1)
+    if "sentences" in blocks:
+        out["sentences"] = sentence_features(texts, encoder, layer)
+    return out
 
 
 def features(exchanges: Sequence[Exchange], encoder: Any, spec: FeatureSpec) -> F:
@@ -61,14 +87,8 @@ def features(exchanges: Sequence[Exchange], encoder: Any, spec: FeatureSpec) -> 
     Returns:
         Array (len(exchanges), d).
     """
-    texts = [clean(e.response).strip() for e in exchanges]
-    parts: list[F] = [_embedded(encoder, texts, spec.layer)]
-    if spec.opening:
-        parts.append(_embedded(encoder, [opening(t) for t in texts], spec.layer))
-    if spec.phrases:
-        hand = [phrase_features(e.prompt, e.response) for e in exchanges]
-        parts.append(np.asarray(hand, dtype=np.float64).reshape(len(exchanges), -1))
-    return np.hstack(parts)
+    blocks = feature_blocks(exchanges, encoder, spec.layer, spec.blocks)
+    return np.hstack([blocks[name] for name in spec.blocks])
 
 
 def _embedded(encoder: Any, texts: list[str], layer: int, batch: int = 64) -> F:
@@ -109,6 +129,8 @@ class ClassifierWeights:
             layer=np.array(self.spec.layer),
             opening=np.array(self.spec.opening),
             phrases=np.array(self.spec.phrases),
+            embedding=np.array(self.spec.embedding),
+            sentences=np.array(self.spec.sentences),
             meta=np.array(json.dumps(self.meta, sort_keys=True)),
         )
         tmp.replace(path)
@@ -127,6 +149,8 @@ class ClassifierWeights:
                         layer=int(z["layer"]),
                         opening=bool(z["opening"]),
                         phrases=bool(z["phrases"]),
+                        embedding=bool(z["embedding"]),
+                        sentences=bool(z["sentences"]),
                     ),
                     w=z["w"].astype(np.float64),
                     b=float(z["b"]),
