@@ -534,7 +534,8 @@ async def _validate_judge(job: _Assessment) -> None:
     job.progress("start", "refusal judge")
     judge = load_judge(job.opts.judge, job.settings)
     try:
-        labels = read_labelled(job.opts.judge_labels) if job.opts.judge_labels else None  # checked
+        # Validated already by _check_options, before any model was loaded.
+        labels = read_labelled(job.opts.judge_labels) if job.opts.judge_labels else None
         check = await validate(judge, labels)
     finally:
         await judge.aclose()
