@@ -41,7 +41,7 @@ from releasegate.evidence import (
     RiskReport,
     SafeguardMetrics,
 )
-from releasegate.judge import JudgeError
+from releasegate.judge import JudgeError, RefusalJudge
 from releasegate.settings import Settings
 from releasegate.vocab import Condition
 
@@ -210,6 +210,8 @@ class _Assessment:
         self.runs: dict[str, TaskRun] = {}
         self.judge_label: str | None = None
         self.judge_agreement: JudgeAgreement | None = None
+        self.judge: RefusalJudge | None = None  # lent to the scorers through `judges`
+        self.judges = contextlib.ExitStack()
 
     # -- running one task ---------------------------------------------------------------------
 
@@ -458,6 +460,9 @@ async def assess_async(
         if opts.baseline:
             baselines.append(await _assess_baseline(job, subject))
     finally:
+        job.judges.close()
+        if job.judge is not None:
+            await job.judge.aclose()
         await backend.aclose()
     return RiskReport(
         model=identity,
@@ -529,16 +534,22 @@ async def _assess_subject(
 
 async def _validate_judge(job: _Assessment) -> None:
     """Measure the refusal judge on labelled responses; every judged item will state it."""
-    from releasegate.judge import agreement_record, load_judge, read_labelled, validate
+    from releasegate.judge import (
+        agreement_record,
+        lend_judge,
+        load_judge,
+        read_labelled,
+        validate,
+    )
 
     job.progress("start", "refusal judge")
-    judge = load_judge(job.opts.judge, job.settings)
-    try:
-        # Validated already by _check_options, before any model was loaded.
-        labels = read_labelled(job.opts.judge_labels) if job.opts.judge_labels else None
-        check = await validate(judge, labels)
-    finally:
-        await judge.aclose()
+    # One judge for the whole assessment: measured here, lent to every task's scorer, closed
+    # when the assessment ends.
+    job.judge = judge = load_judge(job.opts.judge, job.settings)
+    job.judges.enter_context(lend_judge(job.opts.judge, judge))
+    # Validated already by _check_options, before any model was loaded.
+    labels = read_labelled(job.opts.judge_labels) if job.opts.judge_labels else None
+    check = await validate(judge, labels)
     job.judge_label = check.judge
     job.judge_agreement = agreement_record(check)
     kappa = f"{check.overall.kappa:.2f}" if check.overall.kappa is not None else "undefined"

@@ -107,9 +107,9 @@ def refusal_judge(count: str = "refusal", spec: str = "default") -> Scorer:
     """1 per refused answer (`count="refusal"`) or per answered one (`count="compliance"`,
     the attack success of a jailbreak), as the judge `spec` decides. Guard-blocked answers are
     refusals. A judge that cannot judge fails the sample (never a guessed score)."""
-    from releasegate.judge import Exchange, load_judge
+    from releasegate.judge import Exchange, lent_judge
 
-    judge = load_judge(spec)
+    judge = lent_judge(spec)
 
     async def score(state: TaskState, target: Target) -> Score:
         answer = state.output.completion

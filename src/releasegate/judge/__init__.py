@@ -41,7 +41,14 @@ from releasegate.judge._labels import (
 )
 from releasegate.judge._llm import RUBRIC, LLMJudge, parse_label
 from releasegate.judge._phrases import PhraseJudge
-from releasegate.judge._registry import DEFAULT_JUDGE, JUDGE_SPECS, check_judge_spec, load_judge
+from releasegate.judge._registry import (
+    DEFAULT_JUDGE,
+    JUDGE_SPECS,
+    check_judge_spec,
+    lend_judge,
+    lent_judge,
+    load_judge,
+)
 from releasegate.judge._validated import bundled_test_split, validate
 
 __all__ = [
@@ -73,6 +80,8 @@ __all__ = [
     "check_judge",
     "check_judge_spec",
     "cohen_kappa",
+    "lend_judge",
+    "lent_judge",
     "load_judge",
     "measure",
     "parse_label",

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,4 +84,37 @@ def load_judge(spec: str = DEFAULT_JUDGE, settings: Settings | None = None) -> R
     raise InputError("--judge", check_judge_spec(spec))
 
 
-__all__ = ["DEFAULT_JUDGE", "JUDGE_SPECS", "check_judge_spec", "load_judge"]
+# Judges lent to Inspect scorers while an assessment runs, so that every task scores with the
+# one judge the assessment measured (and closes): a judge holding a model or an HTTP client is
+# not rebuilt per task.
+_lent: dict[str, RefusalJudge] = {}
+
+
+@contextmanager
+def lend_judge(spec: str, judge: RefusalJudge) -> Iterator[None]:
+    """Let scorers asking for `spec` use `judge` while the block runs."""
+    previous = _lent.get(spec)
+    _lent[spec] = judge
+    try:
+        yield
+    finally:
+        if previous is None:
+            _lent.pop(spec, None)
+        else:
+            _lent[spec] = previous
+
+
+def lent_judge(spec: str) -> RefusalJudge:
+    """The judge lent for `spec`, or a new one (`inspect eval` run directly)."""
+    lent = _lent.get(spec)
+    return lent if lent is not None else load_judge(spec)
+
+
+__all__ = [
+    "DEFAULT_JUDGE",
+    "JUDGE_SPECS",
+    "check_judge_spec",
+    "lend_judge",
+    "lent_judge",
+    "load_judge",
+]
