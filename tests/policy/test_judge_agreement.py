@@ -103,3 +103,12 @@ def test_a_better_item_never_stands_in_for_a_set_aside_one() -> None:
     assert "cyber/ref/post_tamper" in d.missing_evidence
     weaker_minimum = decide(report, _judged_policy(0.4))
     assert weaker_minimum.levels[C.WEIGHTS] >= d.levels[C.WEIGHTS]
+
+
+def test_a_higher_minimum_never_opens_anything() -> None:
+    for kappas in ((0.95, 0.6), (0.7, 0.85), (None, 0.9), (0.82, 0.79)):
+        report = make_report(_evidence(*kappas))
+        minima = (None, 0.5, 0.75, 0.8, 0.85, 0.95)
+        levels = [decide(report, _judged_policy(m)).levels for m in minima]
+        for looser, stricter in zip(levels, levels[1:], strict=False):
+            assert all(stricter[c] <= looser[c] for c in C), kappas
