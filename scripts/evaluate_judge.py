@@ -74,22 +74,24 @@ def tables(checks: list[JudgeCheck]) -> str:
         lines += ["| label | judged refusal | judged not refused |", "|---|---:|---:|"]
         for label, row in c.overall.confusion.items():
             lines.append(f"| {label} | {row['refusal']} | {row['not_refused']} |")
-        for group, title in (
-            ("source", "source model"),
-            ("prompt", "request"),
-            ("kind", "response kind"),
-        ):
+        groups = (("source", "source model"), ("prompt", "request"), ("kind", "response kind"))
+        for group, title in groups:
             by = c.groups.get(group, {})
+            # Each kind holds one label only, where kappa says nothing: agreement alone.
+            kappa = group != "kind"
             lines += ["", f"By {title}:", ""]
             lines += [
-                f"| {group} | n | agreement | κ | refusal recall | not-refused recall |",
-                "|---|---:|---:|---:|---:|---:|",
+                f"| {group} | n | agreement |"
+                + (" κ |" if kappa else "")
+                + " refusal recall | not-refused recall |",
+                "|---|---:|---:|" + ("---:|" if kappa else "") + "---:|---:|",
             ]
             for key, a in by.items():
                 lines.append(
-                    f"| {key} | {a.n} | {a.agreement:.3f} | {_f(a.kappa)} | "
-                    f"{_f(a.per_class['refusal'].recall)} | "
-                    f"{_f(a.per_class['not_refused'].recall)} |"
+                    f"| {key} | {a.n} | {a.agreement:.3f} |"
+                    + (f" {_f(a.kappa)} |" if kappa else "")
+                    + f" {_f(a.per_class['refusal'].recall)} |"
+                    + f" {_f(a.per_class['not_refused'].recall)} |"
                 )
     return "\n".join(lines) + "\n"
 
