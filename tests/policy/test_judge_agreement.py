@@ -3,6 +3,7 @@ the trace says so, and the decision takes the precautionary side."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from releasegate.policy import decide
@@ -110,5 +111,5 @@ def test_a_higher_minimum_never_opens_anything() -> None:
         report = make_report(_evidence(*kappas))
         minima = (None, 0.5, 0.75, 0.8, 0.85, 0.95)
         levels = [decide(report, _judged_policy(m)).levels for m in minima]
-        for looser, stricter in zip(levels, levels[1:], strict=False):
+        for looser, stricter in itertools.pairwise(levels):
             assert all(stricter[c] <= looser[c] for c in C), kappas
