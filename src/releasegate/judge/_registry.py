@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from releasegate._util.lending import lend
 from releasegate.errors import InputError, Problem
 from releasegate.judge._base import JudgeError, RefusalJudge
 
@@ -93,15 +94,8 @@ _lent: dict[str, RefusalJudge] = {}
 @contextmanager
 def lend_judge(spec: str, judge: RefusalJudge) -> Iterator[None]:
     """Let scorers asking for `spec` use `judge` while the block runs."""
-    previous = _lent.get(spec)
-    _lent[spec] = judge
-    try:
+    with lend(_lent, spec, judge):
         yield
-    finally:
-        if previous is None:
-            _lent.pop(spec, None)
-        else:
-            _lent[spec] = previous
 
 
 def lent_judge(spec: str) -> RefusalJudge:
