@@ -13,6 +13,8 @@ upstream directly and with LiteLLM's proxy in front of the same upstream.
   stubbed out (what HTTP, parsing, auth and the upstream hop cost by themselves), and a bare
   pass-through proxy (bench/_bare_proxy.py: bytes forwarded both ways, nothing else) shows
   what the extra loopback hop alone adds, the floor of any gateway in front of an upstream;
+- with --compare-src DIR, the releasegate gateway once more from another source tree (say a
+  worktree of the previous commit's src/), interleaved with the rest: a before/after in one run;
 - LiteLLM: `litellm[proxy]` installed by this script into bench/.litellm-venv (gitignored), with a
   master key (auth on) and no database.
 
@@ -51,6 +53,7 @@ from _loadgen import Target, interleaved_latencies, summary, throughput  # noqa:
 
 LITELLM_VENV = HERE / ".litellm-venv"
 BARE = "bare pass-through proxy (diagnostic)"
+COMPARED = "releasegate, the --compare-src code"
 BODY = json.dumps(
     {
         "model": "bench-model",
@@ -230,6 +233,13 @@ def main() -> None:
         help="also run two diagnostics: a gateway with the audit, limits and observers stubbed "
         "out, and a bare pass-through proxy (the cost of the extra hop alone)",
     )
+    parser.add_argument(
+        "--compare-src",
+        type=Path,
+        default=None,
+        help="also run releasegate from another source tree (e.g. a worktree of the previous "
+        "commit's src/), interleaved with this one: a before/after in one run",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the raw results as JSON")
     args = parser.parse_args()
 
@@ -264,7 +274,9 @@ def main() -> None:
                 if args.redis_url
                 else []
             ),
+            *([(COMPARED, free_port(), [])] if args.compare_src else []),
         ):
+            env = {"PYTHONPATH": str(args.compare_src)} if name == COMPARED else None
             gw = start(
                 [
                     sys.executable,
@@ -276,7 +288,8 @@ def main() -> None:
                     "--data-dir",
                     str(tmp / f"gw{port}"),
                     *extra,
-                ]
+                ],
+                env,
             )
             procs.append(gw)
             pids[name] = gw.pid

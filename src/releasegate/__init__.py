@@ -7,13 +7,9 @@ and each name is imported from its package on first use.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("releasegate")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0"
+from releasegate._version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {

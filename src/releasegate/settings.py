@@ -1,6 +1,8 @@
 """Settings, read from the environment (prefix `RELEASEGATE_`) or passed in by code.
 
-Built by `Settings()` where needed, never at import time, so tests build isolated instances.
+Built only at the edges (the CLI, `create_app`, Inspect's entry points), never at import time
+and never inside library code, which receives what it needs as arguments; tests build isolated
+instances.
 Every setting has help text; docs/settings.md lists them all (a test checks).
 """
 
@@ -9,14 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Every setting of releasegate."""
 
-    model_config = SettingsConfigDict(env_prefix="RELEASEGATE_", extra="ignore")
+    # populate_by_name: fields with an alias (upstream_api_key) are still set by name in code.
+    model_config = SettingsConfigDict(
+        env_prefix="RELEASEGATE_", extra="ignore", populate_by_name=True
+    )
 
     data_dir: Path = Field(
         default=Path("data"),
@@ -45,8 +50,18 @@ class Settings(BaseSettings):
     )
     upstream_api_key: SecretStr | None = Field(
         default=None,
+        # OPENAI_API_KEY is honoured as users of OpenAI clients expect; ours wins when both are set.
+        validation_alias=AliasChoices("RELEASEGATE_UPSTREAM_API_KEY", "OPENAI_API_KEY"),
         description=(
-            "API key sent to openai:* upstream backends. Falls back to OPENAI_API_KEY when unset."
+            "API key sent to openai:* upstream backends. Also read from OPENAI_API_KEY when "
+            "RELEASEGATE_UPSTREAM_API_KEY is unset."
+        ),
+    )
+    through_api_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Gateway key (rg-...) that `releasegate assess --through URL` sends to a releasegate "
+            "gateway, to assess the deployed system with its safeguards."
         ),
     )
     upstream_timeout_s: float = Field(

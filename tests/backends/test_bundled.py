@@ -136,8 +136,9 @@ OFFLINE_SCRIPT = textwrap.dedent(
     socket.getaddrinfo = no_network
 
     from releasegate.backends import ChatMessage, GenerationParams, load_backend
+    from releasegate.settings import Settings
 
-    backend = load_backend("bundled:smollm2")
+    backend = load_backend("bundled:smollm2", Settings())
     out = asyncio.run(backend.chat(
         [ChatMessage(role="user", content="Name a fruit.")], GenerationParams(max_tokens=4)))
     asyncio.run(backend.aclose())

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from releasegate.access import DEFAULT_TIERS, KeyStore
+from releasegate.backends import EchoBackend
 from releasegate.monitoring import IncidentStore
 from releasegate.settings import Settings
 from releasegate.store import open_store
@@ -94,7 +95,6 @@ def test_gateway_suspends_cli_resolves_and_unsuspends(  # type: ignore[no-untype
     from releasegate.gateway import create_app
     from releasegate.vocab import AccessLevel
     from tests.helpers.gateway import (
-        EchoBackend,
         bearer,
         chat_body,
         decision_at,

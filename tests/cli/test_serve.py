@@ -56,3 +56,24 @@ def test_serve_refuses_a_policy_that_is_not_the_decisions(cli, tmp_path: Path) -
     )
     assert result.code == 2
     assert "not the one the decision was made under" in result.err
+
+
+def test_serve_dev_echo_answers_an_openai_client(tmp_path: Path) -> None:
+    import openai
+
+    from tests.helpers.cli import run_subprocess
+    from tests.helpers.serve_proc import serve_echo
+
+    env = {"RELEASEGATE_DATA_DIR": str(tmp_path / "data")}
+    with serve_echo(env) as (url, _startup_s):
+        created = run_subprocess(
+            ["keys", "create", "--tier", "developer", "--owner", "me"], tmp_path, env=env
+        )
+        assert created.code == 0, created.err
+        key = next(line for line in created.out.splitlines() if line.startswith("rg-"))
+        client = openai.OpenAI(base_url=url + "/v1", api_key=key)
+        reply = client.chat.completions.create(
+            model="echo", messages=[{"role": "user", "content": "Hello there"}]
+        )
+        assert reply.choices[0].message.content == "echo: Hello there"
+        assert [m.id for m in client.models.list()] == ["echo"]

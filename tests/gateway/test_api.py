@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 
+from releasegate.backends import EchoBackend
 from releasegate.gateway import create_app
 from releasegate.vocab import AccessLevel
 from tests.helpers.gateway import (
     ADMIN,
     MODEL,
-    EchoBackend,
     bearer,
     chat_body,
     decision_at,

@@ -7,11 +7,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from releasegate.backends import EchoBackend
 from releasegate.gateway import create_app
 from releasegate.vocab import AccessLevel
 from tests.helpers.gateway import (
     MODEL,
-    EchoBackend,
     bearer,
     chat_body,
     decision_at,

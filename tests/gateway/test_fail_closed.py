@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from releasegate.backends import EchoBackend
 from releasegate.gateway import create_app
 from releasegate.vocab import AccessLevel
 from tests.helpers.databases import POSTGRES_ADMIN_URL, _psycopg_dsn
 from tests.helpers.gateway import (
     ADMIN,
-    EchoBackend,
     bearer,
     chat_body,
     decision_at,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from releasegate.backends import EchoBackend
 from releasegate.gateway import create_app
 from releasegate.vocab import AccessLevel
 from tests.helpers.gateway import (
-    EchoBackend,
     bearer,
     chat_body,
     decision_at,

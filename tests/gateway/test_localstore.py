@@ -8,9 +8,8 @@ import pytest
 from limits import RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from releasegate.gateway import _localstore
+from releasegate.gateway import Quota, RateLimiter, _localstore
 from releasegate.gateway._localstore import LocalStorage
-from releasegate.gateway._ratelimit import Quota, RateLimiter
 
 
 class Clock:

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
+from releasegate.backends import EchoBackend
 from releasegate.gateway import create_app
 from releasegate.monitoring import RedisFlagCounter
 from releasegate.vocab import AccessLevel
 from tests.helpers.gateway import (
     ADMIN,
-    EchoBackend,
     bearer,
     chat_body,
     decision_at,

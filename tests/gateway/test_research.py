@@ -14,12 +14,9 @@ import pytest
 import torch
 
 from releasegate.backends import HFBackend, OpenAIBackend
+from releasegate.gateway import ROUTES as TABLE
 from releasegate.gateway import create_app
-from releasegate.gateway._research_models import (
-    HiddenStatesResponse,
-    LogitLensResponse,
-    SteerResponse,
-)
+from releasegate.settings import Settings
 from releasegate.vocab import AccessLevel
 from tests.helpers.gateway import (
     bearer,
@@ -31,6 +28,9 @@ from tests.helpers.gateway import (
 )
 
 pytestmark = pytest.mark.slow
+
+# The response models, as the route table documents them in /openapi.json.
+RESPONSE = {row.name: row.response for row in TABLE}
 
 MODEL = "bundled:smollm2"
 TEXT = "Open weights cannot be recalled once they are public."
@@ -137,7 +137,7 @@ def test_hidden_states_equal_output_hidden_states(
 
     full, mean, last_b64 = asyncio.run(go())
     for body in (full, mean, last_b64):
-        HiddenStatesResponse.model_validate(body)
+        RESPONSE["research.hidden_states"].model_validate(body)
     assert full["tokens"] == [tokenizer.decode([i]) for i in ids]
     layers = {entry["layer"]: entry for entry in full["layers"]}
     assert sorted(layers) == [0, 5, last]
@@ -188,7 +188,7 @@ def test_logit_lens_equals_final_norm_and_lm_head(
             return body
 
     body = asyncio.run(go())
-    LogitLensResponse.model_validate(body)
+    RESPONSE["research.logit_lens"].model_validate(body)
     last = model.config.num_hidden_layers
     with torch.inference_mode():
         ref = model(input_ids=torch.tensor([ids]), output_hidden_states=True)
@@ -242,7 +242,7 @@ def test_steering_zero_vector_is_greedy_and_a_large_one_changes_it(
             return zero.json(), big.json()
 
     zero, big = asyncio.run(go())
-    SteerResponse.model_validate(zero)
+    RESPONSE["research.steer"].model_validate(zero)
     assert "Paris" in greedy
     assert zero["text"] == greedy
     assert big["text"] != greedy
@@ -350,7 +350,7 @@ def test_caps_and_bad_input_are_400_naming_the_cap(
 
 
 def test_an_openai_upstream_has_no_research_endpoints(tmp_path: Path) -> None:
-    backend = OpenAIBackend.from_spec("openai:http://127.0.0.1:9/v1#upstream-model")
+    backend = OpenAIBackend.from_spec("openai:http://127.0.0.1:9/v1#upstream-model", Settings())
     app = _app(tmp_path, backend)
 
     async def go() -> None:

@@ -9,18 +9,17 @@ from typing import Any
 import pytest
 
 from releasegate.access import DEFAULT_TIERS
+from releasegate.backends import EchoBackend
 from releasegate.gateway import (
     DecisionForbidsServing,
     GatewayConfigError,
     check_tiers,
     create_app,
 )
-from releasegate.gateway._authz import require
-from releasegate.gateway._errors import ApiError
 from releasegate.vocab import AccessLevel
 from tests.helpers.gateway import (
+    ADMIN,
     MODEL,
-    EchoBackend,
     bearer,
     chat_body,
     decision_at,
@@ -87,13 +86,30 @@ def test_every_lacking_capability_is_403(tmp_path: Path) -> None:
     asyncio.run(go())
 
 
-def test_boolean_capabilities_research_and_fine_tuning() -> None:
-    for capability in ("research", "fine_tuning"):
-        with pytest.raises(ApiError) as caught:
-            require(DEFAULT_TIERS["public"], capability)
-        assert caught.value.status == 403
-        assert capability in caught.value.message
-    require(DEFAULT_TIERS["researcher"], "research")
+def test_a_rows_capability_is_checked_by_the_pipeline(tmp_path: Path) -> None:
+    """A row that requires a tier capability (`research`) refuses keys of tiers without it."""
+    app = create_app(
+        gateway_settings(tmp_path),
+        backend=EchoBackend(),
+        decision=decision_at(AccessLevel.RESEARCH_API),
+        tiers=keyword_tiers(),
+    )
+    body = {"model": MODEL, "input": "hello", "layers": [0]}
+
+    async def go() -> None:
+        async with running(app) as client:
+            for tier, status, phrase in (
+                ("public", 403, "tier 'public' has no research access"),
+                ("researcher", 501, "research endpoints need a local backend"),
+            ):
+                key = await new_key(client, tier)
+                r = await client.post("/v1/research/hidden_states", json=body, headers=bearer(key))
+                assert r.status_code == status, r.text
+                assert phrase in r.json()["error"]["message"]
+            r = await client.post("/v1/research/hidden_states", json=body, headers=ADMIN)
+            assert r.status_code == 401  # the admin token is not a key
+
+    asyncio.run(go())
 
 
 def test_research_tier_refused_when_decision_allows_api(tmp_path: Path) -> None:

@@ -38,10 +38,12 @@ def run_main(
     return Result(code, captured.out, captured.err)
 
 
-def run_subprocess(args: list[str], cwd: Path, timeout: float = 60) -> Result:
-    """The installed `releasegate` console script in a child process."""
+def run_subprocess(
+    args: list[str], cwd: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> Result:
+    """The installed `releasegate` console script in a child process (`env` added to ours)."""
     exe = Path(sys.executable).parent / "releasegate"
-    env = dict(os.environ, COLUMNS="400")
+    env = {**os.environ, "COLUMNS": "400", **(env or {})}
     proc = subprocess.run(
         [str(exe), *args],
         cwd=cwd,

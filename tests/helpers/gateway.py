@@ -1,13 +1,13 @@
-"""Gateway test helpers: a deterministic in-process backend, settings, an ASGI client that runs
-the app's lifespan, decisions at a chosen weights level, and guards that raise or flag.
+"""Gateway test helpers: settings, an ASGI client that runs the app's lifespan, decisions at a
+chosen weights level, and guards that raise or flag.
 
-`EchoBackend` answers `echo: <last message>`, one word per token (logprob -0.5 each), so tests
-can predict every answer and token count without a model.
+The backend of most tests is the shipped `echo:` backend (`releasegate.backends.EchoBackend`): it
+answers `echo: <last message>`, one word per token (logprob -0.5 each), so tests can predict every
+answer and token count without a model.
 """
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -16,14 +16,7 @@ from typing import Any
 import httpx
 
 from releasegate.access import DEFAULT_TIERS, TierSpec
-from releasegate.backends import (
-    BackendError,
-    ChatMessage,
-    Generation,
-    GenerationParams,
-    StreamChunk,
-    TokenLogprob,
-)
+from releasegate.backends import ChatMessage
 from releasegate.guards import GuardError, GuardVerdict, register_guard
 from releasegate.policy import Decision
 from releasegate.settings import Settings
@@ -32,87 +25,6 @@ from releasegate.vocab import AccessLevel, Component
 ADMIN_TOKEN = "test-admin-token-0123456789"
 AUDIT_KEY = "test-audit-key-0123456789"
 MODEL = "echo"
-
-
-def _tokens(text: str, limit: int) -> tuple[list[str], str]:
-    words = text.split(" ")
-    tokens = [w if i == 0 else " " + w for i, w in enumerate(words)]
-    if len(tokens) > limit:
-        return tokens[:limit], "length"
-    return tokens, "stop"
-
-
-class EchoBackend:
-    """A deterministic `ModelBackend`; `fail` makes every call raise `BackendError`."""
-
-    def __init__(
-        self, name: str = MODEL, *, delay_s: float = 0.0, token_delay_s: float = 0.0
-    ) -> None:
-        self._name = name
-        self.delay_s = delay_s
-        self.token_delay_s = token_delay_s  # between streamed tokens
-        self.fail = False
-        self.calls = 0
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    def _answer(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Generation:
-        self.calls += 1
-        if self.fail:
-            raise BackendError("echo backend told to fail")
-        tokens, finish = _tokens("echo: " + messages[-1].content, params.max_tokens)
-        logprobs = None
-        if params.logprobs:
-            logprobs = [
-                TokenLogprob(
-                    token=t,
-                    logprob=-0.5,
-                    top={t: -0.5, **{f"alt{k}": -1.0 - k for k in range(params.top_logprobs - 1)}}
-                    if params.top_logprobs
-                    else {},
-                )
-                for t in tokens
-            ]
-        prompt_tokens = sum(len(m.content.split(" ")) for m in messages)
-        return Generation(
-            text="".join(tokens),
-            finish_reason=finish,  # type: ignore[arg-type]
-            prompt_tokens=prompt_tokens,
-            completion_tokens=len(tokens),
-            logprobs=logprobs,
-        )
-
-    async def chat(self, messages: Sequence[ChatMessage], params: GenerationParams) -> Generation:
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        return self._answer(messages, params)
-
-    async def stream_chat(
-        self, messages: Sequence[ChatMessage], params: GenerationParams
-    ) -> AsyncIterator[StreamChunk]:
-        gen = self._answer(messages, params)
-        tokens, _ = _tokens(gen.text, params.max_tokens)
-        for i, token in enumerate(tokens):
-            if self.token_delay_s:
-                await asyncio.sleep(self.token_delay_s)
-            last = i == len(tokens) - 1
-            yield StreamChunk(
-                text=token,
-                finish_reason=gen.finish_reason if last else None,
-                prompt_tokens=gen.prompt_tokens if last else None,
-                completion_tokens=gen.completion_tokens if last else None,
-            )
-
-    async def complete(self, prompt: str, params: GenerationParams) -> Generation:
-        return self._answer([ChatMessage(role="user", content=prompt)], params)
-
-    async def choice_logprobs(self, prompt: str, choices: Sequence[str]) -> list[float]:
-        return [-float(len(c)) for c in choices]
-
-    async def aclose(self) -> None:
-        return None
 
 
 class RaisingGuard:

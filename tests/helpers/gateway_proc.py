@@ -31,34 +31,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def start_gateway(
-    env: dict[str, str], *, model: str | None = None, timeout_s: float = 60
-) -> Iterator[str]:
-    """Start a gateway process; yields its base URL (`http://127.0.0.1:PORT`); stops it after."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "tests.helpers.gateway_proc", "--port", str(port)]
-    if model:
-        cmd += ["--model", model]
-    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
+def answering_process(
+    cmd: list[str], env: dict[str, str], url: str, *, cwd: Path | None = None, timeout_s: float = 60
+) -> Iterator[float]:
+    """Run `cmd` until `GET url/v1/models` answers (401: it wants a key); yields the seconds
+    that took; stops the process after."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + timeout_s
         while True:
             if proc.poll() is not None:
                 out = proc.stdout.read().decode() if proc.stdout else ""
-                raise RuntimeError(f"gateway exited with {proc.returncode}:\n{out}")
+                raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}:\n{out}")
             try:
                 if httpx.get(url + "/v1/models", timeout=1).status_code == 401:
                     break
             except httpx.HTTPError:
                 pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("gateway did not start in time")
-            time.sleep(0.1)
-        yield url
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"{' '.join(cmd)} did not answer in time")
+            time.sleep(0.02)
+        yield time.monotonic() - started
     finally:
         proc.terminate()
         try:
@@ -70,13 +63,29 @@ def start_gateway(
             proc.stdout.close()
 
 
+@contextmanager
+def start_gateway(
+    env: dict[str, str], *, model: str | None = None, timeout_s: float = 60
+) -> Iterator[str]:
+    """Start a gateway process; yields its base URL (`http://127.0.0.1:PORT`); stops it after."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "tests.helpers.gateway_proc", "--port", str(port)]
+    if model:
+        cmd += ["--model", model]
+    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
+    url = f"http://127.0.0.1:{port}"
+    with answering_process(cmd, full_env, url, cwd=REPO, timeout_s=timeout_s):
+        yield url
+
+
 def main() -> None:
     import uvicorn
 
+    from releasegate.backends import EchoBackend
     from releasegate.gateway import create_app
     from releasegate.settings import Settings
     from releasegate.vocab import AccessLevel
-    from tests.helpers.gateway import EchoBackend, decision_at, keyword_tiers
+    from tests.helpers.gateway import decision_at, keyword_tiers
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)

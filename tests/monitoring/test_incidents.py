@@ -111,18 +111,24 @@ def test_monitor_fails_closed_and_retries_the_crossing(database_url: str) -> Non
         counter = MemoryFlagCounter()
         audited: list[tuple[Any, ...]] = []
 
-        async def audit(*args: Any) -> None:
-            audited.append(args)
+        class Sink:
+            async def append_async(self, *args: Any) -> Any:
+                audited.append(args)
+
+            async def aclose(self) -> None:
+                return None
+
+        audit = Sink()
 
         async def go() -> None:
-            broken = MisuseMonitor(counter, _BrokenStore(sessions), audit_append=audit)
+            broken = MisuseMonitor(counter, _BrokenStore(sessions), audit=audit)
             assert await broken.record_flag(key_id=key_id, tier=tier, seq=1, categories=[]) is None
             with pytest.raises(MonitorUnavailable, match="database unreachable"):
                 await broken.record_flag(key_id=key_id, tier=tier, seq=2, categories=["S9"])
             # the crossing was forgotten: the next flag (store back) opens the incident
             suspended: list[str] = []
             monitor = MisuseMonitor(
-                counter, IncidentStore(sessions), audit_append=audit, on_suspend=suspended.append
+                counter, IncidentStore(sessions), audit=audit, on_suspend=suspended.append
             )
             incident = await monitor.record_flag(key_id=key_id, tier=tier, seq=3, categories=["S1"])
             assert incident is not None and incident.audit_seqs == [1, 2, 3]

@@ -6,7 +6,7 @@ a larger tamper drop, a higher jailbreak success rate. CIs move with their value
 Generated reports have one evidence item per reading (per domain, or one item without a domain
 that bears on every domain), as `releasegate assess` writes them. Where a report carries several
 items for one reading, the worst counts, and removing that worst item leaves the others as the
-evidence: that can open a component, by design (docs/design/decision-rule-language.md).
+evidence: that can open a component, by design (docs/design/0003-decision-rule-language.md).
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from rich.table import Table
 from releasegate._cli._atomic import check_out_dir, write_dir_atomically
 from releasegate._cli._common import console
 from releasegate._util.load import parse_document
-from releasegate.approvals import record_decision
 from releasegate.errors import InputError, Problem
 from releasegate.evidence import RiskReport, load_report
 from releasegate.policy import (
@@ -24,7 +23,7 @@ from releasegate.policy import (
     decide,
     load_policy,
 )
-from releasegate.reports import render_all
+from releasegate.settings import Settings
 
 _LEVEL_STYLE = {
     "closed": "red",
@@ -74,6 +73,10 @@ def run_decide(
     Raises:
         InputError: bad report, bad policy, or an unusable `out`; nothing is written.
     """
+    # Imported here: `releasegate serve` and the other commands do not pay for them.
+    from releasegate.approvals import record_decision
+    from releasegate.reports import render_all
+
     check_out_dir(out, force)  # fail before any work if DIR is unusable
     report = load_report(report_path)
     policy = load_policy(policy_path)
@@ -82,7 +85,7 @@ def run_decide(
     files = render_all(decision, report, policy)
     # Stored before the files are written: recording is idempotent, so a failed write that is
     # run again cannot leave a decision on disk that the store (and its sign-off) never saw.
-    record_decision(decision)
+    record_decision(decision, Settings())
     write_dir_atomically(out, files, force=force)
     return decision, report, policy
 

@@ -18,6 +18,7 @@ from releasegate._cli import (
     incidents,
     judge,
     keys,
+    plugins,
     policy,
     schema,
     serve,
@@ -32,7 +33,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-# Command groups register themselves on `app` when imported (one module per group).
+# One module per command group; each is added here, explicitly.
 app.command("decide")(decide.decide_command)
 app.add_typer(policy.app, name="policy")
 app.command("schema")(schema.schema_command)
@@ -46,6 +47,7 @@ app.command("assess")(assess.assess_command)
 app.add_typer(guards.app, name="guards")
 app.add_typer(judge.app, name="judge")
 app.add_typer(incidents.app, name="incidents")
+app.add_typer(plugins.app, name="plugins")
 
 
 def main() -> None:

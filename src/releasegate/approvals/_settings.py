@@ -8,13 +8,13 @@ from releasegate.settings import Settings
 from releasegate.store._open import open_store
 
 
-def record_decision(decision: Decision, settings: Settings | None = None) -> DecisionRecord:
-    """Store `decision` (idempotent) in the store of `settings` (default: from the environment).
+def record_decision(decision: Decision, settings: Settings) -> DecisionRecord:
+    """Store `decision` (idempotent) in the store of `settings`.
 
     Returns:
         The stored record (its `id` is what `releasegate decision approve` takes).
     """
-    engine, sessions = open_store(settings or Settings())
+    engine, sessions = open_store(settings)
     try:
         return DecisionRegistry(sessions).record(decision)
     finally:

@@ -7,7 +7,18 @@ the report. The suites are ordinary Inspect tasks (`releasegate/capability_mcq`,
 reached through the Inspect provider `releasegate/<backend spec>`.
 """
 
-from releasegate.assess._assess import (
+from releasegate.assess._assess import assess, assess_async
+from releasegate.assess._attacks import TRANSFORMS
+from releasegate.assess._data import (
+    Dataset,
+    MCQRow,
+    PromptRow,
+    bundled_path,
+    file_sha256,
+    read_jsonl,
+)
+from releasegate.assess._job import probe
+from releasegate.assess._options import (
     CAPABILITY_DOMAINS,
     DEFAULT_TAMPER,
     QUICK_TAMPER,
@@ -17,18 +28,6 @@ from releasegate.assess._assess import (
     AssessOptions,
     Progress,
     TamperConfig,
-    assess,
-    assess_async,
-    probe,
-)
-from releasegate.assess._attacks import TRANSFORMS
-from releasegate.assess._data import (
-    Dataset,
-    MCQRow,
-    PromptRow,
-    bundled_path,
-    file_sha256,
-    read_jsonl,
 )
 from releasegate.assess._runner import SuiteFailed, TaskRun, read_run, run_key
 from releasegate.assess._stats import bootstrap_uplift_ci, mean_stderr

@@ -3,7 +3,7 @@
 One code path for models: every suite runs through Inspect, and Inspect reaches every model
 through this provider — `releasegate/bundled:smollm2`, `releasegate/hf:/path`,
 `releasegate/openai:http://host/v1#name` — so the gateway, the assessment and `inspect eval`
-share one backend implementation (see docs/design/assess-model-path.md).
+share one backend implementation (see docs/design/0007-assess-model-path.md).
 
 Local backends that can decode several conversations at once (`generate_batch`) get the
 concurrent requests of Inspect's sample loop gathered into batches: on a 2-core CPU a batch of
@@ -36,6 +36,7 @@ from inspect_ai.tool import ToolChoice, ToolInfo
 from releasegate._util.lending import lend
 from releasegate.backends import ChatMessage as RGMessage
 from releasegate.backends import Generation, GenerationParams, ModelBackend, load_backend
+from releasegate.settings import Settings
 
 PROVIDER = "releasegate"
 # Largest batch gathered for a local backend; Inspect runs this many samples at once.
@@ -161,7 +162,10 @@ class ReleasegateModelAPI(ModelAPI):
         super().__init__(model_name=model_name, base_url=base_url, api_key=api_key, config=config)
         lent = _lent.get(model_name)
         self._owned = lent is None
-        self.backend: ModelBackend = lent if lent is not None else load_backend(model_name)
+        # Inspect builds providers from a model name: an edge, like the CLI, so Settings here.
+        self.backend: ModelBackend = (
+            lent if lent is not None else load_backend(model_name, Settings())
+        )
         self._batcher = _Batcher(self.backend) if hasattr(self.backend, "generate_batch") else None
 
     async def generate(

@@ -68,6 +68,7 @@ def respond(guards: str = "", max_tokens: int = DEFAULT_MAX_TOKENS) -> Solver:
             from releasegate.guards import build_guards
             from releasegate.settings import Settings
 
+            # Inspect builds solvers from task arguments (strings): an edge, like the CLI.
             chain = build_guards([g for g in guards.split("+") if g], Settings())
         context = to_backend_messages(state.messages)
         if chain is not None:
@@ -108,8 +109,9 @@ def refusal_judge(count: str = "refusal", spec: str = "default") -> Scorer:
     the attack success of a jailbreak), as the judge `spec` decides. Guard-blocked answers are
     refusals. A judge that cannot judge fails the sample (never a guessed score)."""
     from releasegate.judge import Exchange, lent_judge
+    from releasegate.settings import Settings
 
-    judge = lent_judge(spec)
+    judge = lent_judge(spec, Settings())  # Inspect calls the scorer by name: an edge
 
     async def score(state: TaskState, target: Target) -> Score:
         answer = state.output.completion

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releasegate import __version__
+from releasegate._version import __version__
 from releasegate.assess._data import file_sha256
 
 

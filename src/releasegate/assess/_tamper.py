@@ -24,7 +24,8 @@ from releasegate.vocab import Condition
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from releasegate.assess._assess import TamperConfig, _Assessment
+    from releasegate.assess._job import _Assessment
+    from releasegate.assess._options import TamperConfig
     from releasegate.backends import FinetuneStats
 
 

@@ -2,7 +2,7 @@
 
 `AuditLog.append` (sync) and `await AuditLog.append_async` (group commit) return only once the
 record is committed; `verify` names the first record that was edited, deleted or reordered;
-`export` writes JSON Lines. See docs/audit.md and docs/design/audit-chain.md.
+`export` writes JSON Lines. See docs/audit.md and docs/design/0004-audit-chain.md.
 """
 
 from releasegate.audit._chain import (

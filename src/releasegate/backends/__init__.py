@@ -1,7 +1,9 @@
 """releasegate.backends: every way of running a model, behind one `ModelBackend` contract.
 
-`load_backend(spec)` builds one from `bundled:NAME`, `hf:PATH`, `openai:BASE_URL#MODEL` or a
-plugin prefix (entry-point group `releasegate.backends`). Heavy libraries (torch, transformers,
+`load_backend(spec, settings)` builds one from `echo:` (deterministic, no model),
+`bundled:NAME`, `hf:PATH`, `openai:BASE_URL#MODEL` or a plugin prefix: each prefix is a factory
+in the `BACKENDS` registry (entry-point group `releasegate.backends`, where the built-ins are
+declared too). Heavy libraries (torch, transformers,
 peft) are imported only when a local model is loaded.
 """
 
@@ -10,7 +12,12 @@ from releasegate.backends._base import (
     ChatMessage,
     Generation,
     GenerationParams,
+    HiddenStates,
+    LensToken,
+    LogitLens,
     ModelBackend,
+    Pool,
+    ResearchBackend,
     StreamChunk,
     TokenLogprob,
 )
@@ -22,6 +29,7 @@ from releasegate.backends._bundled import (
     gguf_path,
     model_cache_dir,
 )
+from releasegate.backends._echo import EchoBackend
 from releasegate.backends._finetune import (
     ChatExample,
     FinetuneStats,
@@ -29,11 +37,12 @@ from releasegate.backends._finetune import (
     lora_finetune,
     merge_lora,
 )
-from releasegate.backends._hf import HFBackend, HiddenStates, LensToken, LogitLens
-from releasegate.backends._loader import ENTRY_POINT_GROUP, BackendFactory, load_backend
+from releasegate.backends._hf import HFBackend
+from releasegate.backends._loader import BACKENDS, ENTRY_POINT_GROUP, BackendFactory, load_backend
 from releasegate.backends._openai import OpenAIBackend, UpstreamHTTPError
 
 __all__ = [
+    "BACKENDS",
     "BUNDLED_MODELS",
     "ENTRY_POINT_GROUP",
     "REFUSAL_ADAPTER_DIR",
@@ -42,6 +51,7 @@ __all__ = [
     "BundledModel",
     "ChatExample",
     "ChatMessage",
+    "EchoBackend",
     "FinetuneStats",
     "Generation",
     "GenerationParams",
@@ -52,6 +62,8 @@ __all__ = [
     "LoraRunConfig",
     "ModelBackend",
     "OpenAIBackend",
+    "Pool",
+    "ResearchBackend",
     "StreamChunk",
     "TokenLogprob",
     "UpstreamHTTPError",

@@ -6,9 +6,13 @@ OpenAI-compatible upstream, the bundled model) is used through this one interfac
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Literal, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class ChatMessage(BaseModel):
@@ -90,3 +94,73 @@ class ModelBackend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class HiddenStates:
+    """Residual-stream activations of a text.
+
+    Attributes:
+        tokens: the text's tokens, as strings.
+        layers: layer -> array (tokens, hidden) or (hidden,) when pooled. Layer 0 is the embedding
+            output, layer L the output of decoder block L (before the final norm).
+    """
+
+    tokens: list[str]
+    layers: dict[int, np.ndarray]
+
+
+@dataclass(frozen=True)
+class LensToken:
+    token: str
+    prob: float
+
+
+@dataclass(frozen=True)
+class LogitLens:
+    """The logit lens (nostalgebraist 2020): each layer's residual stream read out through the
+    model's final norm and unembedding.
+
+    Attributes:
+        tokens: the text's tokens, as strings.
+        layers: layer -> per position, the top-k next-token predictions with probabilities.
+    """
+
+    tokens: list[str]
+    layers: dict[int, list[list[LensToken]]]
+
+
+Pool = Literal["none", "mean", "last"]
+
+
+@runtime_checkable
+class ResearchBackend(Protocol):
+    """What a backend must offer for research access (`HFBackend` does; HTTP upstreams cannot:
+    an OpenAI-compatible API exposes no internals)."""
+
+    @property
+    def num_layers(self) -> int: ...
+
+    @property
+    def hidden_size(self) -> int: ...
+
+    def text_ids(self, text: str) -> list[int]: ...
+
+    def chat_prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]: ...
+
+    async def hidden_states(
+        self, text: str, layers: Sequence[int] | None, pool: Pool
+    ) -> HiddenStates: ...
+
+    async def logit_lens(
+        self, text: str, layers: Sequence[int] | None, top_k: int
+    ) -> LogitLens: ...
+
+    async def steer_generate(
+        self,
+        messages: Sequence[ChatMessage],
+        layer: int,
+        vector: Sequence[float],
+        scale: float,
+        params: GenerationParams,
+    ) -> Generation: ...

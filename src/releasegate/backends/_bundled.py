@@ -81,17 +81,17 @@ def gguf_path() -> Path:
     )
 
 
-def model_cache_dir(settings: Settings | None = None) -> Path:
+def model_cache_dir(settings: Settings) -> Path:
     """The directory holding converted models (setting `model_cache_dir`)."""
-    return (settings or Settings()).resolved_model_cache_dir()
+    return settings.resolved_model_cache_dir()
 
 
-def ensure_bundled_model(name: str, settings: Settings | None = None) -> Path:
+def ensure_bundled_model(name: str, settings: Settings) -> Path:
     """Return the directory of a bundled model, converting it on first use.
 
     Args:
         name: a key of `BUNDLED_MODELS` (`smollm2`, `smollm2-guarded`).
-        settings: where the cache lives; `Settings()` when omitted.
+        settings: where the cache lives.
 
     Returns:
         A transformers model directory (safetensors, config, tokenizer with chat template).

@@ -17,7 +17,6 @@ import random
 import shutil
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from releasegate.backends._base import ChatMessage
 from releasegate.backends._offline import force_offline
+from releasegate.backends._torch import quiet_peft, resolve_device
 from releasegate.errors import InputError, Problem
 
 ChatExample = Sequence[ChatMessage | Mapping[str, str]] | Mapping[str, Any]
@@ -73,18 +73,6 @@ class FinetuneStats(BaseModel):
     first_loss: float
     final_loss: float
     losses: list[float]
-
-
-@contextmanager
-def quiet_peft() -> Iterator[None]:
-    """Silence one known deprecation warning peft triggers in transformers 5 (peft reads
-    `is_gradient_checkpointing`); nothing we can change, and the test suite treats warnings as
-    errors."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
-        )
-        yield
 
 
 @contextmanager
@@ -203,8 +191,6 @@ def lora_finetune(
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from releasegate.backends._hf import resolve_device
 
     if not examples:
         raise InputError("fine-tuning examples", [Problem("no examples given")])

@@ -25,10 +25,14 @@ from releasegate.backends._base import (
     ChatMessage,
     Generation,
     GenerationParams,
+    HiddenStates,
+    LensToken,
+    LogitLens,
     StreamChunk,
     TokenLogprob,
 )
 from releasegate.backends._offline import force_offline
+from releasegate.backends._torch import quiet_peft, resolve_device
 from releasegate.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -52,49 +56,6 @@ class _Row:
     finish_reason: Literal["stop", "length"] = "length"
     sampled: int = 0
     logprobs: list[TokenLogprob] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class HiddenStates:
-    """Residual-stream activations of a text.
-
-    Attributes:
-        tokens: the text's tokens, as strings.
-        layers: layer -> array (tokens, hidden) or (hidden,) when pooled. Layer 0 is the embedding
-            output, layer L the output of decoder block L (before the final norm).
-    """
-
-    tokens: list[str]
-    layers: dict[int, np.ndarray]
-
-
-@dataclass(frozen=True)
-class LensToken:
-    token: str
-    prob: float
-
-
-@dataclass(frozen=True)
-class LogitLens:
-    """The logit lens (nostalgebraist 2020): each layer's residual stream read out through the
-    model's final norm and unembedding.
-
-    Attributes:
-        tokens: the text's tokens, as strings.
-        layers: layer -> per position, the top-k next-token predictions with probabilities.
-    """
-
-    tokens: list[str]
-    layers: dict[int, list[list[LensToken]]]
-
-
-def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; anything else is passed through."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class HFBackend:
@@ -134,8 +95,6 @@ class HFBackend:
             )
             if adapter_dir is not None:
                 from peft import PeftModel
-
-                from releasegate.backends._finetune import quiet_peft
 
                 with quiet_peft():
                     model = PeftModel.from_pretrained(

@@ -1,91 +1,78 @@
 """`load_backend(spec)`: turn a model spec string into a `ModelBackend`.
 
-Built-in forms: `bundled:NAME`, `hf:PATH`, `openai:BASE_URL#MODEL`. Third parties add their own
-prefix through the entry-point group `releasegate.backends`: the entry point's name is the prefix
-and it loads a callable `(spec: str, settings: Settings) -> ModelBackend`.
+The spec's prefix names a backend factory in the `BACKENDS` registry, fed by the entry-point
+group `releasegate.backends`: the built-ins (`echo:`, `bundled:`, `hf:`, `openai:`) are declared
+there by releasegate itself, and a third party adds a prefix the same way. A factory is a
+callable `(spec: str, settings: Settings) -> ModelBackend`.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Callable
-from pathlib import Path
-from typing import cast
 
 from releasegate.backends._base import ModelBackend
-from releasegate.backends._bundled import BUNDLED_MODELS, ensure_bundled_model
 from releasegate.errors import InputError, Problem
+from releasegate.plugins import PluginError, Registry
 from releasegate.settings import Settings
 
 ENTRY_POINT_GROUP = "releasegate.backends"
 
 BackendFactory = Callable[[str, Settings], ModelBackend]
 
+BACKENDS: Registry[BackendFactory] = Registry("backend", ENTRY_POINT_GROUP, callable)
+"""Backend factories by spec prefix."""
+
+# Specs whose prefix names the form without a value (echo: serves the model id "echo").
+_BARE_OK = {"echo"}
+
 
 def _accepted_forms() -> str:
-    forms = [
-        "bundled:" + "|".join(sorted(BUNDLED_MODELS)),
-        "hf:PATH (a local transformers model directory)",
-        "openai:BASE_URL#MODEL (an OpenAI-compatible server, e.g. openai:http://host:8000/v1#m)",
-    ]
-    forms += [f"{name}:... (plugin)" for name in sorted(_plugins())]
+    forms = []
+    for name in BACKENDS.names():
+        try:
+            doc = (BACKENDS.get(name).__doc__ or "").strip().splitlines()
+        except PluginError:
+            doc = []
+        forms.append(doc[0] if doc else f"{name}:...")
     return "; ".join(forms)
-
-
-def _plugins() -> dict[str, importlib.metadata.EntryPoint]:
-    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def _bad(spec: str, message: str) -> InputError:
     return InputError(spec, [Problem(f"{message}. Accepted model specs: {_accepted_forms()}")])
 
 
-def load_backend(spec: str, settings: Settings | None = None) -> ModelBackend:
+def load_backend(spec: str, settings: Settings) -> ModelBackend:
     """Build the backend a spec names (loading a local model takes about a second).
 
     Args:
-        spec: `bundled:smollm2`, `bundled:smollm2-guarded`, `hf:PATH`,
+        spec: `echo:`, `bundled:smollm2`, `bundled:smollm2-guarded`, `hf:PATH`,
             `openai:BASE_URL#MODEL`, or `PREFIX:...` of an installed plugin.
-        settings: device, model cache and upstream options; `Settings()` when omitted.
+        settings: device, model cache and upstream options.
 
     Returns:
         A ready `ModelBackend`; close it with `await backend.aclose()`.
 
     Raises:
-        InputError: unknown spec form, unknown bundled model, or a missing model directory.
+        InputError: unknown spec form, unknown bundled model, a missing model directory, or a
+            plugin that did not return a `ModelBackend`.
         BackendError: the model could not be loaded.
     """
-    settings = settings or Settings()
     prefix, sep, rest = spec.partition(":")
-    if not sep or not rest:
+    if not sep or (not rest and prefix not in _BARE_OK):
         raise _bad(spec, "not a model spec (PREFIX:VALUE)")
-    if prefix == "bundled":
-        if rest not in BUNDLED_MODELS:
-            raise _bad(spec, f"unknown bundled model {rest!r}")
-        from releasegate.backends._hf import HFBackend
-
-        return HFBackend(ensure_bundled_model(rest, settings), name=spec, device=settings.device)
-    if prefix == "hf":
-        path = Path(rest).expanduser()
-        if not path.is_dir():
-            raise _bad(spec, f"no model directory at {path}")
-        if not (path / "config.json").is_file():
-            raise _bad(spec, f"{path} is not a transformers model directory (no config.json)")
-        from releasegate.backends._hf import HFBackend
-
-        return HFBackend(path, name=spec, device=settings.device)
-    if prefix == "openai":
-        from releasegate.backends._openai import OpenAIBackend
-
-        return OpenAIBackend.from_spec(spec, settings)
-    plugin = _plugins().get(prefix)
-    if plugin is not None:
-        factory = cast(BackendFactory, plugin.load())
+    if prefix not in BACKENDS:
+        raise _bad(spec, f"unknown model spec prefix {prefix!r}")
+    try:
+        factory = BACKENDS.get(prefix)
+    except PluginError as exc:
+        raise _bad(spec, str(exc)) from exc
+    try:
         backend = factory(spec, settings)
-        if not isinstance(backend, ModelBackend):
-            raise _bad(spec, f"plugin {plugin.value} did not return a ModelBackend")
-        return backend
-    raise _bad(spec, f"unknown model spec prefix {prefix!r}")
+    except InputError as exc:
+        raise _bad(spec, "; ".join(p.message for p in exc.problems)) from exc
+    if not isinstance(backend, ModelBackend):
+        raise _bad(spec, f"the {prefix!r} factory did not return a ModelBackend")
+    return backend
 
 
-__all__ = ["ENTRY_POINT_GROUP", "BackendFactory", "load_backend"]
+__all__ = ["BACKENDS", "ENTRY_POINT_GROUP", "BackendFactory", "load_backend"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import os
 import random
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -109,13 +108,12 @@ class OpenAIBackend:
         self._origin: Origin | None = None
 
     @classmethod
-    def from_spec(cls, spec: str, settings: Settings | None = None) -> OpenAIBackend:
+    def from_spec(cls, spec: str, settings: Settings) -> OpenAIBackend:
         """Build from `openai:BASE_URL#MODEL` with the upstream settings and API key.
 
-        The key is `RELEASEGATE_UPSTREAM_API_KEY` (setting `upstream_api_key`), else
-        `OPENAI_API_KEY`, else none.
+        The key is the setting `upstream_api_key` (`RELEASEGATE_UPSTREAM_API_KEY`, else
+        `OPENAI_API_KEY`), else none.
         """
-        settings = settings or Settings()
         rest = spec.removeprefix("openai:")
         url, _, model = rest.partition("#")
         parts = urlsplit(url)
@@ -132,7 +130,7 @@ class OpenAIBackend:
         key = (
             settings.upstream_api_key.get_secret_value()
             if settings.upstream_api_key is not None
-            else os.environ.get(FALLBACK_API_KEY_ENV)
+            else None
         )
         return cls(
             url,

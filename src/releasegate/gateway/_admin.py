@@ -1,30 +1,34 @@
-"""Admin API (admin token): create, list, revoke, rotate and suspend keys.
+"""Admin routes' handlers (admin token): keys and incidents.
 
 Each action goes through the same pipeline as model requests (authenticate with the admin token,
-rate limit, audit), and its record names the action and the key, never a plaintext key.
+rate limit, audit); its record names the action and the key or incident, never a plaintext key.
+An action returns its response body and the details its audit record carries.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from releasegate.access._keys import (
-    KeyLimitsError,
-    KeyNotFoundError,
-    KeyRecord,
-    KeyStore,
+from pydantic import BaseModel
+
+from releasegate.access._keys import KeyLimitsError, KeyNotFoundError, KeyRecord
+from releasegate.gateway._admin_models import (
+    CreateKeyRequest,
+    IncidentQuery,
+    ResolveIncidentRequest,
+    SuspendKeyRequest,
 )
-from releasegate.access._tiers import TierSpec
-from releasegate.backends._base import ChatMessage
+from releasegate.gateway._call import Call, NoInput, Principal, Unary
 from releasegate.gateway._errors import ApiError, bad_request
-from releasegate.gateway._keys import KeyCache
-from releasegate.gateway._pipeline import Call, Principal, Unary
+from releasegate.gateway._state import Gateway
+from releasegate.monitoring import IncidentNotFoundError
+
+Outcome = tuple[object, dict[str, object]]  # (response body, audit details)
+Action = Callable[[Call], Awaitable[Outcome]]
 
 
-def key_json(record: KeyRecord) -> dict[str, Any]:
+def key_json(record: KeyRecord) -> dict[str, object]:
     """A key's record as the admin API returns it (never the key itself)."""
     return {
         "id": record.id,
@@ -45,122 +49,176 @@ def key_json(record: KeyRecord) -> dict[str, Any]:
     }
 
 
-class AdminRoute:
-    """One admin action. `action(data) -> (response body, audit details)` runs in a thread."""
+class AdminRoute(NoInput):
+    """One admin action; its errors become 404 (unknown key or incident) or 400."""
 
-    admin = True
-
-    def __init__(
-        self,
-        name: str,
-        action: Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]],
-        *,
-        needs_body: bool,
-    ) -> None:
-        self.name = name
+    def __init__(self, action: Action) -> None:
         self._action = action
-        self.needs_body = needs_body
 
-    def parse(self, data: dict[str, Any], principal: Principal) -> dict[str, Any]:
-        return data
+    def parse(self, body: BaseModel | None, call: Call) -> BaseModel | None:
+        return body
 
-    def authorize(self, principal: Principal, parsed: dict[str, Any]) -> None:
-        if not principal.admin:  # unreachable: admin routes authenticate the admin token
+    def authorize(self, principal: Principal, parsed: object) -> None:
+        if not principal.admin:  # unreachable: admin rows authenticate the admin token
             raise ApiError(403, "admin only", type="permission_error")
-
-    def reserve_tokens(self, parsed: dict[str, Any]) -> int:
-        return 0
-
-    def input_messages(self, parsed: dict[str, Any]) -> Sequence[ChatMessage]:
-        return ()
 
     async def execute(self, call: Call) -> Unary:
         try:
-            body, details = await asyncio.to_thread(self._action, call.parsed)
+            body, details = await self._action(call)
         except KeyNotFoundError as exc:
             raise ApiError(404, str(exc), code="key_not_found") from exc
+        except IncidentNotFoundError as exc:
+            raise ApiError(404, str(exc), code="incident_not_found") from exc
         except KeyLimitsError as exc:
             raise bad_request(str(exc), param="limits", code="invalid_limits") from exc
         except ValueError as exc:
             raise bad_request(str(exc)) from exc
-        call.audit["action"] = self.name
-        call.audit.update(details)
+        call.audit_extra["action"] = call.route
+        call.audit_extra.update(details)
         return Unary(outputs=[], render=lambda _v: body)
 
 
-class AdminActions:
-    """The key actions, bound to one store and the tiers offered."""
+# -- keys --------------------------------------------------------------------------------------
 
-    def __init__(
-        self, store: KeyStore, tiers: dict[str, TierSpec], cache: KeyCache[KeyRecord]
-    ) -> None:
-        self.store = store
-        self.tiers = tiers
-        self.cache = cache
 
-    def create(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        tier_name = data.get("tier")
-        if not isinstance(tier_name, str) or tier_name not in self.tiers:
+def create_key_route(g: Gateway) -> AdminRoute:
+    """The handler of `POST /admin/keys`."""
+
+    def create(req: CreateKeyRequest) -> Outcome:
+        tier = g.tiers.get(req.tier)
+        if tier is None:
             raise ApiError(
                 400,
-                f"tier: must be one of {', '.join(sorted(self.tiers))}; got {tier_name!r}",
+                f"tier: must be one of {', '.join(sorted(g.tiers))}; got {req.tier!r}",
                 param="tier",
                 code="invalid_value",
             )
-        owner = data.get("owner")
-        if not isinstance(owner, str):
-            raise bad_request("owner: required, a string", param="owner")
-        expires = data.get("expires_at")
-        expires_at = None
-        if expires is not None:
-            if not isinstance(expires, str):
-                raise bad_request(
-                    "expires_at: an ISO 8601 time with a timezone", param="expires_at"
-                )
-            try:
-                expires_at = datetime.fromisoformat(expires)
-            except ValueError:
-                raise bad_request(
-                    f"expires_at: not an ISO 8601 time: {expires!r}", param="expires_at"
-                ) from None
-        limits = data.get("limits")
-        if limits is not None and not isinstance(limits, dict):
-            raise bad_request("limits: an object with rpm, tpm, daily_tokens", param="limits")
-        created = self.store.create(self.tiers[tier_name], owner, expires_at, limits)
+        limits = req.limits.model_dump() if req.limits is not None else None
+        created = g.keys.create(tier, req.owner, req.expires_at, limits)
         body = {"key": created.plaintext, **key_json(created.record)}
-        return body, {"key_id": created.record.id, "tier": tier_name, "owner": owner}
+        return body, {"key_id": created.record.id, "tier": req.tier, "owner": req.owner}
 
-    def list(self, data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        records = self.store.list()
+    async def run(call: Call) -> Outcome:
+        assert isinstance(call.parsed, CreateKeyRequest)
+        return await asyncio.to_thread(create, call.parsed)
+
+    return AdminRoute(run)
+
+
+def list_keys_route(g: Gateway) -> AdminRoute:
+    """The handler of `GET /admin/keys`."""
+
+    async def run(call: Call) -> Outcome:
+        records = await asyncio.to_thread(g.keys.list)
         return {"object": "list", "data": [key_json(r) for r in records]}, {"count": len(records)}
 
-    def revoke(self, key_id: str) -> Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]]:
-        def run(_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-            record = self.store.revoke(key_id)
-            self.cache.invalidate()  # this process refuses at once; others within the TTL
-            return key_json(record), {"key_id": key_id}
-
-        return run
-
-    def rotate(self, key_id: str) -> Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]]:
-        def run(_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-            created = self.store.rotate(key_id)
-            self.cache.invalidate()
-            body = {"key": created.plaintext, **key_json(created.record)}
-            return body, {"key_id": created.record.id, "rotated_from": key_id}
-
-        return run
-
-    def suspend(self, key_id: str) -> Callable[[dict[str, Any]], tuple[Any, dict[str, Any]]]:
-        def run(data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-            reason = data.get("reason", "suspended by an admin")
-            if not isinstance(reason, str):
-                raise bad_request("reason: a string", param="reason")
-            record = self.store.suspend(key_id, reason)
-            self.cache.invalidate()
-            return key_json(record), {"key_id": key_id, "reason": reason}
-
-        return run
+    return AdminRoute(run)
 
 
-__all__ = ["AdminActions", "AdminRoute", "key_json"]
+def revoke_key_route(g: Gateway) -> AdminRoute:
+    """The handler of `POST /admin/keys/{key_id}/revoke`."""
+
+    async def run(call: Call) -> Outcome:
+        key_id = call.path_params["key_id"]
+        record = await asyncio.to_thread(g.keys.revoke, key_id)
+        g.key_cache.invalidate()  # this process refuses at once; others within the TTL
+        return key_json(record), {"key_id": key_id}
+
+    return AdminRoute(run)
+
+
+def rotate_key_route(g: Gateway) -> AdminRoute:
+    """The handler of `POST /admin/keys/{key_id}/rotate`."""
+
+    async def run(call: Call) -> Outcome:
+        key_id = call.path_params["key_id"]
+        created = await asyncio.to_thread(g.keys.rotate, key_id)
+        g.key_cache.invalidate()
+        body = {"key": created.plaintext, **key_json(created.record)}
+        return body, {"key_id": created.record.id, "rotated_from": key_id}
+
+    return AdminRoute(run)
+
+
+def suspend_key_route(g: Gateway) -> AdminRoute:
+    """The handler of `POST /admin/keys/{key_id}/suspend`."""
+
+    async def run(call: Call) -> Outcome:
+        assert isinstance(call.parsed, SuspendKeyRequest)
+        key_id, reason = call.path_params["key_id"], call.parsed.reason
+        record = await asyncio.to_thread(g.keys.suspend, key_id, reason)
+        g.key_cache.invalidate()
+        return key_json(record), {"key_id": key_id, "reason": reason}
+
+    return AdminRoute(run)
+
+
+# -- incidents and metrics ---------------------------------------------------------------------
+
+
+def list_incidents_route(g: Gateway) -> AdminRoute:
+    """The handler of `GET /admin/incidents`."""
+
+    async def run(call: Call) -> Outcome:
+        query = call.parsed
+        assert isinstance(query, IncidentQuery)
+        found = await asyncio.to_thread(g.monitor.incidents.list, query.status, query.key_id)
+        body = {"object": "list", "data": [i.to_json() for i in found]}
+        return body, {"count": len(found)}
+
+    return AdminRoute(run)
+
+
+def show_incident_route(g: Gateway) -> AdminRoute:
+    """The handler of `GET /admin/incidents/{incident_id}`."""
+
+    async def run(call: Call) -> Outcome:
+        incident_id = call.path_params["incident_id"]
+        incident = await asyncio.to_thread(g.monitor.incidents.get, incident_id)
+        return incident.to_json(), {"incident_id": incident_id}
+
+    return AdminRoute(run)
+
+
+def resolve_incident_route(g: Gateway) -> AdminRoute:
+    """The handler of `POST /admin/incidents/{incident_id}/resolve`."""
+
+    async def run(call: Call) -> Outcome:
+        req = call.parsed
+        assert isinstance(req, ResolveIncidentRequest)
+        incident_id = call.path_params["incident_id"]
+        incident = await g.monitor.resolve(incident_id, req.by, req.note, unsuspend=req.unsuspend)
+        details: dict[str, object] = {
+            "incident_id": incident_id,
+            "key_id": incident.key_id,
+            "resolved_by": req.by,
+            "unsuspended": req.unsuspend,
+        }
+        return incident.to_json(), details
+
+    return AdminRoute(run)
+
+
+def metrics_route(g: Gateway) -> AdminRoute:
+    """The handler of `GET /metrics` (Prometheus text format)."""
+    from starlette.responses import Response
+
+    async def run(call: Call) -> Outcome:
+        return Response(g.metrics.render(), media_type=g.metrics.content_type), {}
+
+    return AdminRoute(run)
+
+
+__all__ = [
+    "AdminRoute",
+    "create_key_route",
+    "key_json",
+    "list_incidents_route",
+    "list_keys_route",
+    "metrics_route",
+    "resolve_incident_route",
+    "revoke_key_route",
+    "rotate_key_route",
+    "show_incident_route",
+    "suspend_key_route",
+]

@@ -1,67 +1,60 @@
 """`create_app`: the structured-access gateway as a FastAPI app, built by a factory.
 
 Nothing is created at import time. `create_app` checks the decision against the tiers and the
-admin token (refusing to build an app that would serve more than the decision allows); the
-store, the audit writer, the guards, the rate limiter and (unless given) the backend are created
-in the app's lifespan and closed with it.
+admin token (refusing to build an app that would serve more than the decision allows) and
+registers the route table's rows; the store, the audit log, the guards, the rate limiter, the
+monitor, (unless given) the backend and each row's handler are created in the app's lifespan and
+closed with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route as StarletteRoute
 
 from releasegate.access._keys import KeyRecord, KeyStore
 from releasegate.access._tiers import DEFAULT_TIERS, TierSpec
+from releasegate.audit import audit_log_from_settings
+from releasegate.backends import load_backend
 from releasegate.backends._base import ModelBackend
-from releasegate.gateway._admin import AdminActions, AdminRoute
+from releasegate.gateway._budget import ExtractionBudget
+from releasegate.gateway._call import Observer
 from releasegate.gateway._enforce import enforce_decision
 from releasegate.gateway._errors import ApiError
 from releasegate.gateway._keys import KeyCache
-from releasegate.gateway._monitoring import monitoring_routes, start_monitoring
-from releasegate.gateway._pipeline import Observer, Pipeline
+from releasegate.gateway._monitoring import start_monitoring
+from releasegate.gateway._openapi import openapi_schema
+from releasegate.gateway._pipeline import Pipeline
 from releasegate.gateway._ratelimit import RateLimiter
-from releasegate.gateway._research import research_routes
-from releasegate.gateway._routes import GenerateRoute, ModelsRoute
+from releasegate.gateway._row import RouteRow
+from releasegate.gateway._state import Gateway
+from releasegate.gateway._table import ROUTES
+from releasegate.guards import build_guards
 from releasegate.guards._chain import GuardChain
 from releasegate.policy._decision import Decision
 from releasegate.settings import Settings
+from releasegate.store import open_store
 
 log = logging.getLogger("releasegate.gateway")
+
+DESCRIPTION = (
+    "releasegate's structured-access gateway: an OpenAI-compatible API, research endpoints for "
+    "vetted tiers and an admin API. Every route runs through one pipeline: authenticate → "
+    "validate → authorize the tier → rate limit → input guards → model → output guards → audit."
+)
 
 
 class GatewayConfigError(Exception):
     """The gateway must not start as configured (no admin token, a tier the decision forbids)."""
-
-
-@dataclass
-class Gateway:
-    """Everything a running gateway holds; `app.state.gateway` once the lifespan has started."""
-
-    settings: Settings
-    backend: ModelBackend
-    model_name: str
-    tiers: dict[str, TierSpec]
-    pipeline: Pipeline
-    keys: KeyStore
-    audit: Any
-    chat: GenerateRoute
-    completions: GenerateRoute
-    models: ModelsRoute
-    admin: AdminActions
-    resources: list[Any] = field(default_factory=list)
-    monitor: Any = None  # releasegate.monitoring.MisuseMonitor
-    metrics: Any = None  # releasegate.monitoring.GatewayMetrics (GET /metrics)
 
 
 def create_app(
@@ -77,9 +70,10 @@ def create_app(
     """Build the gateway app.
 
     Args:
-        settings: releasegate settings (store, Redis, admin token, audit, limits).
-        model: a backend spec (`bundled:smollm2`, `openai:URL#MODEL`...), loaded at startup;
-            ignored when `backend` is given.
+        settings: releasegate settings (store, Redis, admin token, audit, limits); read from
+            the environment when omitted (the app factory is an edge, like the CLI).
+        model: a backend spec (`echo:`, `bundled:smollm2`, `openai:URL#MODEL`...), loaded at
+            startup; ignored when `backend` is given.
         backend: an already built backend (tests, embedding); not closed by the app.
         decision: the release decision to enforce; None only with `dev`.
         tiers: the tiers to offer (a policy's `access_tiers`); default `DEFAULT_TIERS`.
@@ -87,7 +81,7 @@ def create_app(
         observers: async callables told about every finished request (monitoring, metrics).
 
     Returns:
-        The FastAPI app; serve it with uvicorn.
+        The FastAPI app; serve it with uvicorn. `/openapi.json` and `/docs` describe its routes.
 
     Raises:
         GatewayConfigError: no admin token without `dev`; no model; no decision without `dev`.
@@ -95,20 +89,7 @@ def create_app(
     """
     settings = settings or Settings()
     offered = dict(tiers or DEFAULT_TIERS)
-    for name, tier in offered.items():
-        if tier.name != name:
-            raise GatewayConfigError(f"tier {name!r} is named {tier.name!r} inside")
-    if settings.admin_token is None and not dev:
-        raise GatewayConfigError(
-            "no admin token: set RELEASEGATE_ADMIN_TOKEN (the admin API needs it), or run with "
-            "--dev for local development"
-        )
-    if decision is not None:
-        enforce_decision(decision, offered)
-    elif not dev:
-        raise GatewayConfigError("no decision to enforce: pass --decision (or --dev)")
-    if backend is None and model is None:
-        raise GatewayConfigError("no model: pass a model spec or a backend")
+    _check_config(settings, offered, decision, dev=dev, has_model=backend or model)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -122,89 +103,100 @@ def create_app(
     app = FastAPI(
         title="releasegate gateway",
         version="1",
+        description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,
+        docs_url="/docs",
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/openapi.json",
         # FastAPI's native OpenTelemetry checks the global providers on every request (~0.1 ms
         # here); the audit log already records every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-
-    async def chat(request: Request) -> Response:
-        g: Gateway = request.app.state.gateway
-        return await g.pipeline.run(request, g.chat)
-
-    async def completions(request: Request) -> Response:
-        g: Gateway = request.app.state.gateway
-        return await g.pipeline.run(request, g.completions)
-
-    async def models(request: Request) -> Response:
-        g: Gateway = request.app.state.gateway
-        return await g.pipeline.run(request, g.models)
-
-    async def create_key(request: Request) -> Response:
-        g: Gateway = request.app.state.gateway
-        route = AdminRoute("keys.create", g.admin.create, needs_body=True)
-        return await g.pipeline.run(request, route)
-
-    async def list_keys(request: Request) -> Response:
-        g: Gateway = request.app.state.gateway
-        route = AdminRoute("keys.list", g.admin.list, needs_body=False)
-        return await g.pipeline.run(request, route)
-
-    async def revoke_key(request: Request) -> Response:
-        g: Gateway = request.app.state.gateway
-        route = AdminRoute(
-            "keys.revoke", g.admin.revoke(request.path_params["key_id"]), needs_body=False
-        )
-        return await g.pipeline.run(request, route)
-
-    async def rotate_key(request: Request) -> Response:
-        g: Gateway = request.app.state.gateway
-        route = AdminRoute(
-            "keys.rotate", g.admin.rotate(request.path_params["key_id"]), needs_body=False
-        )
-        return await g.pipeline.run(request, route)
-
-    async def suspend_key(request: Request) -> Response:
-        g: Gateway = request.app.state.gateway
-        route = AdminRoute(
-            "keys.suspend", g.admin.suspend(request.path_params["key_id"]), needs_body=False
-        )
-        return await g.pipeline.run(request, route)
-
-    # Plain Starlette routes on the FastAPI router: the handlers take the raw request, so no
-    # per-request dependency solving or response validation runs on the hot path.
-    for path, endpoint, method in (
-        ("/v1/chat/completions", chat, "POST"),
-        ("/v1/completions", completions, "POST"),
-        ("/v1/models", models, "GET"),
-        ("/admin/keys", create_key, "POST"),
-        ("/admin/keys", list_keys, "GET"),
-        ("/admin/keys/{key_id}/revoke", revoke_key, "POST"),
-        ("/admin/keys/{key_id}/rotate", rotate_key, "POST"),
-        ("/admin/keys/{key_id}/suspend", suspend_key, "POST"),
-    ):
-        app.router.routes.append(Route(path, endpoint, methods=[method]))
-    app.router.routes.extend(monitoring_routes())  # /metrics, /admin/incidents...
-    app.router.routes.extend(research_routes())  # /v1/research/... (tier capability research)
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        message = (
-            f"no route {request.method} {request.url.path}"
-            if exc.status_code in (404, 405)
-            else str(exc.detail)
-        )
-        err = ApiError(exc.status_code, message, code=code)
-        return Response(
-            err.body_bytes(), status_code=exc.status_code, media_type="application/json"
-        )
-
-    app.add_exception_handler(StarletteHTTPException, http_error)
+    register_routes(app, ROUTES)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     return app
+
+
+def _check_config(
+    settings: Settings,
+    offered: dict[str, TierSpec],
+    decision: Decision | None,
+    *,
+    dev: bool,
+    has_model: object,
+) -> None:
+    for name, tier in offered.items():
+        if tier.name != name:
+            raise GatewayConfigError(f"tier {name!r} is named {tier.name!r} inside")
+    if settings.admin_token is None and not dev:
+        raise GatewayConfigError(
+            "no admin token: set RELEASEGATE_ADMIN_TOKEN (the admin API needs it), or run with "
+            "--dev for local development"
+        )
+    if decision is not None:
+        enforce_decision(decision, offered)
+    elif not dev:
+        raise GatewayConfigError("no decision to enforce: pass --decision (or --dev)")
+    if not has_model:
+        raise GatewayConfigError("no model: pass a model spec or a backend")
+
+
+def _endpoint(row: RouteRow[Gateway]) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        g: Gateway = request.app.state.gateway
+        return await g.pipeline.run(request, row, g.handlers[row.name])
+
+    endpoint.__name__ = row.name.replace(".", "_")
+    return endpoint
+
+
+def register_routes(app: FastAPI, rows: tuple[RouteRow[Gateway], ...]) -> None:
+    """Register each row as a plain Starlette route whose endpoint hands the raw request to the
+    pipeline (no per-request dependency solving or response validation), and generate
+    `/openapi.json` from the rows.
+
+    Raises:
+        GatewayConfigError: two rows share a name, or a method and path.
+    """
+    names = [row.name for row in rows]
+    routes = [(row.method, row.path) for row in rows]
+    if len(set(names)) != len(names) or len(set(routes)) != len(routes):
+        raise GatewayConfigError("the route table has two rows with one name or method and path")
+    for row in rows:
+        app.router.routes.append(StarletteRoute(row.path, _endpoint(row), methods=[row.method]))
+    schema: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        if not schema:
+            schema.update(
+                openapi_schema(rows, title=app.title, version=app.version, description=DESCRIPTION)
+            )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    message = (
+        f"no route {request.method} {request.url.path}"
+        if exc.status_code in (404, 405)
+        else str(exc.detail)
+    )
+    err = ApiError(exc.status_code, message, code=code)
+    return Response(err.body_bytes(), status_code=exc.status_code, media_type="application/json")
+
+
+async def _guard_chains(tiers: dict[str, TierSpec], settings: Settings) -> dict[str, GuardChain]:
+    chains: dict[str, GuardChain] = {}
+    built: dict[tuple[str, ...], GuardChain] = {}  # tiers with the same guards share them
+    for name, tier in tiers.items():
+        names = tuple(tier.guards)
+        if names not in built:
+            built[names] = await asyncio.to_thread(build_guards, names, settings)
+        chains[name] = built[names]
+    return chains
 
 
 async def _start(
@@ -214,28 +206,14 @@ async def _start(
     tiers: dict[str, TierSpec],
     observers: list[Observer],
 ) -> Gateway:
-    from releasegate.audit import audit_log_from_settings
-    from releasegate.guards import build_guards
-    from releasegate.store._open import open_store
-
     engine, sessions = await asyncio.to_thread(open_store, settings)
-    resources: list[Any] = [engine]
     try:
         store = KeyStore(sessions)
         audit = audit_log_from_settings(settings, sessions)
-        guards: dict[str, GuardChain] = {}
-        built: dict[tuple[str, ...], GuardChain] = {}  # tiers with the same guards share them
-        for name, tier in tiers.items():
-            names = tuple(tier.guards)
-            if names not in built:
-                built[names] = await asyncio.to_thread(build_guards, names, settings)
-            guards[name] = built[names]
+        guards = await _guard_chains(tiers, settings)
         if backend is None:
-            from releasegate.backends import load_backend
-
             assert model is not None
             backend = await asyncio.to_thread(load_backend, model, settings)
-        model_name = settings.served_model_name or backend.name
         cache: KeyCache[KeyRecord] = KeyCache(store.authenticate, ttl_s=settings.key_cache_ttl_s)
         limiter = RateLimiter(settings.redis_url)
         pipeline = Pipeline(
@@ -243,47 +221,46 @@ async def _start(
             guards=guards,
             keys=cache,
             limiter=limiter,
-            audit_append=audit.append_async,
+            audit=audit,
             admin_token=(settings.admin_token.get_secret_value() if settings.admin_token else None),
             max_body_bytes=settings.max_body_bytes,
-            stream_window=getattr(settings, "guard_stream_window_chars", 400),
-            stream_overlap=getattr(settings, "guard_stream_overlap_chars", 100),
+            stream_window=settings.guard_stream_window_chars,
+            stream_overlap=settings.guard_stream_overlap_chars,
         )
-        monitor, metrics, watch = start_monitoring(settings, sessions, audit.append_async, cache)
+        monitor, metrics, watch = start_monitoring(settings.redis_url, sessions, audit, cache)
         pipeline.observers.append(watch)
         pipeline.anonymous_observers.append(watch.anonymous)
         pipeline.observers.extend(observers)
-        return Gateway(
+        gateway = Gateway(
             settings=settings,
             backend=backend,
-            model_name=model_name,
+            model_name=settings.served_model_name or backend.name,
             tiers=tiers,
             pipeline=pipeline,
             keys=store,
+            key_cache=cache,
+            limiter=limiter,
+            budget=ExtractionBudget(limiter),
             audit=audit,
-            chat=GenerateRoute("chat", backend, model_name),
-            completions=GenerateRoute("completion", backend, model_name),
-            models=ModelsRoute(model_name),
-            admin=AdminActions(store, tiers, cache),
-            resources=[engine, cache, limiter],
             monitor=monitor,
             metrics=metrics,
+            engine=engine,
         )
+        gateway.handlers = {row.name: row.handler(gateway) for row in ROUTES}
+        return gateway
     except BaseException:
-        for r in resources:
-            r.dispose()
+        engine.dispose()
         raise
 
 
 async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
     await gateway.audit.aclose()
-    engine, cache, limiter = gateway.resources
     await gateway.monitor.aclose()
-    cache.close()
-    await limiter.aclose()
+    gateway.key_cache.close()
+    await gateway.limiter.aclose()
     if close_backend:
         await gateway.backend.aclose()
-    engine.dispose()
+    gateway.engine.dispose()
 
 
-__all__ = ["Gateway", "GatewayConfigError", "create_app"]
+__all__ = ["GatewayConfigError", "create_app", "register_routes"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from releasegate.access._tiers import TierSpec
-from releasegate.gateway._errors import ApiError, bad_request, forbidden
+from releasegate.gateway._errors import bad_request, forbidden
 from releasegate.gateway._protocol import ParsedRequest
 
 
@@ -74,14 +74,10 @@ def authorize(tier: TierSpec, req: ParsedRequest) -> None:
 def require(tier: TierSpec, capability: str) -> None:
     """Refuse (403) a route that needs a boolean tier capability (`research`, `fine_tuning`).
 
-    Research and fine-tuning routes call this first, through the same pipeline.
+    The pipeline calls this for every row whose `requires` names a capability.
     """
     if not getattr(tier, capability, False):
         raise forbidden(f"tier {tier.name!r} has no {capability} access", param=None)
-
-
-def refuse(message: str) -> ApiError:
-    return forbidden(message)
 
 
 __all__ = ["authorize", "model_allowed", "require"]

@@ -1,5 +1,5 @@
-"""Misuse monitoring and Prometheus metrics in the gateway: the pipeline observer, `/metrics`
-and the incidents admin API.
+"""Misuse monitoring and Prometheus metrics in the gateway: the pipeline observer that feeds
+both (the `/metrics` and incidents routes are rows of the route table).
 
 The observer runs once per finished request, after its audit record is committed (so a
 flagged request is counted under the seq of its own record). If a flagged request cannot be
@@ -11,33 +11,22 @@ being watched. Its audit record keeps the guard's flag.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from sqlalchemy.orm import Session, sessionmaker
 
-from releasegate.gateway._admin import AdminRoute
-from releasegate.gateway._errors import ApiError, bad_request, unavailable
+from releasegate.access._keys import KeyRecord
+from releasegate.audit._sink import AuditSink
+from releasegate.gateway._call import Call
+from releasegate.gateway._errors import ApiError, unavailable
 from releasegate.gateway._keys import KeyCache
-from releasegate.gateway._pipeline import Call, Unary
 from releasegate.monitoring import (
     GatewayMetrics,
-    IncidentNotFoundError,
     IncidentStore,
     MisuseMonitor,
     MonitorUnavailable,
     make_counter,
 )
-from releasegate.settings import Settings
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
-    from releasegate.gateway._app import Gateway
 
 
 class MonitorObserver:
@@ -100,127 +89,21 @@ class MonitorObserver:
 
 
 def start_monitoring(
-    settings: Settings,
+    redis_url: str | None,
     sessions: sessionmaker[Session],
-    audit_append: Callable[..., Awaitable[Any]],
-    cache: KeyCache[Any],
+    audit: AuditSink,
+    cache: KeyCache[KeyRecord],
 ) -> tuple[MisuseMonitor, GatewayMetrics, MonitorObserver]:
     """Build the monitor (counters in Redis when `redis_url` is set), the app's metrics
     registry and the observer that feeds both."""
     monitor = MisuseMonitor(
-        make_counter(settings.redis_url),
+        make_counter(redis_url),
         IncidentStore(sessions),
-        audit_append=audit_append,
+        audit=audit,
         on_suspend=lambda _key_id: cache.invalidate(),
     )
     metrics = GatewayMetrics()
     return monitor, metrics, MonitorObserver(monitor, metrics)
 
 
-class _AsyncAdminRoute(AdminRoute):
-    """An admin action that awaits (resolving resets the Redis counters)."""
-
-    def __init__(
-        self,
-        name: str,
-        action: Callable[[dict[str, Any]], Awaitable[tuple[Any, dict[str, Any]]]],
-        *,
-        needs_body: bool,
-    ) -> None:
-        super().__init__(name, lambda _d: ({}, {}), needs_body=needs_body)
-        self._async_action = action
-
-    async def execute(self, call: Call) -> Unary:
-        try:
-            body, details = await self._async_action(call.parsed)
-        except IncidentNotFoundError as exc:
-            raise ApiError(404, str(exc), code="incident_not_found") from exc
-        except ValueError as exc:
-            raise bad_request(str(exc)) from exc
-        call.audit["action"] = self.name
-        call.audit.update(details)
-        return Unary(outputs=[], render=lambda _v: body)
-
-
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
-
-
-async def _metrics(request: Request) -> Response:
-    g = _gateway(request)
-    metrics: GatewayMetrics = g.metrics
-
-    async def scrape(_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        return Response(metrics.render(), media_type=metrics.content_type), {}
-
-    return await g.pipeline.run(request, _AsyncAdminRoute("metrics", scrape, needs_body=False))
-
-
-async def _list_incidents(request: Request) -> Response:
-    g = _gateway(request)
-    status = request.query_params.get("status")
-    key_id = request.query_params.get("key_id")
-
-    async def run(_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        if status not in (None, "open", "resolved"):
-            raise ValueError(f"status: 'open' or 'resolved', not {status!r}")
-        found = await asyncio.to_thread(
-            g.monitor.incidents.list,
-            status,
-            key_id,
-        )
-        body = {"object": "list", "data": [i.to_json() for i in found]}
-        return body, {"count": len(found)}
-
-    return await g.pipeline.run(request, _AsyncAdminRoute("incidents.list", run, needs_body=False))
-
-
-async def _show_incident(request: Request) -> Response:
-    g = _gateway(request)
-    incident_id = request.path_params["incident_id"]
-
-    async def run(_data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        incident = await asyncio.to_thread(g.monitor.incidents.get, incident_id)
-        return incident.to_json(), {"incident_id": incident_id}
-
-    return await g.pipeline.run(request, _AsyncAdminRoute("incidents.show", run, needs_body=False))
-
-
-async def _resolve_incident(request: Request) -> Response:
-    g = _gateway(request)
-    incident_id = request.path_params["incident_id"]
-
-    async def run(data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        by, note, unsuspend = data.get("by"), data.get("note"), data.get("unsuspend", False)
-        if not isinstance(by, str):
-            raise ValueError("by: required, the name of who resolves the incident")
-        if note is not None and not isinstance(note, str):
-            raise ValueError("note: a string")
-        if not isinstance(unsuspend, bool):
-            raise ValueError("unsuspend: true or false")
-        incident = await g.monitor.resolve(incident_id, by, note, unsuspend=unsuspend)
-        details = {
-            "incident_id": incident_id,
-            "key_id": incident.key_id,
-            "resolved_by": by,
-            "unsuspended": unsuspend,
-        }
-        return incident.to_json(), details
-
-    return await g.pipeline.run(
-        request, _AsyncAdminRoute("incidents.resolve", run, needs_body=True)
-    )
-
-
-def monitoring_routes() -> list[Route]:
-    """`GET /metrics` and the incidents admin API, all through the pipeline (admin token)."""
-    return [
-        Route("/metrics", _metrics, methods=["GET"]),
-        Route("/admin/incidents", _list_incidents, methods=["GET"]),
-        Route("/admin/incidents/{incident_id}", _show_incident, methods=["GET"]),
-        Route("/admin/incidents/{incident_id}/resolve", _resolve_incident, methods=["POST"]),
-    ]
-
-
-__all__ = ["MonitorObserver", "monitoring_routes", "start_monitoring"]
+__all__ = ["MonitorObserver", "start_monitoring"]

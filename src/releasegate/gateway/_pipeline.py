@@ -1,13 +1,16 @@
 """The one request pipeline that every gateway route goes through.
 
-    read body (413) → authenticate (401/503) → decode JSON (400) → parse (400)
-    → authorize the tier's capabilities (403) → rate limit and quota (429/503)
+    read body (413) → authenticate (401/503) → validate with the row's model (400)
+    → the route's own checks (400/404) → authorize: the row's capability, then the tier's
+    limits (403) → the row's rate limit and quota (429/503)
     → input guards (400 content_filter / 503) → execute (backend, admin action...)
     → output guards → settle the token reservation → audit (503 if it cannot be written)
     → observers (misuse monitoring counts flagged requests: 503 if it cannot; metrics)
     → response
 
-A route only says how to parse its body, what its tier must allow, what to reserve, which
+Each route is a row of the route table (`RouteRow`): the row names its request model, who may
+call it and how it is metered, so the pipeline validates, authorizes and meters before the
+route's handler sees anything. A handler only says what its tier must allow, what to reserve, which
 texts to guard and how to execute; it cannot skip or reorder a step. Streaming routes run the
 same steps, with output guards scanning windows of the stream and the audit record written
 before the final `data: [DONE]`.
@@ -24,21 +27,26 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 import orjson
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from releasegate.access._keys import KeyRecord
 from releasegate.access._tiers import TierSpec
-from releasegate.backends._base import ChatMessage, StreamChunk
+from releasegate.audit._sink import AuditSink
+from releasegate.backends._base import ChatMessage
+from releasegate.gateway._authz import require
+from releasegate.gateway._call import Call, Observer, Principal, Route, Streamed
 from releasegate.gateway._errors import ApiError, bad_request, unauthorized, unavailable
 from releasegate.gateway._keys import KeyCache
-from releasegate.gateway._protocol import decode_json, error_event
-from releasegate.gateway._ratelimit import Quota, RateLimiter, Reservation
+from releasegate.gateway._protocol import error_event
+from releasegate.gateway._ratelimit import Quota, RateLimiter
+from releasegate.gateway._row import RouteRow
+from releasegate.gateway._validation import empty_body, validation_error
 from releasegate.guards._base import GuardError, GuardVerdict
 from releasegate.guards._chain import GuardChain
 from releasegate.guards._stream import StreamScanner
@@ -50,90 +58,6 @@ KEY_PREFIX = "rg-"
 ADMIN_QUOTA = Quota(rpm=600, tpm=None, daily_tokens=None)
 
 
-@dataclass(slots=True)
-class Principal:
-    """Who is calling: a key of a tier, or the admin."""
-
-    id: str
-    owner: str
-    tier: TierSpec | None
-    quota: Quota
-    guards: GuardChain | None
-    admin: bool = False
-    record: KeyRecord | None = None
-
-
-@dataclass(slots=True)
-class Call:
-    """One request on its way through the pipeline; routes read and fill it."""
-
-    route: str
-    request: Request
-    request_id: str
-    started: float
-    principal: Principal | None = None
-    parsed: Any = None
-    reservation: Reservation | None = None
-    input_verdict: GuardVerdict | None = None
-    output_verdicts: list[GuardVerdict] = field(default_factory=list)
-    used_tokens: int = 0
-    status: int = 200
-    error_code: str | None = None
-    audit: dict[str, Any] = field(default_factory=dict)
-    content: dict[str, Any] = field(default_factory=dict)
-    audit_seqs: list[int] = field(default_factory=list)  # seq of each audit record written
-
-
-@dataclass(slots=True)
-class Unary:
-    """A finished result: `render(verdicts)` builds the body once each output is judged."""
-
-    outputs: list[str]
-    render: Callable[[list[GuardVerdict | None]], Any]
-    used_tokens: int = 0
-
-
-@dataclass(slots=True)
-class Streamed:
-    """A streamed result: the pipeline scans `chunks` and frames what passes with `frame`."""
-
-    chunks: AsyncIterator[StreamChunk]
-    frame: Callable[[str | None, str | None, bool], bytes]  # (text, finish_reason, first)
-    usage: Callable[[int, int], bytes | None]  # (prompt, completion) -> final usage event
-    used_tokens: int = 0
-
-
-class Route(Protocol):
-    """What a route gives the pipeline (chat and completions, models, admin, research...)."""
-
-    name: str
-    admin: bool
-    needs_body: bool
-
-    def parse(self, data: dict[str, Any], principal: Principal) -> Any:
-        """Validate the decoded body (400 on bad input)."""
-        ...
-
-    def authorize(self, principal: Principal, parsed: Any) -> None:
-        """Refuse (403) what the principal's tier does not grant."""
-        ...
-
-    def reserve_tokens(self, parsed: Any) -> int:
-        """Worst-case tokens the request may use (reserved against tpm/daily quotas)."""
-        ...
-
-    def input_messages(self, parsed: Any) -> Sequence[ChatMessage]:
-        """Texts the input guards must judge (empty: nothing to judge)."""
-        ...
-
-    async def execute(self, call: Call) -> Unary | Streamed:
-        """Do the work (call the backend, run the admin action)."""
-        ...
-
-
-Observer = Callable[[Call], Awaitable[None]]
-
-
 class Pipeline:
     """Runs routes through the fixed sequence of steps.
 
@@ -142,7 +66,7 @@ class Pipeline:
         guards: each tier's guard chain, by tier name.
         keys: cached key lookups (`KeyStore.authenticate`).
         limiter: rate limits and quotas.
-        audit_append: `AuditLog.append_async`.
+        audit: where each request's record is appended (committed before the response).
         admin_token: the admin bearer token; None disables the admin API.
         max_body_bytes: bodies above this get 413.
         stream_window, stream_overlap: output guarding windows while streaming.
@@ -155,7 +79,7 @@ class Pipeline:
         guards: dict[str, GuardChain],
         keys: KeyCache[KeyRecord],
         limiter: RateLimiter,
-        audit_append: Callable[..., Awaitable[Any]],
+        audit: AuditSink,
         admin_token: str | None,
         max_body_bytes: int,
         stream_window: int = 400,
@@ -165,12 +89,12 @@ class Pipeline:
         self.guards = guards
         self.keys = keys
         self.limiter = limiter
-        self._audit_append = audit_append
+        self._audit_sink = audit
         self._admin_token = admin_token.encode() if admin_token else None
         self.max_body_bytes = max_body_bytes
         self.stream_window = stream_window
         self.stream_overlap = stream_overlap
-        self.observers: list[Observer] = []  # misuse monitoring, metrics (issue 5) plug in here
+        self.observers: list[Observer] = []  # misuse monitoring and metrics plug in here
         self._detached: set[asyncio.Task[None]] = set()  # ends of streams cut by the client
         # Told (synchronously) of requests refused before authentication: metrics only.
         self.anonymous_observers: list[Callable[[Call], None]] = []
@@ -314,16 +238,14 @@ class Pipeline:
         flagged = [_verdict_json(v) for v in call.output_verdicts if v.flagged]
         if flagged:
             payload["output_flags"] = flagged
-        payload.update(call.audit)
-        record = await self._audit_append(
+        payload.update(call.audit_extra)
+        record = await self._audit_sink.append_async(
             "admin" if principal.admin else "request",
             principal.id,
             payload,
             call.content or None,
         )
-        seq = getattr(record, "seq", None)
-        if isinstance(seq, int):
-            call.audit_seqs.append(seq)
+        call.audit_seqs.append(record.seq)
 
     async def _audit_or_503(self, call: Call) -> ApiError | None:
         try:
@@ -355,34 +277,38 @@ class Pipeline:
 
     # -- the pipeline ------------------------------------------------------------------------
 
-    async def run(self, request: Request, route: Route) -> Response:
-        """Take one request through every step; always returns a response."""
+    async def run(self, request: Request, row: RouteRow[Any], route: Route) -> Response:
+        """Take one request to `row` (handled by `route`) through every step; always returns a
+        response."""
         call = Call(
-            route=route.name,
+            route=row.name,
             request=request,
             request_id=os.urandom(16).hex(),
             started=time.perf_counter(),
         )
         try:
-            body = await self.read_body(request) if route.needs_body else b""
-            call.principal = await self.authenticate(request, route.admin)
-            data = decode_json(body) if route.needs_body else {}
-            call.parsed = route.parse(data, call.principal)
+            body = await self.read_body(request) if row.has_body else b""
+            call.principal = await self.authenticate(request, row.requires.role == "admin")
+            call.parsed = route.parse(validate(row, request, body), call)
+            if row.requires.capability is not None:
+                _require_capability(call.principal, row.requires.capability)
             route.authorize(call.principal, call.parsed)
             call.reservation = await self.limiter.admit(
-                call.principal.id, call.principal.quota, route.reserve_tokens(call.parsed)
+                call.principal.id,
+                row.rate_limit.quota(call.principal),
+                route.reserve_tokens(call.parsed),
             )
             await self._guard_input(call, route)
             result = await route.execute(call)
             if isinstance(result, Streamed):
                 # A stream's text leaves before its end is known, so its opening is audited
                 # first: an answered request always has its record. Its end is a second one.
-                call.audit["phase"] = "open"
+                call.audit_extra["phase"] = "open"
                 if (failure := await self._audit_or_503(call)) is not None:
                     await self._close_stream(result)
                     await self._settle_quietly(call)
                     return _error_response(failure)
-                call.audit["phase"] = "end"
+                call.audit_extra["phase"] = "end"
                 return self._stream(call, result)
             call.used_tokens = result.used_tokens  # used even if the answer is withheld
             verdicts = await self._guard_outputs(call, result.outputs)
@@ -390,7 +316,7 @@ class Pipeline:
         except ApiError as exc:
             return await self._refuse(call, exc)
         except Exception as exc:  # a bug: refuse with 500, still audited, never half-served
-            log.exception("gateway error in %s", route.name)
+            log.exception("gateway error in %s", row.name)
             return await self._refuse(
                 call, ApiError(500, f"internal error: {type(exc).__name__}", type="server_error")
             )
@@ -550,6 +476,40 @@ class Pipeline:
                 log.warning("closing the backend stream failed")
 
 
+def validate(row: RouteRow[Any], request: Request, body: bytes) -> BaseModel | None:
+    """The row's request model, validated from the raw body or the query string.
+
+    Raises:
+        ApiError: 400 naming the field at fault (OpenAI's error shape).
+    """
+    if row.has_body:
+        if not body:
+            if not row.body_optional:
+                raise empty_body()
+            body = b"{}"
+        try:
+            return row.validate_json(body)
+        except ValidationError as exc:
+            raise validation_error(exc, body) from None
+    if row.has_query:
+        try:
+            return row.validate_query(dict(request.query_params))
+        except ValidationError as exc:
+            raise validation_error(exc) from None
+    return None
+
+
+def _require_capability(principal: Principal, capability: str) -> None:
+    if principal.tier is None:  # the admin token carries no tier and so no capability
+        raise ApiError(
+            403,
+            f"the admin token has no {capability} access; use a key of a tier that has it",
+            type="permission_error",
+            code="tier_lacks_capability",
+        )
+    require(principal.tier, capability)
+
+
 def route_messages(call: Call) -> Sequence[ChatMessage]:
     messages = getattr(call.parsed, "messages", None)
     return messages if messages is not None else ()
@@ -594,13 +554,4 @@ def _error_response(exc: ApiError) -> Response:
     )
 
 
-__all__ = [
-    "ADMIN_QUOTA",
-    "Call",
-    "Observer",
-    "Pipeline",
-    "Principal",
-    "Route",
-    "Streamed",
-    "Unary",
-]
+__all__ = ["ADMIN_QUOTA", "Pipeline", "validate"]

@@ -25,136 +25,57 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, TypeVar
 
-from limits import RateLimitItem, RateLimitItemPerDay
-from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+from pydantic import BaseModel
 
-from releasegate.backends._base import BackendError, ChatMessage, Generation, GenerationParams
+from releasegate.backends._base import (
+    BackendError,
+    ChatMessage,
+    GenerationParams,
+    ModelBackend,
+    ResearchBackend,
+)
 from releasegate.errors import InputError
-from releasegate.gateway._authz import model_allowed, require
-from releasegate.gateway._errors import ApiError, bad_request, forbidden, unavailable
-from releasegate.gateway._pipeline import Call, Principal, Unary
-from releasegate.gateway._ratelimit import RateLimiter
+from releasegate.gateway._authz import model_allowed
+from releasegate.gateway._budget import ExtractionBudget
+from releasegate.gateway._call import Call, Principal, Unary
+from releasegate.gateway._errors import ApiError, bad_request, forbidden
 from releasegate.gateway._research_models import (
     HiddenStatesRequest,
     LogitLensRequest,
+    ResearchRequest,
     SteerRequest,
 )
 from releasegate.gateway._routes import WITHHELD, backend_error
+from releasegate.gateway._state import Gateway
 from releasegate.guards._base import GuardVerdict
 from releasegate.settings import Settings
 
-if TYPE_CHECKING:
-    from releasegate.gateway._app import Gateway
 
+@dataclass(frozen=True, slots=True)
+class ResearchCaps:
+    """Per-request caps of the research routes (settings `research_max_*`)."""
 
-@runtime_checkable
-class ResearchBackend(Protocol):
-    """What a backend must offer for research access (`HFBackend` does; HTTP upstreams cannot:
-    an OpenAI-compatible API exposes no internals)."""
+    max_layers: int
+    max_tokens: int
+    max_floats: int
+    max_top_k: int
 
-    @property
-    def num_layers(self) -> int: ...
-
-    @property
-    def hidden_size(self) -> int: ...
-
-    def text_ids(self, text: str) -> list[int]: ...
-
-    def chat_prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]: ...
-
-    async def hidden_states(self, text: str, layers: Sequence[int] | None, pool: Any) -> Any: ...
-
-    async def logit_lens(self, text: str, layers: Sequence[int] | None, top_k: int) -> Any: ...
-
-    async def steer_generate(
-        self,
-        messages: Sequence[ChatMessage],
-        layer: int,
-        vector: Any,
-        scale: float,
-        params: GenerationParams,
-    ) -> Generation: ...
-
-
-class ExtractionBudget:
-    """Floats per key per day, in the rate limiter's storage (memory, or Redis for a fleet).
-
-    A fixed one-day window from a key's first research request, like the daily token quota.
-    Reserving adds the request's floats and takes them back if the total would pass the budget,
-    so concurrent requests can never jointly exceed it (each step is atomic in the storage).
-
-    Args:
-        limiter: the gateway's rate limiter, whose storage holds the counters.
-    """
-
-    def __init__(self, limiter: RateLimiter) -> None:
-        self.storage = limiter.storage
-        self._items: dict[int, RateLimitItem] = {}
-
-    def _item(self, budget: int) -> RateLimitItem:
-        item = self._items.get(budget)
-        if item is None:
-            item = RateLimitItemPerDay(max(budget, 1), namespace="rg-floats")
-            self._items[budget] = item
-        return item
-
-    async def spend(self, key_id: str, budget: int | None, floats: int) -> int | None:
-        """Reserve `floats` of the key's budget; returns what remains (None: no budget).
-
-        Raises:
-            ApiError: 429 (with Retry-After) when the floats would pass the budget, saying how
-                many remain; 503 when the storage cannot be reached (fail closed).
-        """
-        if budget is None:
-            return None
-        item = self._item(budget)
-        key = item.key_for(key_id)
-        try:
-            if floats == 0:
-                return max(0, budget - int(await self.storage.get(key)))
-            count = int(await self.storage.incr(key, item.get_expiry(), floats))
-            if count <= budget:
-                return budget - count
-            await self.storage.incr(key, item.get_expiry(), -floats)
-            reset = await self.storage.get_expiry(key)
-        except Exception as exc:
-            raise unavailable(
-                f"extraction budget unavailable ({type(exc).__name__}: {exc}); refusing rather "
-                "than serving unmetered",
-                code="rate_limiter_unavailable",
-            ) from exc
-        remaining = max(0, budget - (count - floats))
-        raise ApiError(
-            429,
-            f"extraction budget exceeded: this request would return {floats:,} floats but only "
-            f"{remaining:,} of this key's daily budget of {budget:,} floats remain; ask for fewer "
-            "layers or tokens, pool the states, or retry when the budget resets",
-            type="rate_limit_error",
-            code="extraction_budget_exceeded",
-            headers={"Retry-After": str(max(1, math.ceil(reset - time.time())))},
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ResearchCaps:
+        return cls(
+            max_layers=settings.research_max_layers,
+            max_tokens=settings.research_max_tokens,
+            max_floats=settings.research_max_floats,
+            max_top_k=settings.research_max_top_k,
         )
 
-    async def refund(self, key_id: str, budget: int | None, floats: int) -> None:
-        """Give back floats reserved for a request that returned nothing (best effort)."""
-        if budget is None or floats == 0:
-            return
-        item = self._item(budget)
-        try:
-            await self.storage.incr(item.key_for(key_id), item.get_expiry(), -floats)
-        except Exception:  # the reservation (an upper bound) stays: errs on the budget's side
-            return
 
-
-_Req = TypeVar("_Req", bound=BaseModel)
+_Req = TypeVar("_Req", bound=ResearchRequest)
 
 
 @dataclass(slots=True)
@@ -175,32 +96,25 @@ def _cap_error(message: str, param: str | None) -> ApiError:
 class _ResearchRoute(ABC, Generic[_Req]):
     """What the three research routes share: parsing, the capability, caps and the budget."""
 
-    admin = False
-    needs_body = True
-    name = ""
     model_type: type[_Req]
 
     def __init__(
-        self, backend: Any, model_name: str, settings: Settings, budget: ExtractionBudget
+        self, backend: ModelBackend, model_name: str, caps: ResearchCaps, budget: ExtractionBudget
     ) -> None:
         self.backend: ResearchBackend | None = (
             backend if isinstance(backend, ResearchBackend) else None
         )
-        self.backend_name = str(getattr(backend, "name", "?"))
+        self.backend_name = backend.name
         self.model_name = model_name
-        self.settings = settings
+        self.caps = caps
         self.budget = budget
 
     # -- pipeline steps -----------------------------------------------------------------------
 
-    def parse(self, data: dict[str, Any], principal: Principal) -> Sized[_Req]:
-        try:
-            req = self.model_type.model_validate(data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "body"
-            raise bad_request(f"{where}: {err['msg']}", param=where) from None
-        model = getattr(req, "model", None)
+    def parse(self, body: BaseModel | None, call: Call) -> Sized[_Req]:
+        assert isinstance(body, self.model_type)
+        req = body
+        model = req.model
         if model != self.model_name:
             raise ApiError(
                 404,
@@ -213,9 +127,7 @@ class _ResearchRoute(ABC, Generic[_Req]):
 
     def authorize(self, principal: Principal, parsed: Sized[_Req]) -> None:
         tier = principal.tier
-        if tier is None:  # admin tokens carry no tier and so no research access
-            raise forbidden("the admin token has no research access; use a research-tier key")
-        require(tier, "research")
+        assert tier is not None  # the row requires a key (with the tier capability research)
         if not model_allowed(tier, self.model_name):
             raise forbidden(
                 f"model {self.model_name!r} is not available to tier {tier.name!r}", param="model"
@@ -241,12 +153,9 @@ class _ResearchRoute(ABC, Generic[_Req]):
     def reserve_tokens(self, parsed: Sized[_Req]) -> int:
         return len(parsed.ids) + parsed.max_tokens
 
+    @abstractmethod
     def input_messages(self, parsed: Sized[_Req]) -> Sequence[ChatMessage]:
-        text = getattr(parsed.req, "input", None)
-        if isinstance(text, str):
-            return [ChatMessage(role="user", content=text)]
-        messages: list[ChatMessage] = getattr(parsed.req, "messages", [])
-        return messages
+        """The texts the input guards judge."""
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -264,7 +173,7 @@ class _ResearchRoute(ABC, Generic[_Req]):
                 )
             if index not in out:
                 out.append(index)
-        cap = self.settings.research_max_layers
+        cap = self.caps.max_layers
         if len(out) > cap:
             raise _cap_error(
                 f"layers: {len(out)} layers requested; this gateway returns at most {cap} per "
@@ -277,7 +186,7 @@ class _ResearchRoute(ABC, Generic[_Req]):
         ids = backend.text_ids(text)
         if not ids:
             raise bad_request("input: the text has no tokens", param="input")
-        cap = self.settings.research_max_tokens
+        cap = self.caps.max_tokens
         if len(ids) > cap:
             raise _cap_error(
                 f"input: {len(ids)} tokens; this gateway reads at most {cap} tokens per research "
@@ -288,7 +197,7 @@ class _ResearchRoute(ABC, Generic[_Req]):
 
     def _floats(self, layers: int, tokens: int, width: int, what: str) -> int:
         floats = layers * tokens * width
-        cap = self.settings.research_max_floats
+        cap = self.caps.max_floats
         if floats > cap:
             raise _cap_error(
                 f"the response would hold {layers} layers × {tokens} tokens × {width} {what} = "
@@ -310,7 +219,7 @@ class _ResearchRoute(ABC, Generic[_Req]):
 
     def _usage(
         self, prompt: int, floats: int, remaining: int | None, completion: int = 0
-    ) -> dict[str, Any]:
+    ) -> dict[str, int | None]:
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -329,8 +238,10 @@ def _model_failure(exc: Exception) -> ApiError:
 class HiddenStatesRoute(_ResearchRoute[HiddenStatesRequest]):
     """`POST /v1/research/hidden_states`."""
 
-    name = "research.hidden_states"
     model_type = HiddenStatesRequest
+
+    def input_messages(self, parsed: Sized[HiddenStatesRequest]) -> Sequence[ChatMessage]:
+        return [ChatMessage.model_construct(role="user", content=parsed.req.input)]
 
     def size(
         self, principal: Principal, parsed: Sized[HiddenStatesRequest], backend: ResearchBackend
@@ -369,7 +280,7 @@ class HiddenStatesRoute(_ResearchRoute[HiddenStatesRequest]):
             "layers": layers,
             "usage": self._usage(len(sized.ids), sized.floats, remaining),
         }
-        call.audit.update(
+        call.audit_extra.update(
             model=self.model_name,
             layers=sized.layers,
             pool=req.pool,
@@ -383,14 +294,16 @@ class HiddenStatesRoute(_ResearchRoute[HiddenStatesRequest]):
 class LogitLensRoute(_ResearchRoute[LogitLensRequest]):
     """`POST /v1/research/logit_lens`."""
 
-    name = "research.logit_lens"
     model_type = LogitLensRequest
+
+    def input_messages(self, parsed: Sized[LogitLensRequest]) -> Sequence[ChatMessage]:
+        return [ChatMessage.model_construct(role="user", content=parsed.req.input)]
 
     def size(
         self, principal: Principal, parsed: Sized[LogitLensRequest], backend: ResearchBackend
     ) -> None:
         req = parsed.req
-        cap = self.settings.research_max_top_k
+        cap = self.caps.max_top_k
         if req.top_k > cap:
             raise _cap_error(
                 f"top_k: {req.top_k}; this gateway returns at most {cap} predictions per "
@@ -430,7 +343,7 @@ class LogitLensRoute(_ResearchRoute[LogitLensRequest]):
             "layers": layers,
             "usage": self._usage(len(sized.ids), sized.floats, remaining),
         }
-        call.audit.update(
+        call.audit_extra.update(
             model=self.model_name,
             layers=sized.layers,
             top_k=req.top_k,
@@ -444,8 +357,10 @@ class LogitLensRoute(_ResearchRoute[LogitLensRequest]):
 class SteerRoute(_ResearchRoute[SteerRequest]):
     """`POST /v1/research/steer`: returns text only (no floats leave; the budget is untouched)."""
 
-    name = "research.steer"
     model_type = SteerRequest
+
+    def input_messages(self, parsed: Sized[SteerRequest]) -> Sequence[ChatMessage]:
+        return parsed.req.chat_messages()
 
     def size(
         self, principal: Principal, parsed: Sized[SteerRequest], backend: ResearchBackend
@@ -473,7 +388,7 @@ class SteerRoute(_ResearchRoute[SteerRequest]):
                 param="temperature",
             )
         parsed.max_tokens = max_tokens
-        parsed.ids = backend.chat_prompt_ids(req.messages)
+        parsed.ids = backend.chat_prompt_ids(req.chat_messages())
 
     async def execute(self, call: Call) -> Unary:
         sized: Sized[SteerRequest] = call.parsed
@@ -485,12 +400,12 @@ class SteerRoute(_ResearchRoute[SteerRequest]):
         )
         try:
             gen = await self.backend.steer_generate(
-                req.messages, sized.layers[0], req.vector, req.scale, params
+                req.chat_messages(), sized.layers[0], req.vector, req.scale, params
             )
         except (InputError, BackendError) as exc:
             raise _model_failure(exc) from exc
         vector_hash = hashlib.sha256(repr(req.vector).encode()).hexdigest()
-        call.audit.update(
+        call.audit_extra.update(
             model=self.model_name,
             layer=sized.layers[0],
             scale=req.scale,
@@ -518,59 +433,32 @@ class SteerRoute(_ResearchRoute[SteerRequest]):
         return Unary(outputs=[gen.text], render=render, used_tokens=used)
 
 
-class ResearchRoutes:
-    """The three research routes of one running gateway, sharing one extraction budget."""
-
-    def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        budget = ExtractionBudget(gateway.pipeline.limiter)
-        args = (gateway.backend, gateway.model_name, gateway.settings, budget)
-        self.budget = budget
-        self.hidden_states = HiddenStatesRoute(*args)
-        self.logit_lens = LogitLensRoute(*args)
-        self.steer = SteerRoute(*args)
+def _caps_and_budget(gateway: Gateway) -> tuple[ModelBackend, str, ResearchCaps, ExtractionBudget]:
+    caps = ResearchCaps.from_settings(gateway.settings)
+    return gateway.backend, gateway.model_name, caps, gateway.budget
 
 
-def research_for(request: Request) -> ResearchRoutes:
-    """The research routes of the app's running gateway (built on first use)."""
-    gateway: Gateway = request.app.state.gateway
-    routes: ResearchRoutes | None = getattr(request.app.state, "research", None)
-    if routes is None or routes.gateway is not gateway:
-        routes = ResearchRoutes(gateway)
-        request.app.state.research = routes
-    return routes
+def hidden_states_route(gateway: Gateway) -> HiddenStatesRoute:
+    """The handler of `POST /v1/research/hidden_states`."""
+    return HiddenStatesRoute(*_caps_and_budget(gateway))
 
 
-async def _hidden_states(request: Request) -> Response:
-    r = research_for(request)
-    return await r.gateway.pipeline.run(request, r.hidden_states)
+def logit_lens_route(gateway: Gateway) -> LogitLensRoute:
+    """The handler of `POST /v1/research/logit_lens`."""
+    return LogitLensRoute(*_caps_and_budget(gateway))
 
 
-async def _logit_lens(request: Request) -> Response:
-    r = research_for(request)
-    return await r.gateway.pipeline.run(request, r.logit_lens)
-
-
-async def _steer(request: Request) -> Response:
-    r = research_for(request)
-    return await r.gateway.pipeline.run(request, r.steer)
-
-
-def research_routes() -> list[Route]:
-    """`POST /v1/research/{hidden_states,logit_lens,steer}`, all through the pipeline."""
-    return [
-        Route("/v1/research/hidden_states", _hidden_states, methods=["POST"]),
-        Route("/v1/research/logit_lens", _logit_lens, methods=["POST"]),
-        Route("/v1/research/steer", _steer, methods=["POST"]),
-    ]
+def steer_route(gateway: Gateway) -> SteerRoute:
+    """The handler of `POST /v1/research/steer`."""
+    return SteerRoute(*_caps_and_budget(gateway))
 
 
 __all__ = [
-    "ExtractionBudget",
     "HiddenStatesRoute",
     "LogitLensRoute",
-    "ResearchBackend",
-    "ResearchRoutes",
+    "ResearchCaps",
     "SteerRoute",
-    "research_routes",
+    "hidden_states_route",
+    "logit_lens_route",
+    "steer_route",
 ]

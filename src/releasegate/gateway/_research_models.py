@@ -12,22 +12,31 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from releasegate._util.wire import NonEmptyText, Text
 from releasegate.backends._base import ChatMessage
 
 Pool = Literal["none", "mean", "last"]
 Encoding = Literal["float", "base64"]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class ResearchRequest(BaseModel):
+    """What every research request has: the model it is for."""
 
-    model: str = Field(description="the served model id (see GET /v1/models)")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    model: NonEmptyText = Field(description="the served model id (see GET /v1/models)")
 
 
-class HiddenStatesRequest(_Request):
+class HiddenStatesRequest(ResearchRequest):
     """`POST /v1/research/hidden_states`: residual-stream activations of a text."""
 
-    input: str = Field(min_length=1, description="the text to run through the model")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"model": "bundled:smollm2", "input": "Open weights", "layers": [0, -1]}]
+        }
+    )
+
+    input: NonEmptyText = Field(description="the text to run through the model")
     layers: list[int] = Field(
         min_length=1,
         description=(
@@ -45,24 +54,60 @@ class HiddenStatesRequest(_Request):
     )
 
 
-class LogitLensRequest(_Request):
+class LogitLensRequest(ResearchRequest):
     """`POST /v1/research/logit_lens`: each layer read through the final norm and unembedding."""
 
-    input: str = Field(min_length=1)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"model": "bundled:smollm2", "input": "Open weights", "layers": [6], "top_k": 3}
+            ]
+        }
+    )
+
+    input: NonEmptyText
     layers: list[int] = Field(min_length=1)
     top_k: int = Field(default=5, ge=1, le=100, description="predictions kept per position")
 
 
-class SteerRequest(_Request):
+class SteerMessage(BaseModel):
+    """A chat message of a steered generation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant"]
+    content: Text
+
+
+class SteerRequest(ResearchRequest):
     """`POST /v1/research/steer`: generate while adding `scale * vector` at a layer."""
 
-    messages: list[ChatMessage] = Field(min_length=1)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "bundled:smollm2",
+                    "messages": [{"role": "user", "content": "Tell me about cats."}],
+                    "layer": 6,
+                    "vector": [0.0, 0.5],
+                    "scale": 4.0,
+                    "max_tokens": 16,
+                }
+            ]
+        }
+    )
+
+    messages: list[SteerMessage] = Field(min_length=1)
     layer: int = Field(description="where the vector is added (0: embedding output)")
     vector: list[float] = Field(min_length=1, description="one value per hidden dimension")
     scale: float = 1.0
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     seed: int | None = None
+
+    def chat_messages(self) -> list[ChatMessage]:
+        """The messages as the backend takes them."""
+        return [ChatMessage.model_construct(role=m.role, content=m.content) for m in self.messages]
 
 
 class ResearchUsage(BaseModel):

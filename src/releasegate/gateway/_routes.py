@@ -1,10 +1,12 @@
-"""The OpenAI-compatible routes, as `Route`s of the pipeline: chat, completions, models."""
+"""The OpenAI-compatible routes' handlers: chat, completions, models."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
+
+from pydantic import BaseModel
 
 from releasegate.backends._base import (
     BackendError,
@@ -14,18 +16,20 @@ from releasegate.backends._base import (
     StreamChunk,
 )
 from releasegate.gateway._authz import authorize, model_allowed
+from releasegate.gateway._call import Call, NoInput, Principal, Streamed, Unary
 from releasegate.gateway._errors import ApiError
-from releasegate.gateway._pipeline import Call, Principal, Streamed, Unary
+from releasegate.gateway._openai_models import ChatCompletionRequest, CompletionRequest
 from releasegate.gateway._protocol import (
     Answer,
     ParsedRequest,
+    chat_request,
+    completion_request,
     new_id,
-    parse_chat,
-    parse_completion,
     response_body,
     stream_chunk,
     usage_chunk,
 )
+from releasegate.gateway._state import Gateway
 from releasegate.guards._base import GuardVerdict
 
 WITHHELD = "[withheld: the output guard flagged this answer under the gateway's usage policy]"
@@ -44,19 +48,19 @@ def backend_error(exc: BackendError) -> ApiError:
 class GenerateRoute:
     """`POST /v1/chat/completions` and `POST /v1/completions`."""
 
-    admin = False
-    needs_body = True
-
     def __init__(self, kind: str, backend: ModelBackend, model_name: str) -> None:
         self.kind = kind
-        self.name = "chat.completions" if kind == "chat" else "completions"
         self.backend = backend
         self.model_name = model_name
 
-    def parse(self, data: dict[str, Any], principal: Principal) -> ParsedRequest:
-        assert principal.tier is not None
-        cap = principal.tier.max_tokens
-        req = parse_chat(data, cap) if self.kind == "chat" else parse_completion(data, cap)
+    def parse(self, body: BaseModel | None, call: Call) -> ParsedRequest:
+        principal = call.principal
+        assert principal is not None and principal.tier is not None
+        if isinstance(body, ChatCompletionRequest):
+            req = chat_request(body, principal.tier.max_tokens)
+        else:
+            assert isinstance(body, CompletionRequest)
+            req = completion_request(body)
         if req.model != self.model_name:
             raise ApiError(
                 404,
@@ -80,7 +84,7 @@ class GenerateRoute:
 
     async def execute(self, call: Call) -> Unary | Streamed:
         req: ParsedRequest = call.parsed
-        call.audit["model"] = self.model_name
+        call.audit_extra["model"] = self.model_name
         call.content["prompt"] = (
             [m.model_dump() for m in req.messages] if self.kind == "chat" else req.prompt
         )
@@ -145,29 +149,16 @@ class GenerateRoute:
         return Streamed(chunks=chunks(), frame=frame, usage=usage)
 
 
-class ModelsRoute:
+class ModelsRoute(NoInput):
     """`GET /v1/models`: the models this key's tier may use."""
-
-    name = "models"
-    admin = False
-    needs_body = False
 
     def __init__(self, model_name: str, owned_by: str = "releasegate") -> None:
         self.model_name = model_name
         self.owned_by = owned_by
         self.created = int(time.time())
 
-    def parse(self, data: dict[str, Any], principal: Principal) -> None:
+    def parse(self, body: BaseModel | None, call: Call) -> None:
         return None
-
-    def authorize(self, principal: Principal, parsed: None) -> None:
-        return None
-
-    def reserve_tokens(self, parsed: None) -> int:
-        return 0
-
-    def input_messages(self, parsed: None) -> Sequence[ChatMessage]:
-        return ()
 
     async def execute(self, call: Call) -> Unary:
         tier = call.principal.tier if call.principal else None
@@ -185,4 +176,27 @@ class ModelsRoute:
         return Unary(outputs=[], render=lambda _v: body)
 
 
-__all__ = ["WITHHELD", "GenerateRoute", "ModelsRoute", "backend_error"]
+def chat_route(gateway: Gateway) -> GenerateRoute:
+    """The handler of `POST /v1/chat/completions`."""
+    return GenerateRoute("chat", gateway.backend, gateway.model_name)
+
+
+def completions_route(gateway: Gateway) -> GenerateRoute:
+    """The handler of `POST /v1/completions`."""
+    return GenerateRoute("completion", gateway.backend, gateway.model_name)
+
+
+def models_route(gateway: Gateway) -> ModelsRoute:
+    """The handler of `GET /v1/models`."""
+    return ModelsRoute(gateway.model_name)
+
+
+__all__ = [
+    "WITHHELD",
+    "GenerateRoute",
+    "ModelsRoute",
+    "backend_error",
+    "chat_route",
+    "completions_route",
+    "models_route",
+]

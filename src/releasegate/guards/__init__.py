@@ -14,6 +14,7 @@ from releasegate.guards._moderation import ModerationGuard
 from releasegate.guards._normalize import normalize
 from releasegate.guards._registry import (
     ENTRY_POINT_GROUP,
+    GUARDS,
     GuardFactory,
     UnknownGuardError,
     available_guards,
@@ -28,6 +29,7 @@ from releasegate.guards._text import input_texts
 __all__ = [
     "DEFAULT_PHRASES",
     "ENTRY_POINT_GROUP",
+    "GUARDS",
     "HAZARD_TITLES",
     "EmbeddingGuard",
     "Guard",

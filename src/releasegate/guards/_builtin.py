@@ -1,4 +1,5 @@
-"""Factories of the built-in guards, registered under their names.
+"""Factories of the built-in guards, declared as entry points of the group `releasegate.guards`
+in releasegate's pyproject.toml (exactly as a third party declares its own).
 
 | name         | guard                                                                   |
 |--------------|-------------------------------------------------------------------------|
@@ -18,11 +19,10 @@ from releasegate.guards._base import Guard, GuardError
 from releasegate.guards._chain import GuardChain
 from releasegate.guards._keyword import KeywordGuard
 from releasegate.guards._normalize import shared_normalizer
-from releasegate.guards._registry import register_guard
+from releasegate.settings import Settings
 
 if TYPE_CHECKING:
     from releasegate.guards._embedding import EmbeddingGuard
-    from releasegate.settings import Settings
 
 
 def make_keyword(settings: Settings, normalize: Callable[[str], list[str]] | None = None) -> Guard:
@@ -80,9 +80,4 @@ def make_moderation(settings: Settings) -> Guard:
     )
 
 
-def register_all() -> None:
-    register_guard("keyword", make_keyword)
-    register_guard("embedding", make_embedding)
-    register_guard("default", make_default)
-    register_guard("llamaguard", make_llamaguard)
-    register_guard("moderation", make_moderation)
+__all__ = ["make_default", "make_embedding", "make_keyword", "make_llamaguard", "make_moderation"]

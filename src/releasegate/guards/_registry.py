@@ -1,40 +1,40 @@
-"""Guard registry: names → factories, for built-ins and third parties alike.
+"""Guard registry: names → factories, in the `GUARDS` registry fed by the entry-point group
+`releasegate.guards`.
 
-Third-party packages add guards through the entry-point group `releasegate.guards`: the entry
-point's name is the guard name used in tier configuration, its object a factory
-`(settings) -> Guard`, e.g. in pyproject.toml:
+The built-in guards are declared there by releasegate's own pyproject.toml, exactly as a third
+party declares its own: the entry point's name is the guard name used in tier configuration, its
+object a factory `(settings) -> Guard`, e.g.
 
     [project.entry-points."releasegate.guards"]
     my-filter = "my_package.guards:make_my_filter"
 
-Built-ins register with the same `register_guard` call third parties may use in code.
+Code (tests, an application embedding the gateway) may also call `register_guard`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TypeAlias
 
 from releasegate.guards._base import Guard, GuardError
 from releasegate.guards._chain import GuardChain
-
-if TYPE_CHECKING:
-    from releasegate.settings import Settings
+from releasegate.plugins import PluginError, Registry
+from releasegate.settings import Settings
 
 ENTRY_POINT_GROUP = "releasegate.guards"
 
-GuardFactory: TypeAlias = Callable[["Settings"], Guard]
+GuardFactory: TypeAlias = Callable[[Settings], Guard]
 
-_REGISTRY: dict[str, GuardFactory] = {}
+GUARDS: Registry[GuardFactory] = Registry("guard", ENTRY_POINT_GROUP, callable)
+"""Guard factories by name."""
 
 
 class UnknownGuardError(GuardError):
-    """A configured guard name is neither built in, registered, nor an installed entry point."""
+    """A configured guard name is neither registered nor an installed entry point."""
 
 
 def register_guard(name: str, factory: GuardFactory | None = None) -> Callable[..., GuardFactory]:
-    """Register a guard factory under `name`; usable as a decorator or called directly.
+    """Register a guard factory under `name` from code; usable as a decorator or called directly.
 
     Args:
         name: the name tiers use in their `guards` list.
@@ -45,30 +45,16 @@ def register_guard(name: str, factory: GuardFactory | None = None) -> Callable[.
     """
 
     def add(f: GuardFactory) -> GuardFactory:
-        _REGISTRY[name] = f
-        return f
+        return GUARDS.register(name, f)
 
     if factory is not None:
         add(factory)
     return add
 
 
-def _entry_point_factory(name: str) -> GuardFactory | None:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            loaded = ep.load()
-            if not callable(loaded):
-                raise GuardError(f"entry point {ep.value!r} for guard {name!r} is not callable")
-            factory: GuardFactory = loaded
-            return factory
-    return None
-
-
 def available_guards() -> list[str]:
     """Names of every guard that `build_guards` can build (registered and entry points)."""
-    _register_builtins()
-    names = set(_REGISTRY) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    return sorted(names)
+    return GUARDS.names()
 
 
 def build_guard(name: str, settings: Settings) -> Guard:
@@ -78,12 +64,14 @@ def build_guard(name: str, settings: Settings) -> Guard:
         UnknownGuardError: no guard of that name.
         GuardError: the guard could not be built (its model is missing, ...): fail closed.
     """
-    _register_builtins()
-    factory = _REGISTRY.get(name) or _entry_point_factory(name)
-    if factory is None:
+    if name not in GUARDS:
         raise UnknownGuardError(
             f"unknown guard {name!r}; available: {', '.join(available_guards())}"
         )
+    try:
+        factory = GUARDS.get(name)
+    except PluginError as exc:
+        raise GuardError(str(exc)) from exc
     try:
         guard = factory(settings)
     except GuardError:
@@ -112,15 +100,13 @@ def build_guards(names: Sequence[str], settings: Settings) -> GuardChain:
     return GuardChain([build_guard(n, settings) for n in unique], name="+".join(unique) or "none")
 
 
-_builtins_done = False
-
-
-def _register_builtins() -> None:
-    # Deferred so importing releasegate.guards stays cheap (no torch until a guard is built).
-    global _builtins_done
-    if _builtins_done:
-        return
-    _builtins_done = True
-    from releasegate.guards import _builtin
-
-    _builtin.register_all()
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "GUARDS",
+    "GuardFactory",
+    "UnknownGuardError",
+    "available_guards",
+    "build_guard",
+    "build_guards",
+    "register_guard",
+]

@@ -76,6 +76,9 @@ def load_judge(spec: str = DEFAULT_JUDGE, settings: Settings | None = None) -> R
             raise _bad(spec, str(exc)) from exc
     if sep and rest and prefix == "llm":
         from releasegate.backends import BackendError, load_backend
+
+        if settings is None:
+            raise JudgeError(f"the judge {spec} needs settings to load its model")
         from releasegate.judge._llm import LLMJudge
 
         try:
@@ -98,10 +101,11 @@ def lend_judge(spec: str, judge: RefusalJudge) -> Iterator[None]:
         yield
 
 
-def lent_judge(spec: str) -> RefusalJudge:
-    """The judge lent for `spec`, or a new one (`inspect eval` run directly)."""
+def lent_judge(spec: str, settings: Settings | None = None) -> RefusalJudge:
+    """The judge lent for `spec`, or a new one built with `settings` (`inspect eval` run
+    directly, where the scorer is the edge that reads the settings)."""
     lent = _lent.get(spec)
-    return lent if lent is not None else load_judge(spec)
+    return lent if lent is not None else load_judge(spec, settings)
 
 
 __all__ = [

@@ -19,7 +19,7 @@ from releasegate.monitoring._incidents import (
     IncidentStore,
 )
 from releasegate.monitoring._metrics import GatewayMetrics
-from releasegate.monitoring._monitor import MisuseMonitor
+from releasegate.monitoring._monitor import MisuseMonitor, Monitor
 
 __all__ = [
     "CountResult",
@@ -32,6 +32,7 @@ __all__ = [
     "IncidentStore",
     "MemoryFlagCounter",
     "MisuseMonitor",
+    "Monitor",
     "MonitorUnavailable",
     "RedisFlagCounter",
     "make_counter",

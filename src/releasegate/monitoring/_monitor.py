@@ -12,17 +12,38 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Protocol
 
 from releasegate.access._tiers import TierSpec
+from releasegate.audit._sink import AuditSink
 from releasegate.monitoring._counter import FlagCounter, FlagEvent, MonitorUnavailable
 from releasegate.monitoring._incidents import Incident, IncidentStore
 
 log = logging.getLogger("releasegate.monitoring")
 
-AuditAppend = Callable[..., Awaitable[Any]]
+
+class Monitor(Protocol):
+    """What the gateway needs of misuse monitoring (`MisuseMonitor` is the implementation)."""
+
+    incidents: IncidentStore
+
+    async def record_flag(
+        self, *, key_id: str, tier: TierSpec, seq: int, categories: Iterable[str]
+    ) -> Incident | None:
+        """Count one flagged request; the incident it opened, if it crossed the threshold."""
+        ...
+
+    async def resolve(
+        self, incident_id: str, by: str, note: str | None = None, *, unsuspend: bool = False
+    ) -> Incident:
+        """Resolve an incident (and lift its key's suspension with `unsuspend`)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the counters' connections."""
+        ...
 
 
 class MisuseMonitor:
@@ -31,7 +52,7 @@ class MisuseMonitor:
     Args:
         counter: the sliding-window counters (memory or Redis).
         incidents: where incidents are recorded (and keys suspended).
-        audit_append: `AuditLog.append_async`; each automatic suspension is audited.
+        audit: the audit log; each automatic suspension is audited.
         on_suspend: called with the key id once its suspension is committed (the gateway
             drops its key cache, so this process refuses the key at once).
     """
@@ -41,12 +62,12 @@ class MisuseMonitor:
         counter: FlagCounter,
         incidents: IncidentStore,
         *,
-        audit_append: AuditAppend | None = None,
+        audit: AuditSink | None = None,
         on_suspend: Callable[[str], None] | None = None,
     ) -> None:
         self.counter = counter
         self.incidents = incidents
-        self._audit_append = audit_append
+        self._audit = audit
         self._on_suspend = on_suspend
 
     async def record_flag(
@@ -97,9 +118,9 @@ class MisuseMonitor:
             self._on_suspend(key_id)
         if not created:
             return None
-        if self._audit_append is not None:
+        if self._audit is not None:
             try:
-                await self._audit_append(
+                await self._audit.append_async(
                     "admin",
                     "monitor",
                     {
@@ -141,4 +162,4 @@ class MisuseMonitor:
         await self.counter.aclose()
 
 
-__all__ = ["MisuseMonitor"]
+__all__ = ["MisuseMonitor", "Monitor"]

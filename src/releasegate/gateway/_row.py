@@ -1,0 +1,160 @@
+"""A row of the route table: everything about one HTTP route in one place.
+
+    RouteRow(
+        "POST", "/v1/chat/completions", chat_route,
+        name="chat.completions",
+        request=ChatCompletionRequest, response=ChatCompletion,
+        requires=Requires.key(), rate_limit=RateLimit.tier(),
+        summary="Chat completion (OpenAI-compatible)",
+    )
+
+`create_app` registers each row as a route of the app and builds its handler once, when the
+gateway starts; `/openapi.json` is generated from the rows' models; `Pipeline.run` validates
+the body with `request`, checks `requires` and meters `rate_limit` before the handler sees
+anything. See docs/gateway.md ("Adding a route").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from releasegate.gateway._call import Principal, Route
+from releasegate.gateway._ratelimit import Quota
+
+Ctx = TypeVar("Ctx")
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@dataclass(frozen=True, slots=True)
+class Requires:
+    """Who may call a route: the admin token, or a key (optionally one whose tier grants a
+    boolean capability such as `research`).
+
+    Build it with `Requires.admin()` or `Requires.key(capability)`.
+    """
+
+    role: Literal["admin", "key"]
+    capability: str | None = None
+
+    @classmethod
+    def admin(cls) -> Requires:
+        """The admin token (`RELEASEGATE_ADMIN_TOKEN`)."""
+        return cls("admin")
+
+    @classmethod
+    def key(cls, capability: str | None = None) -> Requires:
+        """Any valid key, or one whose tier has `capability` set (a `TierSpec` field)."""
+        return cls("key", capability)
+
+    def describe(self) -> str:
+        """One line for the docs: 'admin token', 'key', 'key with tier capability research'."""
+        if self.role == "admin":
+            return "admin token"
+        return f"key, tier capability `{self.capability}`" if self.capability else "key"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """How a route is metered: the calling key's tier quota (rpm, tpm, daily tokens, lowered by
+    the key's own limits), or a fixed requests-per-minute per caller.
+
+    Build it with `RateLimit.tier()` or `RateLimit.per_minute(n)`.
+    """
+
+    rpm: int | None = None
+
+    @classmethod
+    def tier(cls) -> RateLimit:
+        """The key's quota, as its tier and its own limits set it."""
+        return cls(None)
+
+    @classmethod
+    def per_minute(cls, rpm: int) -> RateLimit:
+        """A fixed number of requests per minute per caller (admin routes)."""
+        return cls(rpm)
+
+    def quota(self, principal: Principal) -> Quota:
+        """The quota in force for `principal` on this route."""
+        if self.rpm is None:
+            return principal.quota
+        return Quota(rpm=self.rpm, tpm=None, daily_tokens=None)
+
+    def describe(self) -> str:
+        """One line for the docs."""
+        return "tier quota" if self.rpm is None else f"{self.rpm}/min"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRow(Generic[Ctx]):
+    """One HTTP route.
+
+    Args:
+        method: the HTTP method.
+        path: the path, with `{name}` parameters (strings).
+        handler: builds the route's handler from the running gateway, once at startup.
+        name: the route's name in audit records and metrics (`chat.completions`).
+        request: the pydantic model of the JSON body (POST) or of the query string (GET);
+            None when the route takes neither.
+        response: the pydantic model of a JSON response (documentation and tests; the handler
+            may build a plain dict on the hot path). None for a non-JSON response.
+        requires: who may call it.
+        rate_limit: how it is metered.
+        summary: one line for `/docs`.
+        media_type: the response's media type when it is not JSON.
+        body_optional: an empty body stands for `{}` (every field has a default).
+        tags: OpenAPI tags (grouping in `/docs`).
+    """
+
+    method: Method
+    path: str
+    handler: Callable[[Ctx], Route]
+    name: str
+    request: type[BaseModel] | None
+    response: type[BaseModel] | None
+    requires: Requires
+    rate_limit: RateLimit
+    summary: str
+    media_type: str = "application/json"
+    body_optional: bool = False
+    tags: tuple[str, ...] = ()
+    _adapter: TypeAdapter[BaseModel] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # One TypeAdapter per row, built once: validation on the hot path reuses its core schema.
+        if self.request is not None:
+            object.__setattr__(self, "_adapter", TypeAdapter(self.request))
+
+    @property
+    def has_body(self) -> bool:
+        """The request model is the JSON body (every method but GET)."""
+        return self.request is not None and self.method != "GET"
+
+    @property
+    def has_query(self) -> bool:
+        """The request model is the query string (GET)."""
+        return self.request is not None and self.method == "GET"
+
+    @property
+    def path_params(self) -> list[str]:
+        """The names of the path's `{parameters}`, in order."""
+        return re.findall(r"{(\w+)}", self.path)
+
+    def validate_json(self, body: bytes) -> BaseModel:
+        """Validate a raw JSON body with the request model (raises pydantic's ValidationError)."""
+        assert self._adapter is not None
+        return self._adapter.validate_json(body)
+
+    def validate_query(self, params: dict[str, str]) -> BaseModel:
+        """Validate query parameters with the request model."""
+        assert self._adapter is not None
+        return self._adapter.validate_python(params)
+
+
+__all__ = ["RateLimit", "Requires", "RouteRow"]

@@ -1,0 +1,60 @@
+"""`Gateway`: everything a running gateway holds (`app.state.gateway` once the lifespan has
+started). Route handlers are built from it, once, when the gateway starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from releasegate.access._keys import KeyRecord, KeyStore
+from releasegate.access._tiers import TierSpec
+from releasegate.audit._sink import AuditSink
+from releasegate.backends._base import ModelBackend
+from releasegate.gateway._budget import ExtractionBudget
+from releasegate.gateway._call import Route
+from releasegate.gateway._keys import KeyCache
+from releasegate.gateway._pipeline import Pipeline
+from releasegate.gateway._ratelimit import RateLimiter
+from releasegate.monitoring import GatewayMetrics, Monitor
+from releasegate.settings import Settings
+
+
+@dataclass
+class Gateway:
+    """The parts of one running gateway.
+
+    Args:
+        settings: the settings it was built with.
+        backend: the model.
+        model_name: the id clients send as `model`.
+        tiers: the tiers offered, by name.
+        pipeline: the one request pipeline.
+        keys: the key store (admin routes).
+        key_cache: cached key lookups (dropped when a key is revoked or suspended).
+        limiter: rate limits and quotas.
+        budget: research extraction budgets (floats per key per day).
+        audit: where every request's record is appended.
+        monitor: misuse monitoring (flag counts, incidents).
+        metrics: the Prometheus registry behind `GET /metrics`.
+        engine: the store's engine (disposed when the gateway stops).
+        handlers: each route-table row's handler, by row name.
+    """
+
+    settings: Settings
+    backend: ModelBackend
+    model_name: str
+    tiers: dict[str, TierSpec]
+    pipeline: Pipeline
+    keys: KeyStore
+    key_cache: KeyCache[KeyRecord]
+    limiter: RateLimiter
+    budget: ExtractionBudget
+    audit: AuditSink
+    monitor: Monitor
+    metrics: GatewayMetrics
+    engine: Engine
+    handlers: dict[str, Route] = field(default_factory=dict)
+
+
+__all__ = ["Gateway"]
