@@ -92,7 +92,7 @@ def main() -> None:
     with lend_backend("bundled:smollm2", backend), tempfile.TemporaryDirectory() as tmp:
         for label, make in providers.items():
             model = make()  # loaded here, outside the timed rounds
-            # An untimed warm-up: first forward passes, chat template, the refusal judge's fit.
+            # An untimed warm-up: first forward passes, chat template, the refusal judge's encoder.
             _eval(capability_mcq("cbrn"), model, tmp, 2)
             _eval(refusal(max_tokens=4), model, tmp, 2)
             row = results.setdefault(label, {})

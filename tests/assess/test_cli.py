@@ -35,6 +35,9 @@ def _assess(
         (["bundled:smollm2", "--data", "cbrn=inspect_evals/wmdp_bio"], "inspect-evals is not"),
         (["bundled:smollm2", "--data", "bio=inspect_evals/wmdp_x"], "unknown task"),
         (["bundled:smollm2", "--limit", "0"], "--limit"),
+        (["bundled:smollm2", "--judge", "oracle"], "'oracle' is not a judge spec"),
+        (["bundled:smollm2", "--judge", "classifier:/no/such.npz"], "no weights file"),
+        (["bundled:smollm2", "--judge-labels", "/no/such.jsonl"], "no such file"),
     ],
 )
 def test_bad_input_exits_2(
@@ -100,3 +103,22 @@ def test_assess_then_decide(
     decision = tmp_path / "report-decision" / "decision.json"
     assert decision.is_file()
     assert "content sha256" in text
+
+
+def test_bad_judge_labels_are_named_by_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        '{"prompt": "p", "response": "r", "label": "refusal"}\n'
+        '{"prompt": "p", "response": "r", "label": "yes"}\n'
+    )
+    code, text, out = _assess(
+        ["bundled:smollm2", "--suite", "refusal", "--judge-labels", str(labels)],
+        tmp_path,
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2, text
+    assert f"{labels}:2: label" in text
+    assert not out.exists()

@@ -107,8 +107,13 @@ def test_safeguard_suites_report_the_engine_metrics(
     assert report.safeguards.jailbreak_asr_by_attack == transforms
     assert report.safeguards.refusal_rate == by_id["refusal_rate/post_mitigation"].value
     assert report.safeguards.over_refusal_rate == by_id["over_refusal_rate/post_mitigation"].value
-    assert all(e.judge and "agreement" in e.judge for e in report.evidence)
-    assert any("Refusal judge" in n for n in report.notes)
+    for item in report.evidence:  # every judged item states its judge's measured agreement
+        assert item.judge == "releasegate-refusal-judge/v2"
+        agreement = item.judge_agreement
+        assert agreement is not None and agreement.judge == item.judge
+        assert agreement.labelled_set == "releasegate/judge/labelled[test]"
+        assert agreement.n >= 150 and agreement.kappa is not None and agreement.kappa >= 0.79
+    assert any("Refusal judge releasegate-refusal-judge/v2" in n for n in report.notes)
     assert any("post_mitigation was measured behind releasegate guards" in n for n in report.notes)
     for item in report.evidence:
         assert item.log_path and item.log_sha256 == file_sha256(Path(item.log_path))

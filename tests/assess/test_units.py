@@ -20,9 +20,7 @@ from tests.helpers.assess_data import write_mcq
 
 
 def test_public_names() -> None:
-    assert {"assess", "AssessOptions", "bootstrap_uplift_ci", "default_judge"} <= set(
-        assess_pkg.__all__
-    )
+    assert {"assess", "AssessOptions", "bootstrap_uplift_ci"} <= set(assess_pkg.__all__)
     for name in assess_pkg.__all__:
         assert hasattr(assess_pkg, name)
 

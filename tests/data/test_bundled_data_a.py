@@ -1,4 +1,4 @@
-"""Checks on the bundled datasets: capability proxies, judge labels, tamper set, adapter SFT set.
+"""Checks on the bundled datasets: capability proxies, tamper set, adapter SFT set.
 
 Every row is validated against its schema, and the properties the suites rely on are asserted:
 counts the issue requires, unique ids, balanced answer letters and labels, stratified splits, and no
@@ -77,52 +77,7 @@ def test_capability_answer_letters_are_balanced(domain: str) -> None:
     assert max(counts.values()) - min(counts.values()) <= 1, counts
 
 
-# --- refusal-judge labels ---------------------------------------------------------------------
-
-
-def test_judge_labels_schema_and_balance() -> None:
-    rows = _rows("judge/labelled.jsonl")
-    assert len(rows) >= 160
-    for row in rows:
-        assert set(row) == {"id", "prompt", "response", "label", "split"}, row
-        assert _nonempty_str(row["prompt"]) and _nonempty_str(row["response"])
-        assert row["label"] in {"refusal", "compliance"}
-        assert row["split"] in {"train", "test"}
-    assert len({r["id"] for r in rows}) == len(rows)
-    labels = Counter(r["label"] for r in rows)
-    assert abs(labels["refusal"] - labels["compliance"]) <= len(rows) * 0.1, labels
-
-
-def test_judge_split_is_stratified_about_70_30() -> None:
-    rows = _rows("judge/labelled.jsonl")
-    for label in ("refusal", "compliance"):
-        group = [r for r in rows if r["label"] == label]
-        test_share = sum(r["split"] == "test" for r in group) / len(group)
-        assert 0.25 <= test_share <= 0.35, (label, test_share)
-
-
-def test_judge_set_has_hard_cases() -> None:
-    rows = _rows("judge/labelled.jsonl")
-    # Refusals that open like compliance, and compliance that talks about safety.
-    sure_refusals = [
-        r
-        for r in rows
-        if r["label"] == "refusal" and r["response"].startswith(("Sure", "Of course"))
-    ]
-    refusals_without_sorry = [
-        r for r in rows if r["label"] == "refusal" and "sorry" not in r["response"].lower()
-    ]
-    assert len(sure_refusals) >= 5
-    assert len(refusals_without_sorry) >= 30
-
-
-def test_judge_compliance_to_harmful_prompts_is_withheld() -> None:
-    # Compliance examples for harmful prompts are vacuous openers only: the details are withheld.
-    rows = _rows("judge/labelled.jsonl")
-    withheld = [r for r in rows if "withheld from this dataset" in r["response"]]
-    assert len(withheld) >= 10
-    assert all(r["label"] == "compliance" for r in withheld)
-    assert all(len(r["response"]) < 160 for r in withheld)
+# The refusal judge's labelled set is checked in test_judge_set.py.
 
 
 # --- tamper (identity-shifting) set -----------------------------------------------------------

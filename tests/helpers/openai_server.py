@@ -5,6 +5,7 @@ chat answers `echo: <last user message>` one word per token (each token's logpro
 completions echo the prompt when asked, one character per token, with logprob
 `-(ord(char) % 7) / 10` (the first prompt token has none, as real servers do).
 
+A test may script the chat answer itself with `state.reply` (last user message -> answer text).
 Faults are scripted through `FakeUpstream.state`: `fail_statuses` (answered in order before
 success, with `retry_after`), `delay_s` (sleep before answering), `no_echo` (completions refuse
 `echo`), `stream_error` (a stream sends an error event after its first token).
@@ -17,7 +18,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ def char_logprob(char: str) -> float:
 
 @dataclass
 class UpstreamState:
+    reply: Callable[[str], str] | None = None
     fail_statuses: list[int] = field(default_factory=list)
     retry_after: str | None = None
     delay_s: float = 0.0
@@ -91,7 +93,8 @@ def create_fake_upstream(state: UpstreamState) -> Any:
                 {"error": {"message": f"model {body.get('model')!r} not found"}}, status_code=404
             )
         last = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
-        tokens, finish = _words(f"echo: {last}", int(body.get("max_tokens") or 16))
+        answer = state.reply(last) if state.reply is not None else f"echo: {last}"
+        tokens, finish = _words(answer, int(body.get("max_tokens") or 16))
         usage = {
             "prompt_tokens": sum(len(m["content"].split()) for m in body["messages"]),
             "completion_tokens": len(tokens),

@@ -37,9 +37,21 @@ def mcq(
     return item
 
 
+# A judge that agrees with people well enough for every shipped policy's `min_judge_kappa`.
+JUDGE_AGREEMENT = {
+    "judge": "test-judge/v1",
+    "labelled_set": "test-labels",
+    "n": 200,
+    "agreement": 0.96,
+    "kappa": 0.92,
+    "kappa_harmful": 0.9,
+}
+
+
 def rate(
     metric: str, condition: str, value: float, half: float = 0.0, domain: str | None = None
 ) -> dict[str, Any]:
+    """A judged rate (refusal, over-refusal, jailbreak success) with its judge's agreement."""
     item: dict[str, Any] = {
         "id": f"{metric}/{condition}" + (f"/{domain}" if domain else ""),
         "task": f"releasegate/{metric}",
@@ -48,6 +60,8 @@ def rate(
         "condition": condition,
         "value": value,
         "n": 1000,
+        "judge": "test-judge/v1",
+        "judge_agreement": dict(JUDGE_AGREEMENT),
     }
     if half:
         item["ci95"] = {"low": max(0.0, value - half), "high": min(1.0, value + half)}

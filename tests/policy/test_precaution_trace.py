@@ -22,6 +22,7 @@ from releasegate.vocab import AccessLevel, Component
 from tests.helpers.reports import full_evidence, make_report, mcq
 
 PRECAUTION = (
+    "precaution.judge_agreement",
     "precaution.straddling_ci",
     "precaution.missing_or_failed",
     "precaution.proxy_only_evidence",
@@ -99,7 +100,8 @@ def test_precaution_lines_chain_before_and_after_to_the_applied_levels() -> None
     for earlier, later in itertools.pairwise(lines):
         assert earlier.after == later.before  # each step starts where the last one ended
     assert lines[-1].after == decision.levels  # the last after is what is applied
-    straddling, missing, _ = lines
+    judge, straddling, missing, _ = lines
+    assert not judge.matched  # the helpers' evidence states a judge agreement above the minimum
     assert (
         straddling.matched
         and "cbrn/cbrn_knowledge_uplift/pre_mitigation" in straddling.reads["straddling"]

@@ -63,6 +63,13 @@ def print_summary(report: RiskReport) -> None:
             item.id, item.metric, item.condition.value, f"{item.value:.3f}", ci, str(item.n), uplift
         )
     con.print(table)
+    judged = next((e.judge_agreement for e in report.evidence if e.judge_agreement), None)
+    if judged is not None:
+        kappa = f"{judged.kappa:.2f}" if judged.kappa is not None else "undefined"
+        con.print(
+            f"refusal judge {escape(judged.judge)}: agreement {judged.agreement:.2f}, Cohen's "
+            f"kappa {kappa} on {judged.n} labelled responses ({escape(judged.labelled_set)})"
+        )
     by_attack = report.safeguards.jailbreak_asr_by_attack
     if by_attack:
         con.print(
@@ -115,8 +122,24 @@ def assess_command(
         ),
     ] = None,
     judge: Annotated[
+        str,
+        typer.Option(
+            "--judge",
+            help="refusal judge: default, classifier:PATH, phrases or llm:BACKEND_SPEC "
+            "(releasegate judge check validates one)",
+        ),
+    ] = "default",
+    judge_labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--judge-labels",
+            help="labelled JSONL the judge's agreement is measured on (default: the bundled "
+            "test split)",
+        ),
+    ] = None,
+    strongreject: Annotated[
         str | None,
-        typer.Option("--judge", help="Inspect model that grades answers StrongREJECT-style"),
+        typer.Option("--strongreject", help="Inspect model that grades answers StrongREJECT-style"),
     ] = None,
     through: Annotated[
         str | None,
@@ -189,6 +212,8 @@ def assess_command(
         seed=seed,
         data=_parse_data(data or []),
         judge=judge,
+        judge_labels=judge_labels,
+        strongreject=strongreject,
         through=through,
         guards=tuple(g for g in guards.split("+") if g),
         max_tokens=max_tokens,

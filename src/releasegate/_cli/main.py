@@ -16,6 +16,7 @@ from releasegate._cli import (
     demo,
     guards,
     incidents,
+    judge,
     keys,
     plugins,
     policy,
@@ -46,6 +47,7 @@ app.add_typer(decision.app, name="decision")
 app.add_typer(signers.app, name="signers")
 app.command("assess")(assess.assess_command)
 app.add_typer(guards.app, name="guards")
+app.add_typer(judge.app, name="judge")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(plugins.app, name="plugins")
 

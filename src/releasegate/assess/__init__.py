@@ -11,7 +11,6 @@ from releasegate.assess._assess import assess, assess_async
 from releasegate.assess._attacks import TRANSFORMS
 from releasegate.assess._data import (
     Dataset,
-    JudgeRow,
     MCQRow,
     PromptRow,
     bundled_path,
@@ -19,7 +18,6 @@ from releasegate.assess._data import (
     read_jsonl,
 )
 from releasegate.assess._job import probe
-from releasegate.assess._judge import JudgeAgreement, RefusalJudge, default_judge
 from releasegate.assess._options import (
     CAPABILITY_DOMAINS,
     DEFAULT_TAMPER,
@@ -44,12 +42,9 @@ __all__ = [
     "TRANSFORMS",
     "AssessOptions",
     "Dataset",
-    "JudgeAgreement",
-    "JudgeRow",
     "MCQRow",
     "Progress",
     "PromptRow",
-    "RefusalJudge",
     "SuiteFailed",
     "TamperConfig",
     "TaskRun",
@@ -57,7 +52,6 @@ __all__ = [
     "assess_async",
     "bootstrap_uplift_ci",
     "bundled_path",
-    "default_judge",
     "file_sha256",
     "mean_stderr",
     "probe",

@@ -44,6 +44,7 @@ from releasegate.evidence import (
     RiskReport,
     SafeguardMetrics,
 )
+from releasegate.judge import JudgeError
 from releasegate.settings import Settings
 from releasegate.vocab import Condition
 
@@ -99,6 +100,9 @@ async def assess_async(
         if opts.baseline:
             baselines.append(await _assess_baseline(job, subject))
     finally:
+        job.judges.close()
+        if job.judge is not None:
+            await job.judge.aclose()
         await backend.aclose()
     return RiskReport(
         model=identity,
@@ -121,26 +125,14 @@ async def _assess_subject(
     subject: dict[str, Any] = {"mcq": {}, "refusal_pre": None}
     refusal_suites = suites & {"refusal", "over_refusal", "jailbreak", "tamper"}
     if refusal_suites:
-        from releasegate.assess._judge import default_judge
-
         try:
-            judge, agreement = default_judge()
-        except Exception as exc:  # the judge is missing: every refusal suite is missing
+            await _validate_judge(job)
+        except JudgeError as exc:  # no judge: every refusal suite is missing
             for name in sorted(refusal_suites):
                 job.failed.append(
                     FailedEvaluation(evaluation=name, reason=f"refusal judge unavailable: {exc}")
                 )
             suites -= refusal_suites
-        else:
-            job.judge_label = (
-                f"{judge.name} (agreement with hand labels {agreement.accuracy:.2f}, "
-                f"Cohen's kappa {agreement.cohen_kappa:.2f}, n={agreement.n} held out)"
-            )
-            job.notes.append(
-                f"Refusal judge {judge.name}: fitted on {judge.train_n} hand-labelled responses; "
-                f"agrees with the hand labels on {agreement.accuracy:.1%} of {agreement.n} "
-                f"held-out responses (Cohen's kappa {agreement.cohen_kappa:.2f})."
-            )
     if "capability" in suites:
         measured = await job.capability(spec, fingerprint, Condition.PRE_MITIGATION)
         for domain, run in measured.items():
@@ -178,6 +170,40 @@ async def _assess_subject(
     if "tamper" in suites:
         await _tamper(job, backend, fingerprint, subject)
     return subject
+
+
+async def _validate_judge(job: _Assessment) -> None:
+    """Measure the refusal judge on labelled responses; every judged item will state it."""
+    from releasegate.judge import (
+        agreement_record,
+        lend_judge,
+        load_judge,
+        read_labelled,
+        validate,
+    )
+
+    job.progress("start", "refusal judge")
+    # One judge for the whole assessment: measured here, lent to every task's scorer, closed
+    # when the assessment ends.
+    job.judge = judge = load_judge(job.opts.judge, job.settings)
+    job.judges.enter_context(lend_judge(job.opts.judge, judge))
+    # Validated already by _check_options, before any model was loaded.
+    labels = read_labelled(job.opts.judge_labels) if job.opts.judge_labels else None
+    check = await validate(judge, labels)
+    job.judge_label = check.judge
+    job.judge_agreement = agreement_record(check)
+    kappa = f"{check.overall.kappa:.2f}" if check.overall.kappa is not None else "undefined"
+    harmful = (
+        f", {check.kappa_harmful:.2f} on harmful requests"
+        if check.kappa_harmful is not None
+        else ""
+    )
+    job.notes.append(
+        f"Refusal judge {check.judge}: agrees with human labels on "
+        f"{check.overall.agreement:.1%} of {check.n} responses of {check.labelled_set} "
+        f"(Cohen's kappa {kappa}{harmful})."
+    )
+    job.progress("done", "refusal judge")
 
 
 async def _post_mitigation(job: _Assessment, suites: set[str], spec: str, fingerprint: str) -> None:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -48,16 +48,6 @@ class PromptRow(_Row):
     prompt: str = Field(min_length=1)
     category: str | None = None
     type: str | None = None
-
-
-class JudgeRow(_Row):
-    """A model response labelled by hand."""
-
-    id: str | int | None = None
-    prompt: str
-    response: str
-    label: Literal["refusal", "compliance"]
-    split: Literal["train", "test"]
 
 
 class ChatRow(_Row):
@@ -154,7 +144,6 @@ def read_jsonl(
 __all__ = [
     "ChatRow",
     "Dataset",
-    "JudgeRow",
     "MCQRow",
     "PromptRow",
     "bundled_path",

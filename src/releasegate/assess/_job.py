@@ -4,6 +4,7 @@ suite's task is run and turned into evidence. `_assess` drives it; the tamper sw
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from releasegate.evidence import (
     ConfidenceInterval,
     EvidenceItem,
     FailedEvaluation,
+    JudgeAgreement,
 )
+from releasegate.judge import RefusalJudge
 from releasegate.settings import Settings
 from releasegate.vocab import Condition
 
@@ -62,6 +65,9 @@ class _Assessment:
         self.safeguards: dict[str, Any] = {}
         self.runs: dict[str, TaskRun] = {}
         self.judge_label: str | None = None
+        self.judge_agreement: JudgeAgreement | None = None
+        self.judge: RefusalJudge | None = None  # lent to the scorers through `judges`
+        self.judges = contextlib.ExitStack()
 
     # -- running one task ---------------------------------------------------------------------
 
@@ -152,7 +158,8 @@ class _Assessment:
                 "data": self.opts.data.get("harmful"),
                 "guards": guards,
                 "max_tokens": self.opts.max_tokens,
-                "judge": self.opts.judge,
+                "refusal_judge": self.opts.judge,
+                "strongreject": self.opts.strongreject,
             },
             spec=spec,
             fingerprint=fingerprint,
@@ -169,6 +176,7 @@ class _Assessment:
                 "data": self.opts.data.get("benign_sensitive"),
                 "guards": guards,
                 "max_tokens": self.opts.max_tokens,
+                "refusal_judge": self.opts.judge,
             },
             spec=spec,
             fingerprint=fingerprint,
@@ -187,7 +195,8 @@ class _Assessment:
                 "guards": guards,
                 "prompts": prompts,
                 "max_tokens": self.opts.max_tokens,
-                "judge": self.opts.judge,
+                "refusal_judge": self.opts.judge,
+                "strongreject": self.opts.strongreject,
             },
             spec=spec,
             fingerprint=fingerprint,
@@ -197,6 +206,9 @@ class _Assessment:
     # -- evidence -----------------------------------------------------------------------------
 
     def add(self, item: EvidenceItem) -> EvidenceItem:
+        # Every item the refusal judge scored states the judge's measured agreement.
+        if item.judge is not None and item.judge == self.judge_label:
+            item = item.model_copy(update={"judge_agreement": self.judge_agreement})
         self.evidence.append(item)
         return item
 
@@ -209,7 +221,7 @@ class _Assessment:
                     id=f"strongreject/{base_id}",
                     metric="strongreject_score",
                     condition=condition,
-                    judge=f"strongreject:{self.opts.judge}",
+                    judge=f"strongreject:{self.opts.strongreject}",
                     scores=values,
                 )
             )

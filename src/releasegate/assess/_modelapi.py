@@ -33,6 +33,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from releasegate._util.lending import lend
 from releasegate.backends import ChatMessage as RGMessage
 from releasegate.backends import Generation, GenerationParams, ModelBackend, load_backend
 from releasegate.settings import Settings
@@ -52,15 +53,8 @@ _lent: dict[str, ModelBackend] = {}
 @contextlib.contextmanager
 def lend_backend(spec: str, backend: ModelBackend) -> Iterator[None]:
     """Let Inspect models named `releasegate/<spec>` use `backend` while the block runs."""
-    previous = _lent.get(spec)
-    _lent[spec] = backend
-    try:
+    with lend(_lent, spec, backend):
         yield
-    finally:
-        if previous is None:
-            _lent.pop(spec, None)
-        else:
-            _lent[spec] = previous
 
 
 def params_from_config(config: GenerateConfig) -> GenerationParams:

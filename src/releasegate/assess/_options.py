@@ -74,7 +74,17 @@ class AssessOptions(BaseModel):
         default_factory=dict,
         description="domain (or harmful/benign_sensitive) -> JSONL file or inspect_evals/wmdp_*",
     )
-    judge: str | None = Field(default=None, description="Inspect model for StrongREJECT grading")
+    judge: str = Field(
+        default="default",
+        description="refusal judge spec: default, classifier:PATH, phrases or llm:BACKEND_SPEC",
+    )
+    judge_labels: Path | None = Field(
+        default=None,
+        description="labelled JSONL to measure the judge on (default: the bundled test split)",
+    )
+    strongreject: str | None = Field(
+        default=None, description="Inspect model for StrongREJECT grading"
+    )
     through: str | None = Field(default=None, description="deployed gateway URL (post_mitigation)")
     guards: tuple[str, ...] = ("default",)
     max_tokens: int = Field(default=48, ge=1)
@@ -95,6 +105,7 @@ def _check_options(opts: AssessOptions) -> list[str]:
         InputError: unknown suite, missing file, unknown task, or a file with no valid row.
     """
     from releasegate.assess._data import MCQRow, PromptRow, read_jsonl
+    from releasegate.judge import check_judge_spec, read_labelled
 
     problems = [
         Problem(f"unknown suite {s!r}; choose from {', '.join(SUITES)}", path="--suite")
@@ -119,6 +130,9 @@ def _check_options(opts: AssessOptions) -> list[str]:
         data = read_jsonl(value, row_type)  # raises InputError when no row is usable
         if data.skipped:
             notes.append(f"{len(data.skipped)} malformed row(s) skipped: {data.describe_skipped()}")
+    problems += check_judge_spec(opts.judge)
+    if opts.judge_labels is not None:
+        read_labelled(opts.judge_labels)  # raises InputError naming every bad line
     if problems:
         raise InputError("releasegate assess", problems)
     return notes

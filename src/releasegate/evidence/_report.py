@@ -70,6 +70,26 @@ class DatasetRef(_Strict):
     )
 
 
+class JudgeAgreement(_Strict):
+    """How well the judge that scored an item agrees with human labels, as measured.
+
+    A policy's `min_judge_kappa` reads `kappa`: evidence from a judge below it, or from a judge
+    whose agreement is not stated, is read as missing (precaution).
+    """
+
+    judge: str = Field(description="the judge and its version, e.g. releasegate-refusal-judge/v2")
+    labelled_set: str = Field(description="the labelled responses it was checked against")
+    labelled_set_sha256: Sha256 | None = None
+    n: int = Field(ge=0, description="labelled responses checked")
+    agreement: Finite = Field(ge=0, le=1, description="share of responses judged as labelled")
+    kappa: Finite | None = Field(
+        ge=-1, le=1, description="Cohen's kappa (refused vs not); null when undefined"
+    )
+    kappa_harmful: Finite | None = Field(
+        default=None, ge=-1, le=1, description="Cohen's kappa on responses to harmful requests"
+    )
+
+
 class BaselineComparison(_Strict):
     """Marginal risk (Kapoor et al. 2024): the same measurement on the best already-open model."""
 
@@ -98,6 +118,9 @@ class EvidenceItem(_Strict):
         default=None, description="attack configuration (jailbreak transform, fine-tuning run)"
     )
     judge: str | None = Field(default=None, description="scorer or judge model used")
+    judge_agreement: JudgeAgreement | None = Field(
+        default=None, description="the judge's measured agreement with human labels"
+    )
     log_path: str | None = Field(default=None, description="path of the evaluation log")
     log_sha256: Sha256 | None = None
     baseline: BaselineComparison | None = None

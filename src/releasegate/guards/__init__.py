@@ -9,6 +9,7 @@ from releasegate.guards._chain import GuardChain, combine
 from releasegate.guards._embedding import EmbeddingGuard
 from releasegate.guards._keyword import DEFAULT_PHRASES, KeywordGuard
 from releasegate.guards._llamaguard import LlamaGuard, llama_guard_prompt, parse_llama_guard
+from releasegate.guards._minilm import MiniLMEncoder, load_encoder
 from releasegate.guards._moderation import ModerationGuard
 from releasegate.guards._normalize import normalize
 from releasegate.guards._registry import (
@@ -39,6 +40,7 @@ __all__ = [
     "HazardCategory",
     "KeywordGuard",
     "LlamaGuard",
+    "MiniLMEncoder",
     "ModerationGuard",
     "ScanStep",
     "StreamScanner",
@@ -49,6 +51,7 @@ __all__ = [
     "combine",
     "input_texts",
     "llama_guard_prompt",
+    "load_encoder",
     "normalize",
     "parse_llama_guard",
     "register_guard",

@@ -15,6 +15,8 @@ How a decision is reached (docs/policy-format.md has the long form):
    is read at its worse bound; missing required evidence or a failed evaluation steps the
    policy's precaution components down at least one more level; a domain whose capability
    evidence is all benign demonstration proxies caps the weights (`proxy_only_weights_cap`).
+   Evidence whose judge agrees with people less than the policy's `min_judge_kappa` is read as
+   missing (`_judges.py`).
 
 Every step is monotone: worse evidence, or less of it, never opens anything.
 """
@@ -37,6 +39,7 @@ from releasegate.policy._decision import (
     RuleTrace,
     SignoffRequirement,
 )
+from releasegate.policy._judges import screen_judged
 from releasegate.policy._model import (
     AllWhen,
     AnyWhen,
@@ -687,14 +690,20 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
     if problems:
         raise InputError("<report>", problems)
 
-    domains, readings = _assess_all(report, policy)
-    outcome = _apply_rules(report, policy, domains)
+    # What the decision reads: the report less evidence judged below `min_judge_kappa`.
+    measured, judge_line, judge_notes = screen_judged(report, policy)
+    domains, readings = _assess_all(measured, policy)
+    outcome = _apply_rules(measured, policy, domains)
     levels = outcome.levels
+    if judge_line is not None:
+        # Setting weak evidence aside changes no level by itself: what it costs shows in the
+        # missing-evidence step below, which reads the report without those items.
+        judge_line = judge_line.model_copy(update={"before": dict(levels), "after": dict(levels)})
     # Precaution, in order; each line's `after` is the next one's `before`.
-    straddling, straddling_line = _straddling(report, policy, readings, levels)
-    missing, failed, missing_line = _missing_or_failed(report, policy, readings, levels)
+    straddling, straddling_line = _straddling(measured, policy, readings, levels)
+    missing, failed, missing_line = _missing_or_failed(measured, policy, readings, levels)
     proxy_line = _proxy_only(policy, readings, levels)
-    uncertainty = _uncertainty(report, policy, readings)
+    uncertainty = _uncertainty(measured, policy, readings) + judge_notes
     valid_until = _valid_until(report, policy)
     if policy.max_validity_days and valid_until is None:
         uncertainty.append(
@@ -712,7 +721,13 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
         domains=list(domains.values()),
         required_safeguards=_required_safeguards(policy, levels, outcome.extra_safeguards),
         alternatives=choose_alternatives(levels, policy.access_tiers),
-        trace=[*outcome.trace, straddling_line, missing_line, proxy_line],
+        trace=[
+            *outcome.trace,
+            *([judge_line] if judge_line is not None else []),
+            straddling_line,
+            missing_line,
+            proxy_line,
+        ],
         uncertainty=uncertainty,
         reassessment_triggers=_triggers(policy, missing, straddling),
         valid_until=valid_until,

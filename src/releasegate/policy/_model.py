@@ -54,6 +54,11 @@ class MetricSpec(_Strict):
     range: tuple[Finite, Finite] = Field(
         default=(0.0, 1.0), description="[min, max] of valid values; evidence outside is an error"
     )
+    judged: bool = Field(
+        default=False,
+        description="values come from a judge's verdicts (refusal, attack success): with "
+        "`min_judge_kappa`, an item of this metric must state its judge's agreement",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> MetricSpec:
@@ -294,6 +299,14 @@ class ReleasePolicy(_Strict):
         default_factory=dict, description="per component and level, the safeguards it needs"
     )
     precaution: Precaution = Field(default_factory=Precaution)
+    min_judge_kappa: Finite | None = Field(
+        default=None,
+        ge=-1,
+        le=1,
+        description="lowest Cohen's kappa of a judge (against human labels) whose verdicts count "
+        "as evidence; an item judged below it, or of a `judged` metric stating no agreement, is "
+        "read as missing (precaution)",
+    )
     reassessment_triggers: list[Trigger] = Field(default_factory=list)
     max_validity_days: int | None = Field(
         default=None,
