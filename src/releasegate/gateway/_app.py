@@ -36,6 +36,7 @@ from releasegate.approvals import (
 from releasegate.audit import audit_log_from_settings
 from releasegate.backends import default_served_name, load_backend
 from releasegate.backends._base import ModelBackend
+from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Observer
 from releasegate.gateway._errors import ApiError
@@ -329,6 +330,7 @@ async def _start(
             metrics=metrics,
             engine=engine,
             gate=gate,
+            finetune=FineTuneStore(sessions, audit),
         )
         gateway.handlers = {row.name: row.handler(gateway) for row in ROUTES}
         return gateway

@@ -23,6 +23,8 @@ class ApiError(Exception):
         code: a machine-readable code (`invalid_api_key`, `model_not_found`...).
         param: the request field at fault, when there is one.
         headers: extra response headers (e.g. `Retry-After`).
+        details: extra machine-readable fields of the error object (a screening report's
+            flagged lines), under `error.releasegate`.
     """
 
     def __init__(
@@ -34,8 +36,10 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: Mapping[str, str] | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
+        self.details = dict(details) if details else None
         self.status = status
         self.message = message
         self.type = type
@@ -43,16 +47,17 @@ class ApiError(Exception):
         self.param = param
         self.headers = dict(headers or {})
 
-    def body(self) -> dict[str, dict[str, str | None]]:
+    def body(self) -> dict[str, dict[str, object]]:
         """The error as OpenAI's JSON object."""
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-            }
+        error: dict[str, object] = {
+            "message": self.message,
+            "type": self.type,
+            "param": self.param,
+            "code": self.code,
         }
+        if self.details:
+            error["releasegate"] = self.details
+        return {"error": error}
 
     def body_bytes(self) -> bytes:
         return orjson.dumps(self.body())

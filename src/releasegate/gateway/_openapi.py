@@ -58,7 +58,12 @@ def _schema_route(row: RouteRow[Any]) -> APIRoute:
             inspect.Parameter(
                 "body",
                 inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[row.request, Body()],
+                annotation=Annotated[
+                    row.request,
+                    Body(media_type="multipart/form-data")
+                    if row.body_format == "multipart"
+                    else Body(),
+                ],
                 default=default,
             )
         )

@@ -11,6 +11,7 @@ from releasegate.access._keys import KeyRecord, KeyStore
 from releasegate.access._tiers import TierSpec
 from releasegate.audit._sink import AuditSink
 from releasegate.backends._base import ModelBackend
+from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Route
 from releasegate.gateway._gate import LiveGate, StaticGate
@@ -43,6 +44,7 @@ class Gateway:
         gate: what is open now (`approvals.open_now`, kept fresh); asked on every request.
         dev: started with `--dev` (every model entry and response marked unreviewed).
         fingerprint: the served model's fingerprint, shown in `/v1/models`.
+        finetune: training files and fine-tuning jobs (the fine-tuning routes, `ft:` models).
     """
 
     settings: Settings
@@ -62,6 +64,7 @@ class Gateway:
     gate: StaticGate | LiveGate | None = None
     dev: bool = False
     fingerprint: str | None = None
+    finetune: FineTuneStore | None = None
 
 
 __all__ = ["Gateway"]
