@@ -7,6 +7,14 @@ backend's LoRA code and hands each tuned model to a `SafetyGate` before it is se
 """
 
 from releasegate.finetune._files import Example, FileLimits, TrainingFile, parse_training_file
+from releasegate.finetune._gate import (
+    GateOutcome,
+    GateThresholds,
+    SafetyGate,
+    compare,
+    thresholds_from_decision,
+    tier_of,
+)
 from releasegate.finetune._plan import BASE_LEARNING_RATE, plan_run
 from releasegate.finetune._screen import (
     FlaggedLine,
@@ -24,6 +32,7 @@ from releasegate.finetune._store import (
     NotFoundError,
     StateError,
 )
+from releasegate.finetune._worker import Worker, WorkerConfig, fine_tuned_name, organization
 
 __all__ = [
     "BASE_LEARNING_RATE",
@@ -35,13 +44,23 @@ __all__ = [
     "FileRecord",
     "FineTuneStore",
     "FlaggedLine",
+    "GateOutcome",
+    "GateThresholds",
     "JobRecord",
     "NotFoundError",
+    "SafetyGate",
     "ScreeningPolicy",
     "ScreeningReport",
     "StateError",
     "TrainingFile",
+    "Worker",
+    "WorkerConfig",
+    "compare",
+    "fine_tuned_name",
+    "organization",
     "parse_training_file",
     "plan_run",
     "screen_examples",
+    "thresholds_from_decision",
+    "tier_of",
 ]

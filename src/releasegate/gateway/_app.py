@@ -40,6 +40,7 @@ from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Observer
 from releasegate.gateway._errors import ApiError
+from releasegate.gateway._finetuned import FineTunedModels
 from releasegate.gateway._gate import LiveGate, StaticGate
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._monitoring import start_monitoring
@@ -314,11 +315,13 @@ async def _start(
         pipeline.observers.append(watch)
         pipeline.anonymous_observers.append(watch.anonymous)
         pipeline.observers.extend(observers)
+        # Never the spec itself: no upstream URL, host, port or path reaches a client.
+        model_name = settings.served_model_name or default_served_name(model or backend.name)
+        finetune = FineTuneStore(sessions, audit)
         gateway = Gateway(
             settings=settings,
             backend=backend,
-            # Never the spec itself: no upstream URL, host, port or path reaches a client.
-            model_name=settings.served_model_name or default_served_name(model or backend.name),
+            model_name=model_name,
             tiers=tiers,
             pipeline=pipeline,
             keys=store,
@@ -330,7 +333,8 @@ async def _start(
             metrics=metrics,
             engine=engine,
             gate=gate,
-            finetune=FineTuneStore(sessions, audit),
+            finetune=finetune,
+            finetuned=FineTunedModels(finetune, settings, model_name),
         )
         gateway.handlers = {row.name: row.handler(gateway) for row in ROUTES}
         return gateway
@@ -346,6 +350,8 @@ async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
     await gateway.limiter.aclose()
     if close_backend:
         await gateway.backend.aclose()
+    if gateway.finetuned is not None:
+        await gateway.finetuned.aclose()
     if gateway.gate is not None:
         await gateway.gate.aclose()
     gateway.engine.dispose()

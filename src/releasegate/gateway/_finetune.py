@@ -12,7 +12,6 @@ Each key sees only its owner's files and jobs.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +27,7 @@ from releasegate.finetune import (
     NotFoundError,
     ScreeningPolicy,
     StateError,
+    organization,
     parse_training_file,
     plan_run,
     screen_examples,
@@ -46,12 +46,6 @@ from releasegate.guards._base import GuardError
 
 Outcome = tuple[object, dict[str, object]]  # (response body, audit details)
 Action = Callable[[Call], Awaitable[Outcome]]
-_ORG = re.compile(r"[^A-Za-z0-9._@-]+")
-
-
-def organization(owner: str) -> str:
-    """A key owner as the `<org>` part of an `ft:` model name (no colons)."""
-    return _ORG.sub("-", owner)[:64] or "owner"
 
 
 def file_json(record: FileRecord) -> dict[str, Any]:
@@ -442,7 +436,6 @@ __all__ = [
     "job_json",
     "list_files_route",
     "list_jobs_route",
-    "organization",
     "show_file_route",
     "show_job_route",
     "upload_file_route",

@@ -14,6 +14,7 @@ from releasegate.backends._base import ModelBackend
 from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Route
+from releasegate.gateway._finetuned import FineTunedModels
 from releasegate.gateway._gate import LiveGate, StaticGate
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._pipeline import Pipeline
@@ -44,7 +45,8 @@ class Gateway:
         gate: what is open now (`approvals.open_now`, kept fresh); asked on every request.
         dev: started with `--dev` (every model entry and response marked unreviewed).
         fingerprint: the served model's fingerprint, shown in `/v1/models`.
-        finetune: training files and fine-tuning jobs (the fine-tuning routes, `ft:` models).
+        finetune: training files and fine-tuning jobs (the fine-tuning routes).
+        finetuned: the owners' fine-tuned models (`ft:` names), loaded on first use.
     """
 
     settings: Settings
@@ -65,6 +67,7 @@ class Gateway:
     dev: bool = False
     fingerprint: str | None = None
     finetune: FineTuneStore | None = None
+    finetuned: FineTunedModels | None = None
 
 
 __all__ = ["Gateway"]
