@@ -8,7 +8,7 @@ refuses to start with a tier that is more open than the decision allows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -64,6 +64,18 @@ class TierSpec(BaseModel):
     application: ApplicationSpec | None = Field(
         default=None,
         description="the tier's application form and review rule; None: keys only by hand",
+    )
+    invisible_text: Literal["strip", "refuse"] = Field(
+        default="strip",
+        description="characters a reader does not see (zero-width, bidi, Unicode tags, control "
+        "characters): 'strip' forwards the visible text the guards judged, 'refuse' answers 400 "
+        "invisible_text",
+    )
+    guard_max_chars: int | None = Field(
+        default=32_000,
+        ge=1,
+        description="characters of request text the input guards score per request; above it "
+        "413 guard_input_too_large (the guards' cost is bounded); None: no cap",
     )
 
     @model_validator(mode="after")
