@@ -23,7 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from releasegate.access._applications import AccessProgramme
 from releasegate.access._keys import KeyRecord, KeyStore
+from releasegate.access._principals import PrincipalRecord, PrincipalStore
 from releasegate.access._tiers import DEFAULT_TIERS, TierSpec
 from releasegate.approvals import (
     DecisionForbidsServing,
@@ -298,6 +300,10 @@ async def _start(
             assert model is not None
             backend = await asyncio.to_thread(load_backend, model, settings)
         cache: KeyCache[KeyRecord] = KeyCache(store.authenticate, ttl_s=settings.key_cache_ttl_s)
+        principals = PrincipalStore(sessions, audit)
+        principal_cache: KeyCache[PrincipalRecord] = KeyCache(
+            principals.authenticate, ttl_s=settings.key_cache_ttl_s
+        )
         limiter = RateLimiter(settings.redis_url)
         pipeline = Pipeline(
             tiers=tiers,
@@ -310,6 +316,7 @@ async def _start(
             stream_window=settings.guard_stream_window_chars,
             stream_overlap=settings.guard_stream_overlap_chars,
             gate=gate,
+            principals=principal_cache,
         )
         monitor, metrics, watch = start_monitoring(settings.redis_url, sessions, audit, cache)
         pipeline.observers.append(watch)
@@ -330,6 +337,8 @@ async def _start(
             monitor=monitor,
             metrics=metrics,
             engine=engine,
+            principals=principals,
+            programme=AccessProgramme(sessions, audit, tiers),
             gate=gate,
         )
         gateway.handlers = {row.name: row.handler(gateway) for row in ROUTES}
@@ -343,6 +352,8 @@ async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
     await gateway.audit.aclose()
     await gateway.monitor.aclose()
     gateway.key_cache.close()
+    if gateway.pipeline.principals is not None:
+        gateway.pipeline.principals.close()
     await gateway.limiter.aclose()
     if close_backend:
         await gateway.backend.aclose()
