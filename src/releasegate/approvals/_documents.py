@@ -77,7 +77,9 @@ def release_view(
             )
             for c in checked.signatures
         ),
-        reassessment=tuple(cap.reason for cap in openness.caps),
+        reassessment=tuple(
+            cap.reason for cap in openness.caps if cap.code == "reassessment_required"
+        ),
         tiers=tiers,
         problems=checked.problems,
     )
