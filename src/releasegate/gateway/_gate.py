@@ -224,6 +224,12 @@ class LiveGate:
             finally:
                 await client.aclose()
 
+    def release(self) -> StagedRelease:
+        """The staged release of the decision served (the admin routes change it)."""
+        return StagedRelease(
+            self._sessions, self._audit, self.decision_id, self._tiers, trusted_keys=self._trusted
+        )
+
     def _load(self, session: Session) -> ReleaseState:
         state = load_release_state(session, self.decision_id, self._trusted)
         self._stage = current_stage(session, state.decision_id)

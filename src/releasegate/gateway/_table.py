@@ -48,6 +48,17 @@ from releasegate.gateway._research_models import (
 )
 from releasegate.gateway._routes import chat_route, completions_route, models_route
 from releasegate.gateway._row import RateLimit, Requires, RouteRow
+from releasegate.gateway._stage_models import (
+    PromoteRequest,
+    RollbackRequest,
+    StageStatusOut,
+    StageTransitionOut,
+)
+from releasegate.gateway._stage_routes import (
+    stage_promote_route,
+    stage_rollback_route,
+    stage_status_route,
+)
 from releasegate.gateway._state import Gateway
 
 KEY = Requires.key()
@@ -61,6 +72,7 @@ OPENAI = ("OpenAI-compatible",)
 RESEARCH_TAG = ("research",)
 KEYS = ("admin: keys",)
 OVERSIGHT = ("admin: monitoring",)
+STAGES = ("admin: staged release",)
 
 ROUTES: tuple[RouteRow[Gateway], ...] = (
     # -- OpenAI-compatible -------------------------------------------------------------------
@@ -141,6 +153,25 @@ ROUTES: tuple[RouteRow[Gateway], ...] = (
         "POST", "/admin/incidents/{incident_id}/resolve", resolve_incident_route,
         name="incidents.resolve", request=ResolveIncidentRequest, response=IncidentOut,
         requires=ADMIN, rate_limit=ADMIN_RATE, summary="Resolve an incident", tags=OVERSIGHT,
+    ),
+    # -- admin: staged release -----------------------------------------------------------------
+    RouteRow(
+        "GET", "/admin/stage", stage_status_route, name="stage.status",
+        request=None, response=StageStatusOut, requires=ADMIN, rate_limit=ADMIN_RATE,
+        summary="The current stage, time in it, and each item of the next gate", tags=STAGES,
+    ),
+    RouteRow(
+        "POST", "/admin/stage/promote", stage_promote_route, name="stage.promote",
+        request=PromoteRequest, response=StageTransitionOut, requires=ADMIN,
+        rate_limit=ADMIN_RATE, tags=STAGES,
+        summary="Record signed sign-offs, then enter the next stage if its gate is met (409 "
+        "gate_unmet lists what is not)",
+    ),
+    RouteRow(
+        "POST", "/admin/stage/rollback", stage_rollback_route, name="stage.rollback",
+        request=RollbackRequest, response=StageTransitionOut, requires=ADMIN,
+        rate_limit=ADMIN_RATE, tags=STAGES,
+        summary="Step back to an earlier stage (every gateway within a second)",
     ),
 )  # fmt: skip
 

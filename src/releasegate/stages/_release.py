@@ -914,7 +914,7 @@ def _evidence_item(session: Session, decision_id: str, req: Any, now: datetime) 
             "evidence",
             need,
             False,
-            "no reassessment recorded (stage promote --reassess, or stage evidence add REPORT)",
+            "no reassessment recorded (stage promote --reassess, or stage evidence REPORT)",
         )
     age = now - ev.assessed_at
     problems = []
