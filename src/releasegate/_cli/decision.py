@@ -257,6 +257,51 @@ def halt_command(
     _sign("halt", decision_id, role, by, key, reason)
 
 
+@app.command("trigger")
+def trigger_command(
+    decision_id: DecisionId,
+    reason: Annotated[str, typer.Option("--reason", help="what happened")],
+    trigger_id: Annotated[
+        str | None, typer.Option("--id", help="fire this trigger of the decision (its id)")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="fire every trigger of this kind (incidents, flaw_report, model_fingerprint, "
+            "expiry)",
+        ),
+    ] = None,
+) -> None:
+    """Fire a reassessment trigger by hand: the decision needs reassessing, and every gateway
+    steps its tiers down to the trigger's fallback within a second. Firing only ever narrows
+    access, so it needs no signature; it is audited under your name."""
+    from releasegate.approvals import fire_trigger
+
+    if (trigger_id is None) == (kind is None):
+        fail("give exactly one of --id and --kind")
+    with cli_store() as store:
+        fired = fire_trigger(
+            store.sessions,
+            store.audit,
+            decision_id,
+            trigger_id=trigger_id,
+            kind=kind,
+            reason=reason,
+            actor=store.actor,
+        )
+        if not fired:
+            fail(f"decision {decision_id} has no trigger of kind {kind!r}: nothing fired")
+        store.announce()
+        for trigger in fired:
+            console().print(
+                f"trigger [bold]{escape(trigger.trigger_id)}[/] fired at "
+                f"{trigger.fired_at.isoformat(timespec='seconds')}: weights fall back to "
+                f"{trigger.fallback.value}"
+            )
+        rerender(store, decision_id)
+
+
 @app.command("verify")
 def verify_command(
     target: Annotated[

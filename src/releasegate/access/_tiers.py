@@ -8,6 +8,8 @@ refuses to start with a tier that is more open than the decision allows.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from releasegate.vocab import AccessLevel
@@ -51,6 +53,18 @@ class TierSpec(BaseModel):
         default=5, ge=1, description="flagged requests in the window that suspend a key"
     )
     flag_window_s: int = Field(default=3600, ge=1)
+    invisible_text: Literal["strip", "refuse"] = Field(
+        default="strip",
+        description="characters a reader does not see (zero-width, bidi, Unicode tags, control "
+        "characters): 'strip' forwards the visible text the guards judged, 'refuse' answers 400 "
+        "invisible_text",
+    )
+    guard_max_chars: int | None = Field(
+        default=32_000,
+        ge=1,
+        description="characters of request text the input guards score per request; above it "
+        "413 guard_input_too_large (the guards' cost is bounded); None: no cap",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TierSpec:

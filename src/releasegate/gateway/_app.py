@@ -49,7 +49,7 @@ from releasegate.gateway._row import RouteRow
 from releasegate.gateway._state import Gateway
 from releasegate.gateway._table import ROUTES
 from releasegate.guards import build_guards
-from releasegate.guards._chain import GuardChain
+from releasegate.guards._chain import GuardChain, guard_artefacts
 from releasegate.policy._decision import Decision
 from releasegate.settings import Settings
 from releasegate.store import open_store
@@ -275,6 +275,8 @@ async def _guard_chains(tiers: dict[str, TierSpec], settings: Settings) -> dict[
         names = tuple(tier.guards)
         if names not in built:
             built[names] = await asyncio.to_thread(build_guards, names, settings)
+            for path, digest in guard_artefacts(built[names]).items():
+                log.info("guards %s: %s sha256 %s", ",".join(names), path, digest)
         chains[name] = built[names]
     return chains
 

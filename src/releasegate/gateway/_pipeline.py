@@ -1,10 +1,12 @@
 """The one request pipeline that every gateway route goes through.
 
     read body (413) → authenticate (401/503) → is the key's tier open now (403/503)
-    → validate with the row's model (400)
+    → invisible characters stripped or refused, per tier (400) → validate with the row's
+    model (400)
     → the route's own checks (400/404) → authorize: the row's capability, then the tier's
     limits (403) → the row's rate limit and quota (429/503)
-    → input guards (400 content_filter / 503) → execute (backend, admin action...)
+    → input guards (413 guard_input_too_large / 400 content_filter / 503)
+    → execute (backend, admin action...)
     → output guards → settle the token reservation → audit (503 if it cannot be written)
     → observers (misuse monitoring counts flagged requests: 503 if it cannot; metrics)
     → response
@@ -49,7 +51,8 @@ from releasegate.gateway._protocol import error_event
 from releasegate.gateway._ratelimit import Quota, RateLimiter
 from releasegate.gateway._row import RouteRow
 from releasegate.gateway._validation import empty_body, validation_error
-from releasegate.guards._base import GuardError, GuardVerdict
+from releasegate.gateway._visible import visible_body
+from releasegate.guards._base import GuardError, GuardInputTooLarge, GuardVerdict
 from releasegate.guards._chain import GuardChain
 from releasegate.guards._stream import StreamScanner
 
@@ -185,8 +188,16 @@ class Pipeline:
         messages = route.input_messages(call.parsed)
         if principal.guards is None or not messages or not len(principal.guards):
             return
+        cap = principal.tier.guard_max_chars if principal.tier is not None else None
+        if cap is not None and (size := sum(len(m.content) for m in messages)) > cap:
+            raise _guard_too_large(
+                f"the input guards score at most {cap} characters per request on this tier; "
+                f"this request has {size}"
+            )
         try:
             verdict = await principal.guards.check_input(messages)
+        except GuardInputTooLarge as exc:
+            raise _guard_too_large(f"input guard: {exc}") from exc
         except GuardError as exc:
             raise unavailable(
                 f"input guard unavailable ({exc}); refusing rather than serving unguarded",
@@ -296,6 +307,9 @@ class Pipeline:
             call.principal = await self.authenticate(request, row.requires.role == "admin")
             if self.gate is not None and call.principal.tier is not None:
                 self.gate.check(call.principal.tier.name)  # a halt or a trigger closes tiers
+            if call.principal.tier is not None and body:
+                # the guards judge, and the model gets, the same visible text (_visible.py)
+                body = visible_body(body, call.principal.tier.invisible_text)
             call.parsed = route.parse(validate(row, request, body), call)
             if row.requires.capability is not None:
                 _require_capability(call.principal, row.requires.capability)
@@ -536,6 +550,10 @@ def _too_large(size: int, cap: int) -> ApiError:
         f"request body of {size} bytes exceeds this gateway's limit of {cap} bytes",
         code="request_too_large",
     )
+
+
+def _guard_too_large(why: str) -> ApiError:
+    return ApiError(413, f"{why}. Send less text", code="guard_input_too_large")
 
 
 def _policy_cut(verdict: GuardVerdict) -> ApiError:
