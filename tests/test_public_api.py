@@ -339,6 +339,7 @@ PACKAGES: dict[str, set[str]] = {
         "RuleTrace",
         "SCHEMAS",
         "SignatureLine",
+        "StageLine",
         "Signoff",
         "SignoffRequirement",
         "Then",
