@@ -222,6 +222,7 @@ PACKAGES: dict[str, set[str]] = {
         "RiskReport",
         "SCHEMA_VERSION",
         "SafeguardMetrics",
+        "SamplingRecord",
         "TamperAttack",
         "example_report_path",
         "load_report",
