@@ -76,6 +76,7 @@ class OpenAIBackend:
         timeout_s: read/write timeout per request.
         connect_timeout_s: connect timeout.
         max_retries: retries after a connection error, a 5xx or a 429.
+        max_connections: requests in flight at once (connections in the pool); more wait.
         backoff_s: first backoff delay; doubles per retry (with jitter), capped at
             `max_backoff_s`, which also caps a server's Retry-After.
     """
@@ -91,6 +92,7 @@ class OpenAIBackend:
         max_retries: int = 3,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        max_connections: int = 32,
         name: str | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
@@ -100,6 +102,9 @@ class OpenAIBackend:
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
+        self._max_connections = max_connections
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._connect_timeout_s = connect_timeout_s
         self._http: HTTPClient | None = None
@@ -139,6 +144,7 @@ class OpenAIBackend:
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.upstream_connect_timeout_s,
             max_retries=settings.upstream_max_retries,
+            max_connections=settings.upstream_max_connections,
             name=spec,
         )
 
@@ -149,6 +155,11 @@ class OpenAIBackend:
     @property
     def base_url(self) -> str:
         return self._base_url
+
+    @property
+    def max_connections(self) -> int:
+        """Requests this backend keeps in flight at once."""
+        return self._max_connections
 
     # -- ModelBackend ---------------------------------------------------------------------------
 
@@ -413,7 +424,7 @@ class OpenAIBackend:
             headers=self._headers,
             connect_timeout_s=self._connect_timeout_s,
             read_timeout_s=self._timeout_s,
-            max_connections=100,
+            max_connections=self._max_connections,
             keepalive_s=30.0,
         )
         self._http, self._http_loop = http, loop
