@@ -74,6 +74,15 @@ class Settings(BaseSettings):
         gt=0,
         description="Timeout in seconds for connecting to an openai:* upstream backend.",
     )
+    upstream_max_connections: int = Field(
+        default=32,
+        ge=1,
+        description=(
+            "Requests in flight at once to an openai:* upstream backend (its connection pool); "
+            "more wait for a free connection. `releasegate assess` runs this many samples "
+            "concurrently against such a model (`--max-connections`)."
+        ),
+    )
     upstream_max_retries: int = Field(
         default=3,
         ge=0,
