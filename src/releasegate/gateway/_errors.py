@@ -23,8 +23,7 @@ class ApiError(Exception):
         code: a machine-readable code (`invalid_api_key`, `model_not_found`...).
         param: the request field at fault, when there is one.
         headers: extra response headers (e.g. `Retry-After`).
-        details: extra machine-readable fields of the error object (a screening report's
-            flagged lines), under `error.releasegate`.
+        extra: more fields of the error object (`terms_url`, `terms_version`...).
     """
 
     def __init__(
@@ -36,28 +35,28 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: Mapping[str, str] | None = None,
-        details: Mapping[str, object] | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
-        self.details = dict(details) if details else None
         self.status = status
         self.message = message
         self.type = type
         self.code = code
         self.param = param
         self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
 
     def body(self) -> dict[str, dict[str, object]]:
         """The error as OpenAI's JSON object."""
-        error: dict[str, object] = {
-            "message": self.message,
-            "type": self.type,
-            "param": self.param,
-            "code": self.code,
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+                **self.extra,
+            }
         }
-        if self.details:
-            error["releasegate"] = self.details
-        return {"error": error}
 
     def body_bytes(self) -> bytes:
         return orjson.dumps(self.body())

@@ -213,15 +213,17 @@ class UploadRoute(FineTuneRoute):
                 f"the training file was rejected by screening: {report.reason}. Flagged: {lines}",
                 param="file",
                 code="harmful_training_data",
-                details={
-                    "screening": {
-                        "examples": report.examples,
-                        "flagged": [f.model_dump() for f in report.flagged],
-                        "blocked_lines": report.blocked_lines,
-                        "flagged_fraction": report.flagged_fraction,
-                        "max_flagged_fraction": report.max_flagged_fraction,
-                        "blocked_categories": report.blocked_categories,
-                        "reason": report.reason,
+                extra={
+                    "releasegate": {
+                        "screening": {
+                            "examples": report.examples,
+                            "flagged": [f.model_dump() for f in report.flagged],
+                            "blocked_lines": report.blocked_lines,
+                            "flagged_fraction": report.flagged_fraction,
+                            "max_flagged_fraction": report.max_flagged_fraction,
+                            "blocked_categories": report.blocked_categories,
+                            "reason": report.reason,
+                        }
                     }
                 },
             )

@@ -7,4 +7,5 @@ from releasegate.store.tables import (  # noqa: F401
     decisions,
     finetune,
     monitoring,
+    stages,
 )

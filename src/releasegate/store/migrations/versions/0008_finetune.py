@@ -1,7 +1,7 @@
 """Fine-tuning through the API: training files, jobs (the workers' queue) and job events.
 
 Revision ID: 0008_finetune
-Revises: 0004_approvals
+Revises: 0007_stages
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from releasegate.store._types import UTCDateTime
 
 revision = "0008_finetune"
-down_revision = "0004_approvals"
+down_revision = "0007_stages"
 branch_labels = None
 depends_on = None
 
