@@ -38,6 +38,9 @@ WHO_MAY: dict[str, set[str]] = {
     "principals.token": {"admin"},
     "principals.suspend": {"admin", "reviewer", "safety_lead"},
     "principals.unsuspend": {"admin"},
+    "stage.status": READ,
+    "stage.promote": {"admin", "release_lead"},
+    "stage.rollback": {"admin", "release_lead", "safety_lead"},
 }
 ROLES = sorted(ALL | {"applicant"})
 STAFF_ROWS = [row for row in ROUTES if row.requires.kind == "staff"]

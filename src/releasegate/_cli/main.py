@@ -25,6 +25,7 @@ from releasegate._cli import (
     schema,
     serve,
     signers,
+    stage,
 )
 from releasegate.errors import InputError
 
@@ -49,6 +50,7 @@ app.add_typer(access.app, name="access")
 app.add_typer(audit.app, name="audit")
 app.add_typer(decision.app, name="decision")
 app.add_typer(signers.app, name="signers")
+app.add_typer(stage.app, name="stage")
 app.command("assess")(assess.assess_command)
 app.add_typer(guards.app, name="guards")
 app.add_typer(judge.app, name="judge")

@@ -322,6 +322,8 @@ async def _start(
         pipeline.observers.append(watch)
         pipeline.anonymous_observers.append(watch.anonymous)
         pipeline.observers.extend(observers)
+        if isinstance(gate, LiveGate):  # guard failure rates for the stage plan's triggers
+            pipeline.observers.append(gate.observe)
         gateway = Gateway(
             settings=settings,
             backend=backend,

@@ -90,6 +90,17 @@ from releasegate.gateway._research_models import (
 )
 from releasegate.gateway._routes import chat_route, completions_route, models_route
 from releasegate.gateway._row import RateLimit, Requires, RouteRow
+from releasegate.gateway._stage_models import (
+    PromoteRequest,
+    RollbackRequest,
+    StageStatusOut,
+    StageTransitionOut,
+)
+from releasegate.gateway._stage_routes import (
+    stage_promote_route,
+    stage_rollback_route,
+    stage_status_route,
+)
 from releasegate.gateway._state import Gateway
 
 KEY = Requires.key()
@@ -112,6 +123,8 @@ SAFETY = Requires.staff("admin", "safety_lead")
 OVERSEERS = Requires.staff("admin", "auditor", "release_lead", "safety_lead")
 TERMS_PUBLISHERS = Requires.staff("admin", "release_lead")
 PRINCIPAL_READERS = Requires.staff("admin", "auditor")
+PROMOTERS = Requires.staff("admin", "release_lead")
+ROLLERS_BACK = Requires.staff("admin", "release_lead", "safety_lead")
 
 OPENAI = ("OpenAI-compatible",)
 RESEARCH_TAG = ("research",)
@@ -120,6 +133,7 @@ OVERSIGHT = ("admin: monitoring",)
 PRINCIPALS = ("admin: principals",)
 REVIEW = ("admin: access review",)
 ACCESS = ("access programme",)
+STAGES = ("admin: staged release",)
 
 ROUTES: tuple[RouteRow[Gateway], ...] = (
     # -- OpenAI-compatible -------------------------------------------------------------------
@@ -308,6 +322,25 @@ ROUTES: tuple[RouteRow[Gateway], ...] = (
         "POST", "/admin/principals/{principal_id}/unsuspend", unsuspend_principal_route,
         name="principals.unsuspend", request=None, response=PrincipalOut, requires=ADMIN,
         rate_limit=ADMIN_RATE, summary="Lift a principal's suspension", tags=PRINCIPALS,
+    ),
+    # -- admin: staged release -----------------------------------------------------------------
+    RouteRow(
+        "GET", "/admin/stage", stage_status_route, name="stage.status",
+        request=None, response=StageStatusOut, requires=READERS, rate_limit=ADMIN_RATE,
+        summary="The current stage, time in it, and each item of the next gate", tags=STAGES,
+    ),
+    RouteRow(
+        "POST", "/admin/stage/promote", stage_promote_route, name="stage.promote",
+        request=PromoteRequest, response=StageTransitionOut, requires=PROMOTERS,
+        rate_limit=ADMIN_RATE, tags=STAGES,
+        summary="Record signed sign-offs, then enter the next stage if its gate is met (409 "
+        "gate_unmet lists what is not)",
+    ),
+    RouteRow(
+        "POST", "/admin/stage/rollback", stage_rollback_route, name="stage.rollback",
+        request=RollbackRequest, response=StageTransitionOut, requires=ROLLERS_BACK,
+        rate_limit=ADMIN_RATE, tags=STAGES,
+        summary="Step back to an earlier stage (every gateway within a second)",
     ),
 )  # fmt: skip
 
