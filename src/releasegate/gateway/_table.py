@@ -19,9 +19,11 @@ from releasegate.gateway._access import (
     deny_route,
     list_applications_route,
     list_principals_route,
+    list_tokens_route,
     principal_token_route,
     publish_terms_route,
     renew_route,
+    revoke_token_route,
     show_application_route,
     show_terms_route,
     suspend_principal_route,
@@ -49,6 +51,8 @@ from releasegate.gateway._access_models import (
     RenewRequest,
     SuspendPrincipalRequest,
     TermsOut,
+    TokenList,
+    TokenOut,
 )
 from releasegate.gateway._admin import (
     create_key_route,
@@ -387,6 +391,17 @@ ROUTES: tuple[RouteRow[Gateway], ...] = (
         name="principals.token", request=None, response=PrincipalCreated, requires=ADMIN,
         rate_limit=ADMIN_RATE, summary="Issue another token to a principal (shown once)",
         tags=PRINCIPALS,
+    ),
+    RouteRow(
+        "GET", "/admin/principals/{principal_id}/tokens", list_tokens_route,
+        name="principals.tokens", request=None, response=TokenList, requires=ADMIN,
+        rate_limit=ADMIN_RATE, summary="A principal's tokens (never the tokens themselves)",
+        tags=PRINCIPALS,
+    ),
+    RouteRow(
+        "POST", "/admin/principals/{principal_id}/tokens/{token_id}/revoke", revoke_token_route,
+        name="principals.revoke_token", request=None, response=TokenOut, requires=ADMIN,
+        rate_limit=ADMIN_RATE, summary="Revoke one of a principal's tokens", tags=PRINCIPALS,
     ),
     RouteRow(
         "POST", "/admin/principals/{principal_id}/suspend", suspend_principal_route,
