@@ -437,6 +437,7 @@ PACKAGES: dict[str, set[str]] = {
         "Settings",
     },
     "releasegate.stages": {
+        "BUNDLED_PLANS",
         "CurrentStage",
         "DueRollback",
         "Evidence",
@@ -455,6 +456,7 @@ PACKAGES: dict[str, set[str]] = {
         "StageStatus",
         "StagedRelease",
         "Transition",
+        "bundled_plan_path",
         "check_against_decision",
         "check_stage_signature",
         "check_structure",
