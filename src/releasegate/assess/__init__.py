@@ -17,6 +17,11 @@ from releasegate.assess._data import (
     file_sha256,
     read_jsonl,
 )
+from releasegate.assess._decidable import (
+    FIRST_ROUND,
+    assess_until_decidable,
+    undecided_indicators,
+)
 from releasegate.assess._job import probe
 from releasegate.assess._options import (
     CAPABILITY_DOMAINS,
@@ -35,6 +40,7 @@ from releasegate.assess._stats import bootstrap_uplift_ci, mean_stderr
 __all__ = [
     "CAPABILITY_DOMAINS",
     "DEFAULT_TAMPER",
+    "FIRST_ROUND",
     "QUICK_TAMPER",
     "SUITES",
     "TAMPER_SWEEPS",
@@ -50,6 +56,7 @@ __all__ = [
     "TaskRun",
     "assess",
     "assess_async",
+    "assess_until_decidable",
     "bootstrap_uplift_ci",
     "bundled_path",
     "file_sha256",
@@ -58,4 +65,5 @@ __all__ = [
     "read_jsonl",
     "read_run",
     "run_key",
+    "undecided_indicators",
 ]
