@@ -4,7 +4,7 @@ Usage: python bench/interval_coverage.py  (a few seconds; needs scipy, a dev dep
 
 For each level (95%, and 1 - 0.05/k for the Bonferroni levels of k = 6 and 8 configurations),
 the largest probability, over n in {4, ..., 160} and every rate on a 0.005 grid, that the
-interval misses the true rate. docs/design/0014-honest-intervals.md quotes the output.
+interval misses the true rate. docs/design/0017-honest-intervals.md quotes the output.
 """
 
 from __future__ import annotations

@@ -86,8 +86,24 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None,
         description=(
-            "Token that the admin API requires (Authorization: Bearer ...). The gateway refuses "
-            "to start without one, except with --dev."
+            "Bootstrap admin token for the admin API (Authorization: Bearer ...); it counts as "
+            "the admin role and names nobody, so for everyday use give each person a principal "
+            "token instead. The gateway refuses to start without one, except with --dev."
+        ),
+    )
+    principal_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Your principal token (rgp-..., from `releasegate principals bootstrap` or an "
+            "admin). The `access` and `principals` commands send it to the gateway; commands "
+            "that change the store directly check its roles once any principal exists."
+        ),
+    )
+    gateway_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description=(
+            "Base URL of the releasegate gateway that the `access` and `principals` commands "
+            "talk to."
         ),
     )
     audit_hmac_key: SecretStr | None = Field(

@@ -9,7 +9,7 @@ samples each would need) and the decision reads it at its worse bound.
 
 The intervals of the last round are not widened for the earlier looks (optional stopping): a
 few doublings are few looks, and stopping early can only happen when every interval already
-clears its cutoffs; docs/design/0014-honest-intervals.md says what that costs.
+clears its cutoffs; docs/design/0017-honest-intervals.md says what that costs.
 """
 
 from __future__ import annotations

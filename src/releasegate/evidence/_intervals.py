@@ -8,7 +8,7 @@ Bonferroni-corrected — each configuration's interval at level 1 − α/k, so t
 rates together with probability at least 1 − α, and then the worst true rate lies between the
 worst lower bound and the worst upper bound. Those per-configuration intervals are exact
 (Clopper & Pearson 1934), not Wilson: Bonferroni's guarantee needs each interval's coverage to
-hold for every rate, and at 99.4% Wilson's can fall to 90% (docs/design/0014-honest-intervals.md).
+hold for every rate, and at 99.4% Wilson's can fall to 90% (docs/design/0017-honest-intervals.md).
 """
 
 from __future__ import annotations
