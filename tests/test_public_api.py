@@ -127,6 +127,7 @@ PACKAGES: dict[str, set[str]] = {
         "AssessOptions",
         "CAPABILITY_DOMAINS",
         "DEFAULT_TAMPER",
+        "FIRST_ROUND",
         "Dataset",
         "GateSize",
         "MCQRow",
@@ -142,6 +143,7 @@ PACKAGES: dict[str, set[str]] = {
         "TaskRun",
         "assess",
         "assess_async",
+        "assess_until_decidable",
         "bootstrap_uplift_ci",
         "bundled_path",
         "file_sha256",
@@ -152,6 +154,7 @@ PACKAGES: dict[str, set[str]] = {
         "read_jsonl",
         "read_run",
         "run_key",
+        "undecided_indicators",
     },
     "releasegate.audit": {
         "AuditLog",
@@ -213,6 +216,7 @@ PACKAGES: dict[str, set[str]] = {
     },
     "releasegate.evidence": {
         "BaselineComparison",
+        "CiMethod",
         "ConfidenceInterval",
         "Coverage",
         "DatasetRef",
@@ -229,6 +233,10 @@ PACKAGES: dict[str, set[str]] = {
         "TamperAttack",
         "example_report_path",
         "load_report",
+        "scaled_samples_to_decide",
+        "wilson_interval",
+        "wilson_samples_to_decide",
+        "worst_case_interval",
     },
     "releasegate.gateway": {
         "ApiError",
