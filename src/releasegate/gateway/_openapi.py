@@ -61,7 +61,12 @@ def _schema_route(row: RouteRow[Any]) -> APIRoute:
             inspect.Parameter(
                 "body",
                 inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[row.request, Body()],
+                annotation=Annotated[
+                    row.request,
+                    Body(media_type="multipart/form-data")
+                    if row.body_format == "multipart"
+                    else Body(),
+                ],
                 default=default,
             )
         )
@@ -124,7 +129,8 @@ def _finish(schema: dict[str, Any], rows: tuple[RouteRow[Any], ...]) -> None:
     components.setdefault("securitySchemes", {})["bearer"] = {
         "type": "http",
         "scheme": "bearer",
-        "description": "a key (rg-...) or, for admin routes, the admin token",
+        "description": "a key (rg-...); for admin routes a principal token (rgp-...) or the "
+        "bootstrap admin token",
     }
     error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
     for row in rows:
@@ -132,7 +138,7 @@ def _finish(schema: dict[str, Any], rows: tuple[RouteRow[Any], ...]) -> None:
         op["responses"].pop("422", None)
         for status in _ERRORS:  # refusals are JSON even where the answer is not (/metrics)
             op["responses"][str(status)]["content"] = {"application/json": {"schema": error_ref}}
-        op["security"] = [{"bearer": []}]
+        op["security"] = [] if row.requires.kind == "public" else [{"bearer": []}]
         fields = row.request.model_fields if row.request is not None else {}
         if "stream" in fields:
             op["responses"]["200"]["content"]["text/event-stream"] = {
