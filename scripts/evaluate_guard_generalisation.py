@@ -3,8 +3,8 @@ leave-one-category-out and leave-one-phrasing-out, with Wilson 95 % intervals.
 
     .venv/bin/python scripts/evaluate_guard_generalisation.py [--out docs-table.md]
 
-- **Held out**: the guard trained on all training files (as `scripts/train_guard.py` does),
-  scored on `heldout.jsonl`, `heldout_benign_safety.jsonl` and `public_harmbench.jsonl`.
+- **Held out**: the guard trained on the `--train` splits (by default those of the committed
+  weights, as `scripts/train_guard.py` trains them), scored on `heldout.jsonl`, `heldout_benign_safety.jsonl` and `public_harmbench.jsonl`.
 - **Leave one category out**: for each hazard category, the classifier retrained without that
   category's harmful training rows; recall on every harmful row of the category (training rows
   included, since this model never saw them); FPR on the held-out benign rows.
@@ -141,7 +141,7 @@ def main() -> int:
     full = train_heads(train, encoder, cache=cache, log=log, category_heads=False)
     l2 = float(full.meta["chosen_l2"])
     scorer = Scorer(cache)
-    lines = ["### Held-out splits (trained on all training files)", ""]
+    lines = [f"### Held-out splits (trained on {', '.join(train_names)})", ""]
     lines += ["| split | rows | recall [95% CI] | FPR [95% CI] |", "|---|---:|---|---|"]
     held_benign = [r for rows in held.values() for r in rows if not r.harmful]
     for name, rows in held.items():
