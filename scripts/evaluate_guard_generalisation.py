@@ -4,7 +4,8 @@ leave-one-category-out and leave-one-phrasing-out, with Wilson 95 % intervals.
     .venv/bin/python scripts/evaluate_guard_generalisation.py [--out docs-table.md]
 
 - **Held out**: the guard trained on the `--train` splits (by default those of the committed
-  weights, as `scripts/train_guard.py` trains them), scored on `heldout.jsonl`, `heldout_benign_safety.jsonl` and `public_harmbench.jsonl`.
+  weights, as `scripts/train_guard.py` trains them), scored on `heldout.jsonl`,
+  `heldout_benign_safety.jsonl` and `public_harmbench.jsonl`.
 - **Leave one category out**: for each hazard category, the classifier retrained without that
   category's harmful training rows; recall on every harmful row of the category (training rows
   included, since this model never saw them); FPR on the held-out benign rows.
