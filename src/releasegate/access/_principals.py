@@ -162,20 +162,7 @@ class PrincipalStore:
 
     def authenticate(self, plaintext: str) -> PrincipalRecord | None:
         """The active principal holding this token, or None (unknown, revoked, suspended)."""
-        if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
-            return None
-        with self._sessions() as session:
-            token = session.scalars(
-                select(PrincipalTokenRow).where(
-                    PrincipalTokenRow.token_hash == hash_token(plaintext)
-                )
-            ).one_or_none()
-            if token is None or token.revoked_at is not None:
-                return None
-            row = session.get(PrincipalRow, token.principal_id)
-            if row is None or row.suspended_at is not None:
-                return None
-            return to_record(row)
+        return authenticate_token(self._sessions, plaintext)
 
     # -- changing ------------------------------------------------------------------------------
 
@@ -373,6 +360,25 @@ class PrincipalStore:
         session.add(row)
         session.flush()
         return row
+
+
+def authenticate_token(
+    session_factory: sessionmaker[Session], plaintext: str
+) -> PrincipalRecord | None:
+    """The active principal holding this token, or None (unknown, revoked, suspended); reads
+    only, so it needs no audit log."""
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
+        return None
+    with session_factory() as session:
+        token = session.scalars(
+            select(PrincipalTokenRow).where(PrincipalTokenRow.token_hash == hash_token(plaintext))
+        ).one_or_none()
+        if token is None or token.revoked_at is not None:
+            return None
+        row = session.get(PrincipalRow, token.principal_id)
+        if row is None or row.suspended_at is not None:
+            return None
+        return to_record(row)
 
 
 def _add_token(session: Session, principal_id: str) -> tuple[str, str]:
