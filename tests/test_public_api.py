@@ -58,6 +58,7 @@ PACKAGES: dict[str, set[str]] = {
         "KeyNotFoundError",
         "KeyRecord",
         "KeyStore",
+        "LastAdminError",
         "PrincipalExistsError",
         "PrincipalNotFoundError",
         "PrincipalRecord",
