@@ -23,7 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from releasegate.access._applications import AccessProgramme
 from releasegate.access._keys import KeyRecord, KeyStore
+from releasegate.access._principals import PrincipalRecord, PrincipalStore
 from releasegate.access._tiers import DEFAULT_TIERS, TierSpec
 from releasegate.approvals import (
     DecisionForbidsServing,
@@ -36,9 +38,11 @@ from releasegate.approvals import (
 from releasegate.audit import audit_log_from_settings
 from releasegate.backends import default_served_name, load_backend
 from releasegate.backends._base import ModelBackend
+from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Observer
 from releasegate.gateway._errors import ApiError
+from releasegate.gateway._finetuned import FineTunedModels
 from releasegate.gateway._gate import LiveGate, StaticGate
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._monitoring import start_monitoring
@@ -298,6 +302,10 @@ async def _start(
             assert model is not None
             backend = await asyncio.to_thread(load_backend, model, settings)
         cache: KeyCache[KeyRecord] = KeyCache(store.authenticate, ttl_s=settings.key_cache_ttl_s)
+        principals = PrincipalStore(sessions, audit)
+        principal_cache: KeyCache[PrincipalRecord] = KeyCache(
+            principals.authenticate, ttl_s=settings.key_cache_ttl_s
+        )
         limiter = RateLimiter(settings.redis_url)
         pipeline = Pipeline(
             tiers=tiers,
@@ -310,6 +318,7 @@ async def _start(
             stream_window=settings.guard_stream_window_chars,
             stream_overlap=settings.guard_stream_overlap_chars,
             gate=gate,
+            principals=principal_cache,
         )
         monitor, metrics, watch = start_monitoring(settings.redis_url, sessions, audit, cache)
         pipeline.observers.append(watch)
@@ -317,11 +326,13 @@ async def _start(
         pipeline.observers.extend(observers)
         if isinstance(gate, LiveGate):  # guard failure rates for the stage plan's triggers
             pipeline.observers.append(gate.observe)
+        # Never the spec itself: no upstream URL, host, port or path reaches a client.
+        model_name = settings.served_model_name or default_served_name(model or backend.name)
+        finetune = FineTuneStore(sessions, audit)
         gateway = Gateway(
             settings=settings,
             backend=backend,
-            # Never the spec itself: no upstream URL, host, port or path reaches a client.
-            model_name=settings.served_model_name or default_served_name(model or backend.name),
+            model_name=model_name,
             tiers=tiers,
             pipeline=pipeline,
             keys=store,
@@ -332,7 +343,11 @@ async def _start(
             monitor=monitor,
             metrics=metrics,
             engine=engine,
+            principals=principals,
+            programme=AccessProgramme(sessions, audit, tiers),
             gate=gate,
+            finetune=finetune,
+            finetuned=FineTunedModels(finetune, settings, model_name),
         )
         gateway.handlers = {row.name: row.handler(gateway) for row in ROUTES}
         return gateway
@@ -345,9 +360,13 @@ async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
     await gateway.audit.aclose()
     await gateway.monitor.aclose()
     gateway.key_cache.close()
+    if gateway.pipeline.principals is not None:
+        gateway.pipeline.principals.close()
     await gateway.limiter.aclose()
     if close_backend:
         await gateway.backend.aclose()
+    if gateway.finetuned is not None:
+        await gateway.finetuned.aclose()
     if gateway.gate is not None:
         await gateway.gate.aclose()
     gateway.engine.dispose()

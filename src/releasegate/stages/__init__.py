@@ -1,7 +1,7 @@
 """Staged release: a `StagePlan` of stages behind gates, promotion with signed sign-offs and
 fresh evidence, rollback by hand or by trigger, and the stage that `open_now` enforces.
 
-See docs/stages.md and docs/design/0014-staged-release.md.
+See docs/stages.md and docs/design/0016-staged-release.md.
 """
 
 from releasegate.stages._load import (

@@ -2,7 +2,7 @@
 an index on incidents' creation time (gates and rollback triggers count incidents per stage).
 
 Revision ID: 0007_stages
-Revises: 0004_approvals
+Revises: 0006_access
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 from releasegate.store._types import UTCDateTime
 
 revision = "0007_stages"
-down_revision = "0004_approvals"
+down_revision = "0006_access"
 branch_labels = None
 depends_on = None
 
