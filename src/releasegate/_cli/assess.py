@@ -203,6 +203,15 @@ def assess_command(
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="answer length in the safeguard suites")
     ] = 48,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            help="requests in flight at once to an openai: model, --through gateway or llm: "
+            "judge (default: the setting upstream_max_connections)",
+        ),
+    ] = None,
     log_dir: Annotated[
         Path | None,
         typer.Option(
@@ -292,7 +301,10 @@ def assess_command(
             )
         until = (load_policy(policy_path), cap)
 
-    report = run_with_progress(options, Settings(), until)
+    settings = Settings()
+    if max_connections is not None:
+        settings = settings.model_copy(update={"upstream_max_connections": max_connections})
+    report = run_with_progress(options, settings, until)
     _write_atomically(out, report.model_dump_json(indent=2, exclude_none=False) + "\n")
     print_summary(report)
     console().print(f"wrote {out}")
@@ -310,7 +322,8 @@ def run_with_progress(
     settings: Settings,
     until: tuple[ReleasePolicy, int] | None = None,
 ) -> RiskReport:
-    """Run `assess` with a Rich progress line per task on stderr.
+    """Run `assess` showing its progress on stderr: a Rich bar per task on a terminal, else a
+    plain line at least every few seconds (done / total samples, rate, ETA).
 
     Args:
         options: the assessment.
@@ -320,31 +333,11 @@ def run_with_progress(
     """
     import asyncio
 
-    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-
+    from releasegate._cli._progress import AssessProgress
     from releasegate.assess import assess, assess_until_decidable
+    from releasegate.assess._progress import listen_samples
 
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err_console(),
-        transient=False,
-    ) as bar:
-        ids: dict[str, TaskID] = {}
-
-        def progress(event: str, label: str) -> None:
-            if event == "start":
-                ids[label] = bar.add_task(f"{escape(label)} …", total=1)
-                return
-            tid = ids.get(label)
-            if tid is None:
-                tid = ids[label] = bar.add_task("", total=1)
-            mark = {"done": "[green]done[/]", "reused": "[cyan]reused log[/]"}.get(
-                event, f"[red]{escape(event)}[/]"
-            )
-            bar.update(tid, description=f"{escape(label)} {mark}", completed=1)
-
+    with AssessProgress(err_console()) as progress, listen_samples(progress):
         if until is None:
             return assess(options, settings, progress)
         policy, cap = until

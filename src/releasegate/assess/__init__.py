@@ -34,6 +34,7 @@ from releasegate.assess._options import (
     Progress,
     TamperConfig,
 )
+from releasegate.assess._posttune import GateSize, measure_safeguards, posttune_gate
 from releasegate.assess._runner import SuiteFailed, TaskRun, read_run, run_key
 from releasegate.assess._stats import bootstrap_uplift_ci, mean_stderr
 
@@ -48,6 +49,7 @@ __all__ = [
     "TRANSFORMS",
     "AssessOptions",
     "Dataset",
+    "GateSize",
     "MCQRow",
     "Progress",
     "PromptRow",
@@ -61,6 +63,8 @@ __all__ = [
     "bundled_path",
     "file_sha256",
     "mean_stderr",
+    "measure_safeguards",
+    "posttune_gate",
     "probe",
     "read_jsonl",
     "read_run",

@@ -51,10 +51,11 @@ FALLBACK_API_KEY_ENV = "OPENAI_API_KEY"
 class UpstreamHTTPError(BackendError):
     """The upstream answered with an HTTP error (after any retries)."""
 
-    def __init__(self, url: str, status_code: int, message: str) -> None:
+    def __init__(self, url: str, status_code: int, message: str, code: str | None = None) -> None:
         self.url = url
         self.status_code = status_code
         self.upstream_message = message
+        self.code = code  # the error body's `code` (e.g. a gateway's `content_filter`)
         super().__init__(f"{url} answered HTTP {status_code}: {message}")
 
 
@@ -73,6 +74,7 @@ class OpenAIBackend:
         timeout_s: read/write timeout per request.
         connect_timeout_s: connect timeout.
         max_retries: retries after a connection error, a 5xx or a 429.
+        max_connections: requests in flight at once (connections in the pool); more wait.
         backoff_s: first backoff delay; doubles per retry (with jitter), capped at
             `max_backoff_s`, which also caps a server's Retry-After.
     """
@@ -88,6 +90,7 @@ class OpenAIBackend:
         max_retries: int = 3,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        max_connections: int = 32,
         name: str | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
@@ -97,6 +100,9 @@ class OpenAIBackend:
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
+        self._max_connections = max_connections
         # Session-wide, so that no request merges headers of its own: a GET (the model list) sends
         # the Content-Type too, harmlessly.
         self._headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
@@ -141,6 +147,7 @@ class OpenAIBackend:
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.upstream_connect_timeout_s,
             max_retries=settings.upstream_max_retries,
+            max_connections=settings.upstream_max_connections,
             name=spec,
         )
 
@@ -151,6 +158,11 @@ class OpenAIBackend:
     @property
     def base_url(self) -> str:
         return self._base_url
+
+    @property
+    def max_connections(self) -> int:
+        """Requests this backend keeps in flight at once."""
+        return self._max_connections
 
     # -- ModelBackend ---------------------------------------------------------------------------
 
@@ -419,7 +431,7 @@ class OpenAIBackend:
         if self._proxy is None:
             self._proxy = _env_proxy(self._base_url)
         connector = aiohttp.TCPConnector(
-            limit=100,
+            limit=self._max_connections,
             keepalive_timeout=30.0,
             # The system's certificate store, read now (not at import): SSL_CERT_FILE and
             # SSL_CERT_DIR as the process has them when the backend first connects.
@@ -523,7 +535,8 @@ class OpenAIBackend:
                 )
                 attempt += 1
                 continue
-            raise UpstreamHTTPError(url, status, _error_message(_safe_json(raw)))
+            body = _safe_json(raw)
+            raise UpstreamHTTPError(url, status, _error_message(body), _error_code(body))
 
     def _unreachable(self, url: str, exc: BaseException, attempt: int) -> BackendError:
         return BackendError(
@@ -618,6 +631,12 @@ def _safe_json(raw: bytes) -> Any:
         return _loads(raw)
     except ValueError:
         return raw[:300].decode(errors="replace")
+
+
+def _error_code(body: Any) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _error_message(data: Any) -> str:
