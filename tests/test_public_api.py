@@ -232,6 +232,7 @@ PACKAGES: dict[str, set[str]] = {
         "SafeguardMetrics",
         "SamplingRecord",
         "TamperAttack",
+        "TamperStrength",
         "example_report_path",
         "load_report",
         "scaled_samples_to_decide",
