@@ -100,8 +100,8 @@ def demo_command(
         capability_limit=capability_limit,
         max_tokens=32,
         jailbreak_prompts=2,
-        # Three attacks with a fraction of the optimizer steps keep the demo within minutes on
-        # a laptop CPU; `releasegate assess` runs the full sweep by default.
+        # Two attacks (two seeds each) with a fraction of the optimizer steps keep the demo
+        # within minutes on a laptop CPU; `releasegate assess` runs the full sweep by default.
         tamper=QUICK_TAMPER,
     )
     started = time.monotonic()
