@@ -311,6 +311,12 @@ class Settings(BaseSettings):
         description="Fine-tuning worker: runs of a job before a lost worker fails it "
         "(error code worker_lost).",
     )
+    finetune_lora_first_layer: int | None = Field(
+        default=None,
+        ge=0,
+        description="Fine-tuning worker: adapt only decoder layers from this one up (None: all). "
+        "Backpropagation stops below it, so each CPU step is cheaper.",
+    )
     finetune_gate_samples: int = Field(
         default=16,
         ge=1,
