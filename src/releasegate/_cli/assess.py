@@ -256,7 +256,7 @@ def assess_command(
 
 def run_with_progress(options: AssessOptions, settings: Settings) -> RiskReport:
     """Run `assess` showing its progress on stderr: a Rich bar per task on a terminal, else a
-    plain line at least every few seconds (done / total samples, rate, ETA)."""
+    plain line at least every 4 s (done / total samples, rate, ETA)."""
     from releasegate._cli._progress import AssessProgress
     from releasegate.assess import assess
     from releasegate.assess._progress import listen_samples
