@@ -10,6 +10,7 @@ environment.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -71,13 +73,23 @@ def answering_process(
 
 @contextmanager
 def start_gateway(
-    env: dict[str, str], *, model: str | None = None, timeout_s: float = 60
+    env: dict[str, str],
+    *,
+    model: str | None = None,
+    timeout_s: float = 60,
+    tiers: dict[str, dict[str, Any]] | None = None,
 ) -> Iterator[str]:
-    """Start a gateway process; yields its base URL (`http://127.0.0.1:PORT`); stops it after."""
+    """Start a gateway process; yields its base URL (`http://127.0.0.1:PORT`); stops it after.
+
+    `tiers` updates fields of the default (keyword-guarded) tiers, e.g.
+    `{"public": {"guards": ["default"], "invisible_text": "refuse"}}`.
+    """
     port = free_port()
     cmd = [sys.executable, "-m", "tests.helpers.gateway_proc", "--port", str(port)]
     if model:
         cmd += ["--model", model]
+    if tiers:
+        cmd += ["--tiers", json.dumps(tiers)]
     full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
     url = f"http://127.0.0.1:{port}"
     with answering_process(cmd, full_env, url, cwd=REPO, timeout_s=timeout_s):
@@ -96,13 +108,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--tiers", default="{}", help="JSON: tier name -> fields to update")
     args = parser.parse_args()
     app = create_app(
         Settings(),
         backend=None if args.model else EchoBackend(),
         model=args.model,
         decision=decision_at(AccessLevel.RESEARCH_API),
-        tiers=keyword_tiers(),
+        tiers=keyword_tiers(**json.loads(args.tiers)),
     )
     uvicorn.run(
         app,

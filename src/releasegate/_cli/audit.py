@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from releasegate._cli._common import console, err_console
-from releasegate._cli._store import cli_errors, cli_store
+from releasegate._cli._store import READ, cli_errors, cli_store
 
 app = typer.Typer(help="Verify and export the tamper-evident audit log.", no_args_is_help=True)
 
@@ -36,7 +36,7 @@ def verify_command(
             with file.open(encoding="utf-8") as handle:
                 result = verify_jsonl(handle, key)
     else:
-        with cli_store() as store:
+        with cli_store(*READ) as store:
             result = audit_log_from_settings(store.settings, store.sessions).verify()
     if result.ok:
         console().print(
@@ -59,7 +59,7 @@ def export_command(
     """Write every record as JSON Lines, in chain order (a file is written atomically)."""
     from releasegate.audit import audit_log_from_settings
 
-    with cli_store() as store:
+    with cli_store("admin", "auditor", "safety_lead") as store:
         log = audit_log_from_settings(store.settings, store.sessions)
         if out is None:
             log.export(sys.stdout)

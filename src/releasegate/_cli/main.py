@@ -9,20 +9,24 @@ from rich.console import Console
 from rich.markup import escape
 
 from releasegate._cli import (
+    access,
     assess,
     audit,
     decide,
     decision,
     demo,
+    finetune,
     guards,
     incidents,
     judge,
     keys,
     plugins,
     policy,
+    principals,
     schema,
     serve,
     signers,
+    stage,
 )
 from releasegate.errors import InputError
 
@@ -42,14 +46,18 @@ app.command("demo")(demo.demo_command)
 
 app.command("serve")(serve.serve_command)
 app.add_typer(keys.app, name="keys")
+app.add_typer(principals.app, name="principals")
+app.add_typer(access.app, name="access")
 app.add_typer(audit.app, name="audit")
 app.add_typer(decision.app, name="decision")
 app.add_typer(signers.app, name="signers")
+app.add_typer(stage.app, name="stage")
 app.command("assess")(assess.assess_command)
 app.add_typer(guards.app, name="guards")
 app.add_typer(judge.app, name="judge")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(plugins.app, name="plugins")
+app.add_typer(finetune.app, name="finetune")
 
 
 def main() -> None:

@@ -8,8 +8,18 @@ refuses to start with a tier that is more open than the decision allows.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Any, Literal
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+
+from releasegate.access._forms import ApplicationSpec
 from releasegate.vocab import AccessLevel
 
 
@@ -37,7 +47,29 @@ class TierSpec(BaseModel):
         "tier a decision at `hosted` lets the gateway serve",
     )
     research: bool = Field(default=False, description="research endpoints (hidden states...)")
-    fine_tuning: bool = False
+    fine_tuning: bool = Field(
+        default=False, description="fine-tuning through the API (/v1/files, /v1/fine_tuning)"
+    )
+    fine_tuning_max_file_bytes: int = Field(
+        default=512_000, ge=1, description="largest training file a key of this tier may upload"
+    )
+    fine_tuning_max_examples: int = Field(
+        default=1_000, ge=1, description="most examples (JSONL lines) in one training file"
+    )
+    fine_tuning_blocked_categories: list[str] = Field(
+        default_factory=lambda: ["S1", "S2", "S3", "S4", "S9"],
+        description="hazard categories (S1..S14) of which a single flagged example rejects a "
+        "training file",
+    )
+    fine_tuning_max_flagged_fraction: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="a training file with more flagged examples than this share is rejected",
+    )
+    fine_tuning_max_steps: int = Field(
+        default=50, ge=1, description="most optimizer steps (epochs x batches) one job may run"
+    )
     rpm: int | None = Field(default=60, ge=1, description="requests per minute; None: unlimited")
     tpm: int | None = Field(default=20_000, ge=1, description="tokens per minute")
     daily_tokens: int | None = Field(default=200_000, ge=1, description="tokens per day")
@@ -51,6 +83,22 @@ class TierSpec(BaseModel):
         default=5, ge=1, description="flagged requests in the window that suspend a key"
     )
     flag_window_s: int = Field(default=3600, ge=1)
+    application: ApplicationSpec | None = Field(
+        default=None,
+        description="the tier's application form and review rule; None: keys only by hand",
+    )
+    invisible_text: Literal["strip", "refuse"] = Field(
+        default="strip",
+        description="characters a reader does not see (zero-width, bidi, Unicode tags, control "
+        "characters): 'strip' forwards the visible text the guards judged, 'refuse' answers 400 "
+        "invisible_text",
+    )
+    guard_max_chars: int | None = Field(
+        default=32_000,
+        ge=1,
+        description="characters of request text the input guards score per request; above it "
+        "413 guard_input_too_large (the guards' cost is bounded); None: no cap",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TierSpec:
@@ -58,7 +106,29 @@ class TierSpec(BaseModel):
             raise ValueError("temperature_min is above temperature_max")
         if self.max_top_logprobs and not self.logprobs:
             raise ValueError("max_top_logprobs is set but logprobs is off")
+        known = {f"S{i}" for i in range(1, 15)}
+        unknown = [c for c in self.fine_tuning_blocked_categories if c not in known]
+        if unknown:
+            raise ValueError(f"fine_tuning_blocked_categories: unknown categories {unknown}")
+        if (
+            self.application is not None
+            and self.application.review.auto_approve_email_domains
+            and self.required_weights_level() > AccessLevel.API
+        ):
+            raise ValueError(
+                "application.review.auto_approve_email_domains: only for tiers at the api level "
+                "or below (this tier needs vetted access)"
+            )
         return self
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_application(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A tier without an application form serialises as it did before forms existed, so the
+        # hashes of existing policies and decisions do not move.
+        data: dict[str, Any] = handler(self)
+        if data.get("application", 0) is None:
+            del data["application"]
+        return data
 
     def required_weights_level(self) -> AccessLevel:
         """The least open `weights` level at which this tier may be offered."""
@@ -95,6 +165,7 @@ DEFAULT_TIERS: dict[str, TierSpec] = {
         logprobs=True,
         max_top_logprobs=5,
         research=True,
+        fine_tuning=True,
         rpm=120,
         tpm=60_000,
         daily_tokens=1_000_000,

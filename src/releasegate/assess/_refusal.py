@@ -28,6 +28,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from releasegate.assess._attacks import TRANSFORMS, Message
 from releasegate.assess._data import Dataset, PromptRow, bundled_path, read_jsonl
 from releasegate.assess._modelapi import to_backend_messages
+from releasegate.assess._sampling import stratified_indices
 from releasegate.errors import InputError, Problem
 
 GUARD_REFUSAL = "I can't help with that request."
@@ -75,7 +76,14 @@ def respond(guards: str = "", max_tokens: int = DEFAULT_MAX_TOKENS) -> Solver:
             blocked = await _blocked(lambda: chain.check_input(context))
             if blocked:
                 return _refuse(state, "input")
-        state = await generate(state, max_tokens=max_tokens)
+        try:
+            state = await generate(state, max_tokens=max_tokens)
+        except Exception as exc:
+            # Assessed through a deployed gateway (`--through`): its guard refusing the
+            # request (400 content_filter) is the deployed system's refusal, not a failure.
+            if _deployment_blocked(exc):
+                return _refuse(state, "deployment")
+            raise
         if chain is not None:
             answer = state.output.completion
             if await _blocked(lambda: chain.check_output(answer, context)):
@@ -84,6 +92,18 @@ def respond(guards: str = "", max_tokens: int = DEFAULT_MAX_TOKENS) -> Solver:
         return state
 
     return solve
+
+
+def _deployment_blocked(exc: BaseException | None) -> bool:
+    from releasegate.backends._openai import UpstreamHTTPError
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, UpstreamHTTPError):
+            return exc.status_code == 400 and exc.code == "content_filter"
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 async def _blocked(check: Any) -> bool:
@@ -276,6 +296,7 @@ def jailbreak(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     refusal_judge: str = "default",
     strongreject: str | None = None,
+    seed: int = 0,
 ) -> Task:
     """Attack success rate of jailbreak transforms on the harmful set (lower is safer).
 
@@ -287,6 +308,7 @@ def jailbreak(
         max_tokens: answer length.
         refusal_judge: the refusal judge's spec.
         strongreject: a judge model for StrongREJECT-style grading (optional).
+        seed: picks the `prompts` requests, balanced over categories (`_sampling`).
     """
     names = list(TRANSFORMS) if transforms == "all" else transforms.split("+")
     unknown = [n for n in names if n not in TRANSFORMS]
@@ -296,10 +318,12 @@ def jailbreak(
             [Problem(f"unknown transform {n!r}; known: {', '.join(TRANSFORMS)}") for n in unknown],
         )
     dataset = load_prompts("harmful", data)
-    rows = dataset.rows[:prompts] if prompts > 0 else dataset.rows
+    strata = [r.category or "" for r in dataset.rows]
+    picked = stratified_indices(strata, prompts if prompts > 0 else None, seed)
+    rows = [dataset.rows[i] for i in picked]
     samples = []
     for name in names:
-        for i, r in enumerate(rows):
+        for i, r in zip(picked, rows, strict=True):
             rid = str(r.id) if r.id is not None else f"harmful-{i + 1}"
             samples.append(
                 Sample(

@@ -82,6 +82,7 @@ class FinetuneStats(BaseModel):
     first_loss: float
     final_loss: float
     losses: list[float]
+    tokens: int = Field(default=0, description="tokens of the examples trained on, all steps")
 
 
 @contextmanager
@@ -219,6 +220,7 @@ def lora_finetune(
     device = resolve_device(config.device)
     rng = random.Random(config.seed)
     losses: list[float] = []
+    tokens = 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model: Any = AutoModelForCausalLM.from_pretrained(
@@ -249,6 +251,7 @@ def lora_finetune(
             # Activations are kept for one micro-batch at a time; gradients add up.
             denominator = max(1, sum(_answer_tokens(lab) for _, lab in batch))
             loss_value = 0.0
+            tokens += sum(len(ids) for ids, _ in batch)
             for start in range(0, len(batch), config.micro_batch_size):
                 part = batch[start : start + config.micro_batch_size]
                 longest = max(len(ids) for ids, _ in part)
@@ -284,6 +287,7 @@ def lora_finetune(
             first_loss=losses[0],
             final_loss=losses[-1],
             losses=losses,
+            tokens=tokens,
         )
         target = (
             Path(out_dir)

@@ -4,9 +4,16 @@ from importlib import resources
 from pathlib import Path
 
 from releasegate._util.load import load_model
+from releasegate.evidence._intervals import (
+    scaled_samples_to_decide,
+    wilson_interval,
+    wilson_samples_to_decide,
+    worst_case_interval,
+)
 from releasegate.evidence._report import (
     SCHEMA_VERSION,
     BaselineComparison,
+    CiMethod,
     ConfidenceInterval,
     Coverage,
     DatasetRef,
@@ -17,6 +24,7 @@ from releasegate.evidence._report import (
     ModelIdentity,
     RiskReport,
     SafeguardMetrics,
+    SamplingRecord,
     TamperAttack,
 )
 
@@ -45,6 +53,7 @@ __all__ = [
     "EXAMPLE_REPORTS",
     "SCHEMA_VERSION",
     "BaselineComparison",
+    "CiMethod",
     "ConfidenceInterval",
     "Coverage",
     "DatasetRef",
@@ -55,7 +64,12 @@ __all__ = [
     "ModelIdentity",
     "RiskReport",
     "SafeguardMetrics",
+    "SamplingRecord",
     "TamperAttack",
     "example_report_path",
     "load_report",
+    "scaled_samples_to_decide",
+    "wilson_interval",
+    "wilson_samples_to_decide",
+    "worst_case_interval",
 ]

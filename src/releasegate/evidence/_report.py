@@ -59,6 +59,7 @@ class ConfidenceInterval(_Strict):
 
 
 EvidenceKind = Literal["demonstration_proxy", "benchmark", "external"]
+CiMethod = Literal["wilson", "exact-bonferroni", "bootstrap", "normal"]
 
 
 class DatasetRef(_Strict):
@@ -112,7 +113,24 @@ class EvidenceItem(_Strict):
     value: Finite
     stderr: Finite | None = Field(default=None, ge=0)
     ci95: ConfidenceInterval | None = None
+    ci_method: CiMethod | None = Field(
+        default=None,
+        description="how ci95 was computed: 'wilson' (score interval of a rate), "
+        "'exact-bonferroni' (the worst of `ci_comparisons` rates: each rate's Clopper-Pearson "
+        "interval at 1 - 0.05/k, and the worst of their bounds), 'bootstrap' or 'normal'; null "
+        "when not stated (older reports, external evidence)",
+    )
+    ci_comparisons: int | None = Field(
+        default=None,
+        ge=1,
+        description="with 'exact-bonferroni': how many configurations the worst was taken over",
+    )
     n: int = Field(ge=0, description="number of samples scored")
+    sample_ids: list[str] | None = Field(
+        default=None,
+        description="ids of the samples scored (the seeded, stratified sample of `sampling`); "
+        "null in reports written before they were recorded",
+    )
     dataset: DatasetRef | None = None
     attack: dict[str, Any] | None = Field(
         default=None, description="attack configuration (jailbreak transform, fine-tuning run)"
@@ -184,6 +202,34 @@ class Coverage(_Strict):
     failed: list[FailedEvaluation] = Field(default_factory=list)
 
 
+class SamplingRecord(_Strict):
+    """How the samples were drawn, so the same seed can reproduce the same evidence."""
+
+    seed: int = Field(description="the sampling, generation, fine-tuning and bootstrap seed")
+    method: str = Field(
+        description="how `limit` samples were chosen, e.g. 'stratified-round-robin/v1': seeded, "
+        "balanced over each dataset's categories"
+    )
+    limit: int | None = Field(default=None, description="samples per task (null: every sample)")
+    capability_limit: int | None = Field(default=None, description="samples per capability task")
+    datasets: dict[str, Sha256 | None] = Field(
+        default_factory=dict, description="dataset name -> SHA-256 of every dataset sampled"
+    )
+    rounds: list[int] = Field(
+        default_factory=list,
+        description="--until-decidable: the samples per task of each round (the last is `limit`)",
+    )
+    max_samples: int | None = Field(default=None, description="--until-decidable: the cap")
+    policy: str | None = Field(
+        default=None, description="--until-decidable: the policy whose cutoffs decided"
+    )
+    undecided: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="--until-decidable: 'domain/indicator/condition' still straddling a cutoff "
+        "after the last round -> the samples it would need at the observed value (null: none)",
+    )
+
+
 class RiskReport(_Strict):
     """The output of `releasegate assess` and the input of `releasegate decide`."""
 
@@ -197,6 +243,9 @@ class RiskReport(_Strict):
     evidence: list[EvidenceItem] = Field(default_factory=list)
     safeguards: SafeguardMetrics = Field(default_factory=SafeguardMetrics)
     coverage: Coverage = Field(default_factory=Coverage)
+    sampling: SamplingRecord | None = Field(
+        default=None, description="seed, method and dataset hashes (null in older reports)"
+    )
     notes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

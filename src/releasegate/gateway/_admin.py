@@ -1,4 +1,5 @@
-"""Admin routes' handlers (admin token): keys and incidents.
+"""Admin routes' handlers (principals with roles, or the bootstrap admin token): keys and
+incidents.
 
 Each action goes through the same pipeline as model requests (authenticate with the admin token,
 rate limit, audit); its record names the action and the key or incident, never a plaintext key.
@@ -59,8 +60,8 @@ class AdminRoute(NoInput):
         return body
 
     def authorize(self, principal: Principal, parsed: object) -> None:
-        if not principal.admin:  # unreachable: admin rows authenticate the admin token
-            raise ApiError(403, "admin only", type="permission_error")
+        if not principal.roles:  # unreachable: the pipeline checked the row's roles
+            raise ApiError(403, "staff only", type="permission_error")
 
     async def execute(self, call: Call) -> Unary:
         try:
@@ -187,11 +188,14 @@ def resolve_incident_route(g: Gateway) -> AdminRoute:
         req = call.parsed
         assert isinstance(req, ResolveIncidentRequest)
         incident_id = call.path_params["incident_id"]
-        incident = await g.monitor.resolve(incident_id, req.by, req.note, unsuspend=req.unsuspend)
+        # A person resolves in their own name; only the nameless admin token says who it is.
+        person = call.principal.person if call.principal is not None else None
+        by = person.name if person is not None else req.by
+        incident = await g.monitor.resolve(incident_id, by, req.note, unsuspend=req.unsuspend)
         details: dict[str, object] = {
             "incident_id": incident_id,
             "key_id": incident.key_id,
-            "resolved_by": req.by,
+            "resolved_by": by,
             "unsuspended": req.unsuspend,
         }
         return incident.to_json(), details

@@ -23,7 +23,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from releasegate.access._applications import AccessProgramme
 from releasegate.access._keys import KeyRecord, KeyStore
+from releasegate.access._principals import PrincipalRecord, PrincipalStore
 from releasegate.access._tiers import DEFAULT_TIERS, TierSpec
 from releasegate.approvals import (
     DecisionForbidsServing,
@@ -36,9 +38,11 @@ from releasegate.approvals import (
 from releasegate.audit import audit_log_from_settings
 from releasegate.backends import default_served_name, load_backend
 from releasegate.backends._base import ModelBackend
+from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Observer
 from releasegate.gateway._errors import ApiError
+from releasegate.gateway._finetuned import FineTunedModels
 from releasegate.gateway._gate import LiveGate, StaticGate
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._monitoring import start_monitoring
@@ -49,7 +53,7 @@ from releasegate.gateway._row import RouteRow
 from releasegate.gateway._state import Gateway
 from releasegate.gateway._table import ROUTES
 from releasegate.guards import build_guards
-from releasegate.guards._chain import GuardChain
+from releasegate.guards._chain import GuardChain, guard_artefacts
 from releasegate.policy._decision import Decision
 from releasegate.settings import Settings
 from releasegate.store import open_store
@@ -275,6 +279,8 @@ async def _guard_chains(tiers: dict[str, TierSpec], settings: Settings) -> dict[
         names = tuple(tier.guards)
         if names not in built:
             built[names] = await asyncio.to_thread(build_guards, names, settings)
+            for path, digest in guard_artefacts(built[names]).items():
+                log.info("guards %s: %s sha256 %s", ",".join(names), path, digest)
         chains[name] = built[names]
     return chains
 
@@ -296,6 +302,10 @@ async def _start(
             assert model is not None
             backend = await asyncio.to_thread(load_backend, model, settings)
         cache: KeyCache[KeyRecord] = KeyCache(store.authenticate, ttl_s=settings.key_cache_ttl_s)
+        principals = PrincipalStore(sessions, audit)
+        principal_cache: KeyCache[PrincipalRecord] = KeyCache(
+            principals.authenticate, ttl_s=settings.key_cache_ttl_s
+        )
         limiter = RateLimiter(settings.redis_url)
         pipeline = Pipeline(
             tiers=tiers,
@@ -308,16 +318,21 @@ async def _start(
             stream_window=settings.guard_stream_window_chars,
             stream_overlap=settings.guard_stream_overlap_chars,
             gate=gate,
+            principals=principal_cache,
         )
         monitor, metrics, watch = start_monitoring(settings.redis_url, sessions, audit, cache)
         pipeline.observers.append(watch)
         pipeline.anonymous_observers.append(watch.anonymous)
         pipeline.observers.extend(observers)
+        if isinstance(gate, LiveGate):  # guard failure rates for the stage plan's triggers
+            pipeline.observers.append(gate.observe)
+        # Never the spec itself: no upstream URL, host, port or path reaches a client.
+        model_name = settings.served_model_name or default_served_name(model or backend.name)
+        finetune = FineTuneStore(sessions, audit)
         gateway = Gateway(
             settings=settings,
             backend=backend,
-            # Never the spec itself: no upstream URL, host, port or path reaches a client.
-            model_name=settings.served_model_name or default_served_name(model or backend.name),
+            model_name=model_name,
             tiers=tiers,
             pipeline=pipeline,
             keys=store,
@@ -328,7 +343,11 @@ async def _start(
             monitor=monitor,
             metrics=metrics,
             engine=engine,
+            principals=principals,
+            programme=AccessProgramme(sessions, audit, tiers),
             gate=gate,
+            finetune=finetune,
+            finetuned=FineTunedModels(finetune, settings, model_name),
         )
         gateway.handlers = {row.name: row.handler(gateway) for row in ROUTES}
         return gateway
@@ -341,9 +360,13 @@ async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
     await gateway.audit.aclose()
     await gateway.monitor.aclose()
     gateway.key_cache.close()
+    if gateway.pipeline.principals is not None:
+        gateway.pipeline.principals.close()
     await gateway.limiter.aclose()
     if close_backend:
         await gateway.backend.aclose()
+    if gateway.finetuned is not None:
+        await gateway.finetuned.aclose()
     if gateway.gate is not None:
         await gateway.gate.aclose()
     gateway.engine.dispose()

@@ -23,6 +23,7 @@ class ApiError(Exception):
         code: a machine-readable code (`invalid_api_key`, `model_not_found`...).
         param: the request field at fault, when there is one.
         headers: extra response headers (e.g. `Retry-After`).
+        extra: more fields of the error object (`terms_url`, `terms_version`...).
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -42,8 +44,9 @@ class ApiError(Exception):
         self.code = code
         self.param = param
         self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
 
-    def body(self) -> dict[str, dict[str, str | None]]:
+    def body(self) -> dict[str, dict[str, object]]:
         """The error as OpenAI's JSON object."""
         return {
             "error": {
@@ -51,6 +54,7 @@ class ApiError(Exception):
                 "type": self.type,
                 "param": self.param,
                 "code": self.code,
+                **self.extra,
             }
         }
 

@@ -38,7 +38,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "invalid request (the field path in `param`)"},
     401: {"model": ErrorResponse, "description": "missing or invalid key or admin token"},
     403: {"model": ErrorResponse, "description": "the key's tier does not grant this"},
+    404: {"model": ErrorResponse, "description": "no such model, key or incident"},
+    413: {"model": ErrorResponse, "description": "the body or the text to guard is too large"},
     429: {"model": ErrorResponse, "description": "rate limit or quota exceeded (Retry-After)"},
+    502: {"model": ErrorResponse, "description": "the model backend failed"},
     503: {"model": ErrorResponse, "description": "a safeguard is unavailable (fail closed)"},
 }
 
@@ -58,7 +61,12 @@ def _schema_route(row: RouteRow[Any]) -> APIRoute:
             inspect.Parameter(
                 "body",
                 inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[row.request, Body()],
+                annotation=Annotated[
+                    row.request,
+                    Body(media_type="multipart/form-data")
+                    if row.body_format == "multipart"
+                    else Body(),
+                ],
                 default=default,
             )
         )
@@ -121,7 +129,8 @@ def _finish(schema: dict[str, Any], rows: tuple[RouteRow[Any], ...]) -> None:
     components.setdefault("securitySchemes", {})["bearer"] = {
         "type": "http",
         "scheme": "bearer",
-        "description": "a key (rg-...) or, for admin routes, the admin token",
+        "description": "a key (rg-...); for admin routes a principal token (rgp-...) or the "
+        "bootstrap admin token",
     }
     error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
     for row in rows:
@@ -129,7 +138,7 @@ def _finish(schema: dict[str, Any], rows: tuple[RouteRow[Any], ...]) -> None:
         op["responses"].pop("422", None)
         for status in _ERRORS:  # refusals are JSON even where the answer is not (/metrics)
             op["responses"][str(status)]["content"] = {"application/json": {"schema": error_ref}}
-        op["security"] = [{"bearer": []}]
+        op["security"] = [] if row.requires.kind == "public" else [{"bearer": []}]
         fields = row.request.model_fields if row.request is not None else {}
         if "stream" in fields:
             op["responses"]["200"]["content"]["text/event-stream"] = {

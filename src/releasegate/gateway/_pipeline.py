@@ -1,10 +1,12 @@
 """The one request pipeline that every gateway route goes through.
 
     read body (413) → authenticate (401/503) → is the key's tier open now (403/503)
-    → validate with the row's model (400)
+    → invisible characters stripped or refused, per tier (400) → validate with the row's
+    model (400)
     → the route's own checks (400/404) → authorize: the row's capability, then the tier's
     limits (403) → the row's rate limit and quota (429/503)
-    → input guards (400 content_filter / 503) → execute (backend, admin action...)
+    → input guards (413 guard_input_too_large / 400 content_filter / 503)
+    → execute (backend, admin action...)
     → output guards → settle the token reservation → audit (503 if it cannot be written)
     → observers (misuse monitoring counts flagged requests: 503 if it cannot; metrics)
     → response
@@ -37,19 +39,28 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from releasegate.access._keys import KeyRecord
+from releasegate.access._principals import TOKEN_PREFIX as PRINCIPAL_PREFIX
+from releasegate.access._principals import PrincipalRecord
 from releasegate.access._tiers import TierSpec
 from releasegate.audit._sink import AuditSink
 from releasegate.backends._base import ChatMessage
 from releasegate.gateway._authz import require
 from releasegate.gateway._call import Call, Observer, Principal, Route, Streamed
-from releasegate.gateway._errors import ApiError, bad_request, unauthorized, unavailable
+from releasegate.gateway._errors import (
+    ApiError,
+    bad_request,
+    forbidden,
+    unauthorized,
+    unavailable,
+)
 from releasegate.gateway._gate import Gate
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._protocol import error_event
 from releasegate.gateway._ratelimit import Quota, RateLimiter
-from releasegate.gateway._row import RouteRow
-from releasegate.gateway._validation import empty_body, validation_error
-from releasegate.guards._base import GuardError, GuardVerdict
+from releasegate.gateway._row import Requires, RouteRow
+from releasegate.gateway._validation import empty_body, multipart_fields, validation_error
+from releasegate.gateway._visible import visible_body
+from releasegate.guards._base import GuardError, GuardInputTooLarge, GuardVerdict
 from releasegate.guards._chain import GuardChain
 from releasegate.guards._stream import StreamScanner
 
@@ -73,6 +84,8 @@ class Pipeline:
         max_body_bytes: bodies above this get 413.
         stream_window, stream_overlap: output guarding windows while streaming.
         gate: what is open now (`approvals.open_now`, kept fresh); None: every offered tier.
+        principals: cached principal-token lookups (`PrincipalStore.authenticate`); None:
+            only the admin token opens staff routes.
     """
 
     def __init__(
@@ -88,8 +101,10 @@ class Pipeline:
         stream_window: int = 400,
         stream_overlap: int = 100,
         gate: Gate | None = None,
+        principals: KeyCache[PrincipalRecord] | None = None,
     ) -> None:
         self.tiers = tiers
+        self.principals = principals
         self.gate = gate
         self.guards = guards
         self.keys = keys
@@ -124,7 +139,13 @@ class Pipeline:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def authenticate(self, request: Request, admin: bool) -> Principal:
+    async def authenticate(self, request: Request, requires: Requires) -> Principal:
+        if requires.kind == "public":
+            host = request.client.host if request.client is not None else "unknown"
+            return Principal(
+                id=f"ip:{host}", owner=host, tier=None, quota=ADMIN_QUOTA, guards=None,
+                anonymous=True,
+            )  # fmt: skip
         header = request.headers.get("authorization")
         if not header:
             raise unauthorized(
@@ -134,16 +155,8 @@ class Pipeline:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise unauthorized("malformed Authorization header: expected 'Bearer <key>'")
-        if admin:
-            if self._admin_token is None:
-                raise ApiError(
-                    403, "the admin API is disabled (no admin token set)", type="permission_error"
-                )
-            if not hmac.compare_digest(token.encode(), self._admin_token):
-                raise unauthorized("invalid admin token", code="invalid_admin_token")
-            return Principal(
-                id="admin", owner="admin", tier=None, quota=ADMIN_QUOTA, guards=None, admin=True
-            )
+        if requires.kind == "staff":
+            return await self._staff(token, requires.roles)
         if not token.startswith(KEY_PREFIX) or len(token) > 200:
             raise unauthorized("malformed API key: releasegate keys start with 'rg-'")
         try:
@@ -179,14 +192,65 @@ class Pipeline:
             record=record,
         )
 
+    async def _staff(self, token: str, roles: frozenset[str]) -> Principal:
+        """A principal token holding one of `roles`, or the bootstrap admin token (`admin`)."""
+        if self._admin_token is not None and hmac.compare_digest(token.encode(), self._admin_token):
+            principal = Principal(
+                id="admin", owner="admin", tier=None, quota=ADMIN_QUOTA, guards=None, admin=True,
+                roles=frozenset({"admin"}),
+            )  # fmt: skip
+        elif token.startswith(PRINCIPAL_PREFIX) and self.principals is not None:
+            try:
+                person = await self.principals.get(token)
+            except Exception as exc:
+                log.warning("principal store unreachable: %s", exc)
+                raise unavailable(
+                    "the principal store is unreachable; refusing rather than acting unchecked",
+                    code="store_unavailable",
+                ) from exc
+            if person is None:
+                raise unauthorized(
+                    "invalid principal token (unknown, revoked, or its principal is suspended)",
+                    code="invalid_token",
+                )
+            principal = Principal(
+                id=person.id, owner=person.name, tier=None, quota=ADMIN_QUOTA, guards=None,
+                roles=frozenset(r.value for r in person.roles), person=person,
+            )  # fmt: skip
+        elif self._admin_token is None and self.principals is None:
+            raise ApiError(
+                403, "the admin API is disabled (no admin token set)", type="permission_error"
+            )
+        else:
+            raise unauthorized(
+                "invalid admin credential: send a principal token (rgp-...) or the admin token",
+                code="invalid_admin_token",
+            )
+        if not principal.roles & roles:
+            held = ", ".join(sorted(principal.roles)) or "none"
+            raise forbidden(
+                f"this route needs one of the roles {', '.join(sorted(roles))}; "
+                f"{principal.owner} holds {held}",
+                code="role_required",
+            )
+        return principal
+
     async def _guard_input(self, call: Call, route: Route) -> None:
         principal = call.principal
         assert principal is not None
         messages = route.input_messages(call.parsed)
         if principal.guards is None or not messages or not len(principal.guards):
             return
+        cap = principal.tier.guard_max_chars if principal.tier is not None else None
+        if cap is not None and (size := sum(len(m.content) for m in messages)) > cap:
+            raise _guard_too_large(
+                f"the input guards score at most {cap} characters per request on this tier; "
+                f"this request has {size}"
+            )
         try:
             verdict = await principal.guards.check_input(messages)
+        except GuardInputTooLarge as exc:
+            raise _guard_too_large(f"input guard: {exc}") from exc
         except GuardError as exc:
             raise unavailable(
                 f"input guard unavailable ({exc}); refusing rather than serving unguarded",
@@ -224,7 +288,7 @@ class Pipeline:
 
     async def _audit(self, call: Call) -> None:
         principal = call.principal
-        if principal is None:
+        if principal is None or principal.anonymous:
             return
         payload: dict[str, Any] = {
             "request_id": call.request_id,
@@ -244,9 +308,11 @@ class Pipeline:
         if flagged:
             payload["output_flags"] = flagged
         payload.update(call.audit_extra)
+        if principal.person is not None:
+            payload["principal"] = principal.person.name
         record = await self._audit_sink.append_async(
-            "admin" if principal.admin else "request",
-            principal.id,
+            "admin" if principal.roles else "request",
+            principal.actor,
             payload,
             call.content or None,
         )
@@ -293,15 +359,23 @@ class Pipeline:
         )
         try:
             body = await self.read_body(request) if row.has_body else b""
-            call.principal = await self.authenticate(request, row.requires.role == "admin")
+            call.principal = await self.authenticate(request, row.requires)
+            if row.requires.terms and call.principal.record is not None:
+                _check_terms(call.principal.record)
             if self.gate is not None and call.principal.tier is not None:
                 self.gate.check(call.principal.tier.name)  # a halt or a trigger closes tiers
+            if call.principal.tier is not None and body:
+                # the guards judge, and the model gets, the same visible text (_visible.py)
+                body = visible_body(body, call.principal.tier.invisible_text)
             call.parsed = route.parse(validate(row, request, body), call)
             if row.requires.capability is not None:
                 _require_capability(call.principal, row.requires.capability)
             route.authorize(call.principal, call.parsed)
+            # An anonymous client is metered per address and route (reading a status never
+            # uses up the allowance for filing an application).
+            who = call.principal.id
             call.reservation = await self.limiter.admit(
-                call.principal.id,
+                f"{who}|{row.name}" if call.principal.anonymous else who,
                 row.rate_limit.quota(call.principal),
                 route.reserve_tokens(call.parsed),
             )
@@ -490,6 +564,11 @@ def validate(row: RouteRow[Any], request: Request, body: bytes) -> BaseModel | N
         ApiError: 400 naming the field at fault (OpenAI's error shape).
     """
     if row.has_body:
+        if row.body_format == "multipart":
+            try:
+                return row.validate_form(multipart_fields(request, body))
+            except ValidationError as exc:
+                raise validation_error(exc) from None
         if not body:
             if not row.body_optional:
                 raise empty_body()
@@ -506,11 +585,28 @@ def validate(row: RouteRow[Any], request: Request, body: bytes) -> BaseModel | N
     return None
 
 
+def _check_terms(record: KeyRecord) -> None:
+    """403 `terms_not_accepted` (with where to read and accept them) for a key whose holder has
+    not accepted the current version of its tier's terms."""
+    due = record.terms_due
+    if due is None:
+        return
+    version, url = due
+    raise ApiError(
+        403,
+        f"tier {record.tier!r} has new terms (version {version}, {url}); accept them with "
+        f"POST /v1/access/terms/{record.tier}/accept before this key works again",
+        type="permission_error",
+        code="terms_not_accepted",
+        extra={"terms_url": url, "terms_version": version},
+    )
+
+
 def _require_capability(principal: Principal, capability: str) -> None:
-    if principal.tier is None:  # the admin token carries no tier and so no capability
+    if principal.tier is None:  # staff credentials carry no tier and so no capability
         raise ApiError(
             403,
-            f"the admin token has no {capability} access; use a key of a tier that has it",
+            f"a staff credential has no {capability} access; use a key of a tier that has it",
             type="permission_error",
             code="tier_lacks_capability",
         )
@@ -536,6 +632,10 @@ def _too_large(size: int, cap: int) -> ApiError:
         f"request body of {size} bytes exceeds this gateway's limit of {cap} bytes",
         code="request_too_large",
     )
+
+
+def _guard_too_large(why: str) -> ApiError:
+    return ApiError(413, f"{why}. Send less text", code="guard_input_too_large")
 
 
 def _policy_cut(verdict: GuardVerdict) -> ApiError:

@@ -32,29 +32,51 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 @dataclass(frozen=True, slots=True)
 class Requires:
-    """Who may call a route: the admin token, or a key (optionally one whose tier grants a
-    boolean capability such as `research`).
+    """Who may call a route: a principal holding one of `roles` (or the bootstrap admin token,
+    which counts as `admin`), a key (optionally one whose tier grants a boolean capability such
+    as `research`), or anyone (`public`: no credential, metered per client address).
 
-    Build it with `Requires.admin()` or `Requires.key(capability)`.
+    Build it with `Requires.staff(*roles)`, `Requires.admin()`, `Requires.key(capability)` or
+    `Requires.public()`.
     """
 
-    role: Literal["admin", "key"]
+    kind: Literal["staff", "key", "public"]
     capability: str | None = None
+    roles: frozenset[str] = frozenset()
+    # A key route that works before its holder accepted the tier's current terms (accepting them).
+    terms: bool = True
+
+    @classmethod
+    def staff(cls, *roles: str) -> Requires:
+        """A principal token (`rgp-...`) of a principal holding one of `roles`; the admin token
+        (`RELEASEGATE_ADMIN_TOKEN`, the bootstrap path) counts as the `admin` role."""
+        if not roles:
+            raise ValueError("Requires.staff needs at least one role")
+        return cls("staff", roles=frozenset(roles))
 
     @classmethod
     def admin(cls) -> Requires:
-        """The admin token (`RELEASEGATE_ADMIN_TOKEN`)."""
-        return cls("admin")
+        """The `admin` role only."""
+        return cls.staff("admin")
 
     @classmethod
-    def key(cls, capability: str | None = None) -> Requires:
-        """Any valid key, or one whose tier has `capability` set (a `TierSpec` field)."""
-        return cls("key", capability)
+    def key(cls, capability: str | None = None, *, terms: bool = True) -> Requires:
+        """Any valid key, or one whose tier has `capability` set (a `TierSpec` field).
+        `terms=False`: also before the holder accepted the tier's current terms."""
+        return cls("key", capability, terms=terms)
+
+    @classmethod
+    def public(cls) -> Requires:
+        """No credential (applications, terms): metered per client address, never audited as
+        a request (the changes such a route makes are audited by the library)."""
+        return cls("public")
 
     def describe(self) -> str:
-        """One line for the docs: 'admin token', 'key', 'key with tier capability research'."""
-        if self.role == "admin":
-            return "admin token"
+        """One line for the docs: 'roles admin, reviewer', 'key', 'public'."""
+        if self.kind == "staff":
+            return "role " + " | ".join(sorted(self.roles))
+        if self.kind == "public":
+            return "public (per client address)"
         return f"key, tier capability `{self.capability}`" if self.capability else "key"
 
 
@@ -67,11 +89,19 @@ class RateLimit:
     """
 
     rpm: int | None = None
+    per_minute_tokens: bool = True
 
     @classmethod
     def tier(cls) -> RateLimit:
         """The key's quota, as its tier and its own limits set it."""
         return cls(None)
+
+    @classmethod
+    def training(cls) -> RateLimit:
+        """The key's quota without its tokens-per-minute limit: a fine-tuning job's training
+        tokens are reserved at once and count against the daily quota (and requests against
+        rpm), not against a per-minute rate no training file would fit in."""
+        return cls(None, per_minute_tokens=False)
 
     @classmethod
     def per_minute(cls, rpm: int) -> RateLimit:
@@ -81,12 +111,17 @@ class RateLimit:
     def quota(self, principal: Principal) -> Quota:
         """The quota in force for `principal` on this route."""
         if self.rpm is None:
-            return principal.quota
+            q = principal.quota
+            if self.per_minute_tokens:
+                return q
+            return Quota(rpm=q.rpm, tpm=None, daily_tokens=q.daily_tokens)
         return Quota(rpm=self.rpm, tpm=None, daily_tokens=None)
 
     def describe(self) -> str:
         """One line for the docs."""
-        return "tier quota" if self.rpm is None else f"{self.rpm}/min"
+        if self.rpm is None:
+            return "tier quota" if self.per_minute_tokens else "tier quota (daily tokens, rpm)"
+        return f"{self.rpm}/min"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +143,9 @@ class RouteRow(Generic[Ctx]):
         media_type: the response's media type when it is not JSON.
         body_optional: an empty body stands for `{}` (every field has a default).
         tags: OpenAPI tags (grouping in `/docs`).
+        body_format: "json", or "multipart" for a `multipart/form-data` body (file uploads):
+            its parts, by name, are validated with `request` (a file part as bytes, its file
+            name as `filename`).
     """
 
     method: Method
@@ -122,6 +160,7 @@ class RouteRow(Generic[Ctx]):
     media_type: str = "application/json"
     body_optional: bool = False
     tags: tuple[str, ...] = ()
+    body_format: Literal["json", "multipart"] = "json"
     _adapter: TypeAdapter[BaseModel] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -150,6 +189,11 @@ class RouteRow(Generic[Ctx]):
         """Validate a raw JSON body with the request model (raises pydantic's ValidationError)."""
         assert self._adapter is not None
         return self._adapter.validate_json(body)
+
+    def validate_form(self, fields: dict[str, object]) -> BaseModel:
+        """Validate the parts of a multipart body with the request model."""
+        assert self._adapter is not None
+        return self._adapter.validate_python(fields)
 
     def validate_query(self, params: dict[str, str]) -> BaseModel:
         """Validate query parameters with the request model."""

@@ -26,14 +26,19 @@ from releasegate.backends._fingerprint import ModelFingerprint, model_fingerprin
 from releasegate.errors import InputError, Problem, ReleasegateError
 from releasegate.policy._decision import Decision
 from releasegate.settings import Settings
+from releasegate.stages import current_stage, started_tiers
 
 
 class ServeRefused(ReleasegateError):
     """`serve` must not start; `code` names the reason (pending, unverifiable, wrong_model...)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self, code: str, message: str, *, decision_id: str | None = None, fingerprint: str = ""
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.decision_id = decision_id
+        self.fingerprint = fingerprint  # the new fingerprint, for code "new_fingerprint"
 
 
 @dataclass(frozen=True)
@@ -168,19 +173,33 @@ def plan_serve(
     except DecisionNotFoundError as exc:
         raise ServeRefused("decision_not_found", str(exc)) from exc
     chosen = record.decision()
-    offered = dict(tiers) if tiers is not None else _tiers(record, chosen, policy_path)
     with sessions() as session:
         fired = fired_triggers(session, record.id)
+        staged = current_stage(session, record.id)
+        started = started_tiers(session, record.id) if staged is not None else None
+    if tiers is not None:
+        offered = dict(tiers)
+    elif started and policy_path is None:  # the tiers its staged release was started with
+        offered = started
+    else:
+        offered = _tiers(record, chosen, policy_path)
+    stage = staged.limit(offered) if staged is not None else None
     if dev:
-        openness = open_now(ReleaseState(chosen, record.id, None, fired), offered, now)
+        openness = open_now(ReleaseState(chosen, record.id, None, fired, stage), offered, now)
         notes = ["signatures, expiry and fingerprint not enforced (--dev)"]
         return ServePlan(offered, openness, chosen, record.id, notes=notes)
     _check_signed(record)
     expired = expiry_due(chosen, now)
     if expired is not None:
         raise ServeRefused("expired", f"decision {record.id} has expired: {expired.reason}")
-    fingerprint, notes = _check_model(chosen, model)
-    openness = open_now(ReleaseState(chosen, record.id, record.verification, fired), offered, now)
+    try:
+        fingerprint, notes = _check_model(chosen, model)
+    except ServeRefused as exc:
+        exc.decision_id = record.id
+        raise
+    openness = open_now(
+        ReleaseState(chosen, record.id, record.verification, fired, stage), offered, now
+    )
     if not openness.open_tiers:
         reasons = "\n".join(f"  - tier {n!r}: {r}" for n, r in openness.withheld.items())
         raise ServeRefused(
@@ -219,6 +238,15 @@ def _check_model(decision: Decision, model: str) -> tuple[ModelFingerprint, list
             "cannot check that this is the model assessed; assess it again with this version",
         )
     actual = model_fingerprint(model)
+    if actual.value != expected and model == decision.model.name:
+        # The model the decision names, with other weights: the event the policy's
+        # `model_fingerprint` trigger is for (serve's caller fires it).
+        raise ServeRefused(
+            "new_fingerprint",
+            f"the weights of {model} changed since the decision was made: fingerprint "
+            f"{_short(actual.value)} != {_short(expected)}; it needs reassessing",
+            fingerprint=actual.value,
+        )
     if actual.value != expected:
         raise ServeRefused(
             "wrong_model",

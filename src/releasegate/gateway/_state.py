@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from releasegate.access._applications import AccessProgramme
 from releasegate.access._keys import KeyRecord, KeyStore
+from releasegate.access._principals import PrincipalStore
 from releasegate.access._tiers import TierSpec
 from releasegate.audit._sink import AuditSink
 from releasegate.backends._base import ModelBackend
+from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Route
+from releasegate.gateway._finetuned import FineTunedModels
 from releasegate.gateway._gate import LiveGate, StaticGate
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._pipeline import Pipeline
@@ -43,6 +47,10 @@ class Gateway:
         gate: what is open now (`approvals.open_now`, kept fresh); asked on every request.
         dev: started with `--dev` (every model entry and response marked unreviewed).
         fingerprint: the served model's fingerprint, shown in `/v1/models`.
+        principals: people and service accounts with roles (the admin routes' callers).
+        programme: applications, review, claims, renewals and terms.
+        finetune: training files and fine-tuning jobs (the fine-tuning routes).
+        finetuned: the owners' fine-tuned models (`ft:` names), loaded on first use.
     """
 
     settings: Settings
@@ -58,10 +66,14 @@ class Gateway:
     monitor: Monitor
     metrics: GatewayMetrics
     engine: Engine
+    principals: PrincipalStore
+    programme: AccessProgramme
     handlers: dict[str, Route] = field(default_factory=dict)
     gate: StaticGate | LiveGate | None = None
     dev: bool = False
     fingerprint: str | None = None
+    finetune: FineTuneStore | None = None
+    finetuned: FineTunedModels | None = None
 
 
 __all__ = ["Gateway"]
