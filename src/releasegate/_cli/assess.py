@@ -323,7 +323,7 @@ def run_with_progress(
     until: tuple[ReleasePolicy, int] | None = None,
 ) -> RiskReport:
     """Run `assess` showing its progress on stderr: a Rich bar per task on a terminal, else a
-    plain line at least every few seconds (done / total samples, rate, ETA).
+    plain line at least every 4 s (done / total samples, rate, ETA).
 
     Args:
         options: the assessment.
