@@ -10,7 +10,7 @@ PIP := $(BIN)/pip --disable-pip-version-check -q
 # resolves a multi-GB CUDA build when transformers or peft ask for torch.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo-venv demo test lint format typecheck bench clean
+.PHONY: venv demo-venv demo test lint format typecheck bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,11 @@ demo: $(DEMO_STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# The reliability harness (tests/reliability/, docs/reliability.md); `make test` runs it small.
+# Larger: RELIABILITY_SIZE=large make reliability
+reliability: $(STAMP)
+	$(BIN)/python -m pytest -m reliability tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -97,7 +97,8 @@ class Settings(BaseSettings):
         description=(
             "Bootstrap admin token for the admin API (Authorization: Bearer ...); it counts as "
             "the admin role and names nobody, so for everyday use give each person a principal "
-            "token instead. The gateway refuses to start without one, except with --dev."
+            "token instead. `serve` refuses to start with neither this nor an admin principal, "
+            "except with --dev."
         ),
     )
     principal_token: SecretStr | None = Field(

@@ -10,6 +10,8 @@ prints a key and ready-to-paste client examples.
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -29,18 +31,32 @@ DEMO_MODEL = "bundled:smollm2-guarded"
 DEMO_BASELINE = "bundled:smollm2"
 
 
-def _named_tier() -> TierSpec:
+def _named_tiers() -> dict[str, TierSpec]:
+    """Tiers of named, agreement-bound people (allowed from `hosted` up): the internal red
+    team and the wider group of named users the demo's stage plan opens one after the other."""
     from releasegate.access import TierSpec
 
-    return TierSpec(
-        name="named",
-        description="named, agreement-bound users of a hosted interface (the `hosted` level)",
-        named_users=True,
-        max_tokens=256,
-        rpm=20,
-        tpm=5_000,
-        daily_tokens=50_000,
-    )
+    return {
+        "red_team": TierSpec(
+            name="red_team",
+            description="the internal red team (named people, the staged release's first stage)",
+            named_users=True,
+            max_tokens=512,
+            rpm=60,
+            tpm=20_000,
+            daily_tokens=200_000,
+            flag_threshold=50,
+        ),
+        "named": TierSpec(
+            name="named",
+            description="named, agreement-bound users of a hosted interface (the `hosted` level)",
+            named_users=True,
+            max_tokens=256,
+            rpm=20,
+            tpm=5_000,
+            daily_tokens=50_000,
+        ),
+    }
 
 
 def demo_command(
@@ -62,11 +78,8 @@ def demo_command(
 ) -> None:
     """Assess the bundled guarded model, decide with the default policy, and serve it at the
     level the decision allows."""
-    from releasegate._cli.assess import print_summary as print_report
-    from releasegate._cli.assess import run_with_progress
     from releasegate._cli.decide import print_summary as print_decision
     from releasegate._cli.decide import run_decide
-    from releasegate.assess import QUICK_TAMPER, AssessOptions
     from releasegate.policy import bundled_policy_path
     from releasegate.settings import Settings
 
@@ -75,28 +88,11 @@ def demo_command(
     out.mkdir(parents=True, exist_ok=True)
 
     con.rule(f"[bold]1 · assess[/] {DEMO_MODEL} (baseline {DEMO_BASELINE}, {limit} samples/task)")
-    options = AssessOptions(
-        model=DEMO_MODEL,
-        baseline=DEMO_BASELINE,
-        limit=limit,
-        # Multiple choice scored by logprob is cheap, and precaution reads each accuracy at the
-        # upper bound of its CI: with 4 questions that bound is ~0.7 even for a model at chance,
-        # which would (rightly) keep the API closed. 16 questions bound it near 0.49, and keep the
-        # whole assessment under 3 minutes on 2 cores (docs/benchmarks.md).
-        capability_limit=capability_limit,
-        max_tokens=32,
-        jailbreak_prompts=2,
-        # Three attacks with a fraction of the optimizer steps keep the demo within minutes on
-        # a laptop CPU; `releasegate assess` runs the full sweep by default.
-        tamper=QUICK_TAMPER,
-    )
-    started = time.monotonic()
-    report = run_with_progress(options, settings)
-    assessed_in = time.monotonic() - started
     report_path = out / "report.json"
-    report_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    print_report(report)
-    con.print(f"assessed in {assessed_in:.0f} s (a re-run reuses every finished Inspect log)")
+    started = time.monotonic()
+    _assess_in_child(report_path, limit, capability_limit)
+    took = time.monotonic() - started
+    con.print(f"assessed in {took:.0f} s (a re-run reuses every finished Inspect log)")
 
     con.rule("[bold]2 · decide[/] with the bundled default policy")
     decision_dir = out / "decision"
@@ -110,10 +106,49 @@ def demo_command(
     con.rule("[bold]3 · sign[/] N of M, with demo signers' Ed25519 keys")
     _sign_off(decision, out / "keys")
 
+    con.rule("[bold]4 · stage[/] the staged release (policies/stages/smollm2.yaml)")
+    _stage(decision)
+
     if not serve:
         return
-    con.rule("[bold]4 · share[/] through the structured-access gateway")
+    con.rule("[bold]5 · share[/] through the structured-access gateway")
     _serve(settings, decision, host, port)
+
+
+def _assess_in_child(report_path: Path, limit: int, capability_limit: int) -> None:
+    """`releasegate assess` on the demo's model, in a child process of this interpreter.
+
+    The assessment's memory (torch, two models, the tamper sweep's fine-tuning) goes back to the
+    system when the child exits, so the gateway this process starts next holds only the model it
+    serves, and this process never imports torch before it serves.
+    """
+    args = [
+        "assess",
+        DEMO_MODEL,
+        "--out",
+        str(report_path),
+        "--baseline",
+        DEMO_BASELINE,
+        "--limit",
+        str(limit),
+        # Multiple choice scored by logprob is cheap, and precaution reads each accuracy at the
+        # upper bound of its CI: with 4 questions that bound is ~0.7 even for a model at chance,
+        # which would (rightly) keep the API closed. 16 questions bound it near 0.49.
+        "--capability-limit",
+        str(capability_limit),
+        "--max-tokens",
+        "32",
+        "--jailbreak-prompts",
+        "2",
+        # Two attack strengths (two seeds each) with a fraction of the optimizer steps keep the
+        # demo within minutes on a laptop CPU; `releasegate assess` runs the full sweep by default.
+        "--tamper-sweep",
+        "quick",
+    ]
+    done = subprocess.run([sys.executable, "-m", "releasegate._cli", *args], check=False)
+    if done.returncode != 0:
+        err_console().print(f"[bold red]the assessment failed (exit {done.returncode})[/]")
+        raise typer.Exit(done.returncode)
 
 
 def _demo_signer(store: CliStore, role: str, keys: Path) -> tuple[str, Path]:
@@ -169,6 +204,32 @@ def _sign_off(decision: Decision, keys: Path) -> None:
         rerender(store, decision_id)
     roles = len(decision.signoff.roles)
     con.print(f"decision {decision_id}: [bold]{record.status}[/] ({record.required} of {roles})")
+
+
+def _stage(decision: Decision) -> None:
+    """Start the bundled plan's staged release (once), then show what the next gate needs."""
+    from releasegate._cli._store import cli_store
+    from releasegate._cli.stage import print_status
+    from releasegate.stages import StagedRelease, bundled_plan_path, load_plan
+
+    offered = demo_tiers(decision, quiet=True)
+    decision_id = decision.content_sha256[:16]
+    with cli_store() as store:
+        release = StagedRelease(
+            store.sessions, store.audit, decision_id, offered, trusted_keys=store.trusted_keys
+        )
+        if release.current() is None:
+            plan = load_plan(bundled_plan_path("smollm2"), decision=decision, tiers=offered)
+            moved = release.start(plan, actor=store.actor)
+            store.announce()
+            console().print(
+                f"entered stage [bold]{moved.to_stage}[/] (audit record {moved.audit_seq})"
+            )
+            from releasegate._cli.decision import rerender
+
+            rerender(store, decision_id)
+        print_status(release.status())
+    console().print("see it again with: releasegate stage status")
 
 
 def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None:
@@ -240,15 +301,15 @@ def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None
         raise typer.Exit(2) from exc
 
 
-def demo_tiers(decision: Decision) -> dict[str, TierSpec]:
-    """The default tiers the decision allows (printing which are withheld and why); at `hosted`,
-    a tier of named users instead."""
+def demo_tiers(decision: Decision, *, quiet: bool = False) -> dict[str, TierSpec]:
+    """The default tiers the decision allows (printing which are withheld and why), and the
+    tiers of named users (`red_team`, `named`) that the demo's stage plan opens, whenever the
+    decision allows at least `hosted`."""
     from releasegate.access import DEFAULT_TIERS
     from releasegate.gateway._enforce import check_tiers
 
     con = console()
-    named_tier = _named_tier()
-    tiers = {}
+    tiers: dict[str, TierSpec] = {}
     withheld: dict[str, list[str]] = {}  # reason -> tiers, so one reason prints once
     for name, tier in DEFAULT_TIERS.items():
         violations = check_tiers(decision, {name: tier})
@@ -258,9 +319,11 @@ def demo_tiers(decision: Decision) -> dict[str, TierSpec]:
         else:
             tiers[name] = tier
     for reason, names in withheld.items():
-        con.print(f"[yellow]withheld[/] {', '.join(names)}: {escape(reason)}")
-    if not tiers and not check_tiers(decision, {named_tier.name: named_tier}):
+        if not quiet:
+            con.print(f"[yellow]withheld[/] {', '.join(names)}: {escape(reason)}")
+    named = {n: t for n, t in _named_tiers().items() if not check_tiers(decision, {n: t})}
+    if named and not tiers and not quiet:
         # At `hosted` the gateway may serve only keys held by named, agreement-bound people.
-        con.print(f"serving the [bold]{named_tier.name}[/] tier only (keys for named users)")
-        tiers[named_tier.name] = named_tier
+        con.print(f"serving the {', '.join(named)} tiers only (keys for named users)")
+    tiers.update(named)
     return tiers

@@ -11,6 +11,7 @@ who made it.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -55,6 +56,10 @@ class PrincipalNotFoundError(ReleasegateError):
 
 class PrincipalExistsError(ReleasegateError):
     """A principal of this name exists already (names are unique, case-insensitively)."""
+
+
+class LastAdminError(ReleasegateError):
+    """The change would leave no active admin (only the store's operator could then repair it)."""
 
 
 class BootstrapRefusedError(ReleasegateError):
@@ -161,20 +166,7 @@ class PrincipalStore:
 
     def authenticate(self, plaintext: str) -> PrincipalRecord | None:
         """The active principal holding this token, or None (unknown, revoked, suspended)."""
-        if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
-            return None
-        with self._sessions() as session:
-            token = session.scalars(
-                select(PrincipalTokenRow).where(
-                    PrincipalTokenRow.token_hash == hash_token(plaintext)
-                )
-            ).one_or_none()
-            if token is None or token.revoked_at is not None:
-                return None
-            row = session.get(PrincipalRow, token.principal_id)
-            if row is None or row.suspended_at is not None:
-                return None
-            return to_record(row)
+        return authenticate_token(self._sessions, plaintext)
 
     # -- changing ------------------------------------------------------------------------------
 
@@ -199,7 +191,7 @@ class PrincipalStore:
         """
         with self._sessions() as session, session.begin():
             row = self._new(session, name, parse_roles(roles), kind, email, actor)
-            plaintext = _add_token(session, row.id) if token else None
+            plaintext = _add_token(session, row.id)[0] if token else None
             record(
                 session,
                 self._audit,
@@ -230,14 +222,14 @@ class PrincipalStore:
                         "principals through the admin API (releasegate principals create)"
                     )
             new = self._new(session, name, (Role.ADMIN,), "person", email, actor)
-            plaintext = _add_token(session, new.id)
+            plaintext, token_id = _add_token(session, new.id)
             record(
                 session,
                 self._audit,
                 actor,
                 {"action": "principals.bootstrap", "principal_id": new.id, "name": new.name},
             )
-            return IssuedToken(plaintext, "", to_record(new))
+            return IssuedToken(plaintext, token_id, to_record(new))
 
     def issue_token(self, ref: str, *, actor: str) -> IssuedToken:
         """A new token for a principal (its other tokens stay valid).
@@ -247,14 +239,50 @@ class PrincipalStore:
         """
         with self._sessions() as session, session.begin():
             row = _find(session, ref)
-            plaintext = _add_token(session, row.id)
+            plaintext, token_id = _add_token(session, row.id)
             record(
                 session,
                 self._audit,
                 actor,
-                {"action": "principals.token", "principal_id": row.id, "prefix": plaintext[:10]},
+                {"action": "principals.token", "principal_id": row.id, "token_id": token_id},
             )
-            return IssuedToken(plaintext, "", to_record(row))
+            return IssuedToken(plaintext, token_id, to_record(row))
+
+    def tokens(self, ref: str) -> builtins.list[dict[str, object]]:
+        """A principal's tokens (id, prefix, dates; never the token), oldest first.
+
+        Raises:
+            PrincipalNotFoundError: no such principal.
+        """
+        with self._sessions() as session:
+            row = _find(session, ref)
+            found = session.scalars(
+                select(PrincipalTokenRow)
+                .where(PrincipalTokenRow.principal_id == row.id)
+                .order_by(PrincipalTokenRow.created_at)
+            )
+            return [_token_json(t) for t in found]
+
+    def revoke_token(self, ref: str, token_id: str, *, actor: str) -> dict[str, object]:
+        """Revoke one of a principal's tokens for good (its other tokens stay valid).
+
+        Raises:
+            PrincipalNotFoundError: no such principal, or the token is not theirs.
+        """
+        with self._sessions() as session, session.begin():
+            row = _find(session, ref)
+            token = get_for_update(session, PrincipalTokenRow, token_id)
+            if token is None or token.principal_id != row.id:
+                raise PrincipalNotFoundError(f"{ref}/{token_id}")
+            if token.revoked_at is None:
+                token.revoked_at = utcnow()
+            record(
+                session,
+                self._audit,
+                actor,
+                {"action": "principals.revoke_token", "principal_id": row.id, "token_id": token_id},
+            )
+            return _token_json(token)
 
     def suspend(self, ref: str, reason: str, *, actor: str) -> PrincipalRecord:
         """Suspend a principal: its tokens and every key issued to it are refused.
@@ -268,6 +296,7 @@ class PrincipalStore:
             raise ValueError("reason: a suspension needs a reason")
         with self._sessions() as session, session.begin():
             row = _locked(session, ref)
+            _keep_an_admin(session, row, Role.ADMIN.value not in row.roles)
             row.suspended_at = utcnow()
             row.suspended_by = actor
             row.suspended_reason = reason
@@ -285,6 +314,31 @@ class PrincipalStore:
                     "key_ids": list(keys),
                 },
             )
+            return to_record(row)
+
+    def set_roles(self, ref: str, roles: Iterable[str], *, actor: str) -> PrincipalRecord:
+        """Replace a principal's roles.
+
+        Raises:
+            PrincipalNotFoundError: no such principal.
+            LastAdminError: it would leave no active admin.
+            ValueError: no role, or an unknown one.
+        """
+        parsed = parse_roles(roles)
+        if not parsed:
+            raise ValueError("roles: a principal needs at least one role")
+        with self._sessions() as session, session.begin():
+            row = _locked(session, ref)
+            _keep_an_admin(session, row, Role.ADMIN in parsed)
+            before = list(row.roles)
+            row.roles = [r.value for r in parsed]
+            record(
+                session,
+                self._audit,
+                actor,
+                {"action": "principals.roles", "principal_id": row.id, "before": before,
+                 "after": list(row.roles)},
+            )  # fmt: skip
             return to_record(row)
 
     def unsuspend(self, ref: str, *, actor: str) -> PrincipalRecord:
@@ -338,11 +392,31 @@ class PrincipalStore:
         return row
 
 
-def _add_token(session: Session, principal_id: str) -> str:
+def authenticate_token(
+    session_factory: sessionmaker[Session], plaintext: str
+) -> PrincipalRecord | None:
+    """The active principal holding this token, or None (unknown, revoked, suspended); reads
+    only, so it needs no audit log."""
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
+        return None
+    with session_factory() as session:
+        token = session.scalars(
+            select(PrincipalTokenRow).where(PrincipalTokenRow.token_hash == hash_token(plaintext))
+        ).one_or_none()
+        if token is None or token.revoked_at is not None:
+            return None
+        row = session.get(PrincipalRow, token.principal_id)
+        if row is None or row.suspended_at is not None:
+            return None
+        return to_record(row)
+
+
+def _add_token(session: Session, principal_id: str) -> tuple[str, str]:
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = "tok_" + secrets.token_hex(8)
     session.add(
         PrincipalTokenRow(
-            id="tok_" + secrets.token_hex(8),
+            id=token_id,
             principal_id=principal_id,
             token_hash=hash_token(plaintext),
             prefix=plaintext[:10],
@@ -350,7 +424,27 @@ def _add_token(session: Session, principal_id: str) -> str:
             revoked_at=None,
         )
     )
-    return plaintext
+    return plaintext, token_id
+
+
+def _keep_an_admin(session: Session, row: PrincipalRow, stays_admin: bool) -> None:
+    """Refuse a change that takes the last active admin away (suspension or demotion)."""
+    if stays_admin or row.suspended_at is not None or Role.ADMIN.value not in row.roles:
+        return
+    others = session.scalars(
+        select(PrincipalRow).where(PrincipalRow.suspended_at.is_(None), PrincipalRow.id != row.id)
+    )
+    if not any(Role.ADMIN.value in other.roles for other in others):
+        raise LastAdminError(f"{row.name} is the last active admin; make another admin first")
+
+
+def _token_json(token: PrincipalTokenRow) -> dict[str, object]:
+    return {
+        "id": token.id,
+        "prefix": token.prefix,
+        "created_at": token.created_at.isoformat(),
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
 
 
 def _find(session: Session, ref: str) -> PrincipalRow:
@@ -391,6 +485,7 @@ __all__ = [
     "TOKEN_PREFIX",
     "BootstrapRefusedError",
     "IssuedToken",
+    "LastAdminError",
     "PrincipalExistsError",
     "PrincipalNotFoundError",
     "PrincipalRecord",

@@ -17,6 +17,11 @@ from releasegate.assess._data import (
     file_sha256,
     read_jsonl,
 )
+from releasegate.assess._decidable import (
+    FIRST_ROUND,
+    assess_until_decidable,
+    undecided_indicators,
+)
 from releasegate.assess._job import probe
 from releasegate.assess._options import (
     CAPABILITY_DOMAINS,
@@ -36,6 +41,7 @@ from releasegate.assess._stats import bootstrap_uplift_ci, mean_stderr
 __all__ = [
     "CAPABILITY_DOMAINS",
     "DEFAULT_TAMPER",
+    "FIRST_ROUND",
     "QUICK_TAMPER",
     "SUITES",
     "TAMPER_SWEEPS",
@@ -52,6 +58,7 @@ __all__ = [
     "TaskRun",
     "assess",
     "assess_async",
+    "assess_until_decidable",
     "bootstrap_uplift_ci",
     "bundled_path",
     "file_sha256",
@@ -62,4 +69,5 @@ __all__ = [
     "read_jsonl",
     "read_run",
     "run_key",
+    "undecided_indicators",
 ]

@@ -4,9 +4,16 @@ from importlib import resources
 from pathlib import Path
 
 from releasegate._util.load import load_model
+from releasegate.evidence._intervals import (
+    scaled_samples_to_decide,
+    wilson_interval,
+    wilson_samples_to_decide,
+    worst_case_interval,
+)
 from releasegate.evidence._report import (
     SCHEMA_VERSION,
     BaselineComparison,
+    CiMethod,
     ConfidenceInterval,
     Coverage,
     DatasetRef,
@@ -19,6 +26,7 @@ from releasegate.evidence._report import (
     SafeguardMetrics,
     SamplingRecord,
     TamperAttack,
+    TamperStrength,
 )
 
 
@@ -46,6 +54,7 @@ __all__ = [
     "EXAMPLE_REPORTS",
     "SCHEMA_VERSION",
     "BaselineComparison",
+    "CiMethod",
     "ConfidenceInterval",
     "Coverage",
     "DatasetRef",
@@ -58,6 +67,11 @@ __all__ = [
     "SafeguardMetrics",
     "SamplingRecord",
     "TamperAttack",
+    "TamperStrength",
     "example_report_path",
     "load_report",
+    "scaled_samples_to_decide",
+    "wilson_interval",
+    "wilson_samples_to_decide",
+    "worst_case_interval",
 ]

@@ -59,6 +59,7 @@ class ConfidenceInterval(_Strict):
 
 
 EvidenceKind = Literal["demonstration_proxy", "benchmark", "external"]
+CiMethod = Literal["wilson", "exact-bonferroni", "bootstrap", "normal"]
 
 
 class DatasetRef(_Strict):
@@ -112,6 +113,18 @@ class EvidenceItem(_Strict):
     value: Finite
     stderr: Finite | None = Field(default=None, ge=0)
     ci95: ConfidenceInterval | None = None
+    ci_method: CiMethod | None = Field(
+        default=None,
+        description="how ci95 was computed: 'wilson' (score interval of a rate), "
+        "'exact-bonferroni' (the worst of `ci_comparisons` rates: each rate's Clopper-Pearson "
+        "interval at 1 - 0.05/k, and the worst of their bounds), 'bootstrap' or 'normal'; null "
+        "when not stated (older reports, external evidence)",
+    )
+    ci_comparisons: int | None = Field(
+        default=None,
+        ge=1,
+        description="with 'exact-bonferroni': how many configurations the worst was taken over",
+    )
     n: int = Field(ge=0, description="number of samples scored")
     sample_ids: list[str] | None = Field(
         default=None,
@@ -129,6 +142,11 @@ class EvidenceItem(_Strict):
     log_path: str | None = Field(default=None, description="path of the evaluation log")
     log_sha256: Sha256 | None = None
     baseline: BaselineComparison | None = None
+    noisy: str | None = Field(
+        default=None,
+        description="why this evidence is noisy (e.g. a tamper sweep that is not monotone over "
+        "attack strength); decisions list it in their trace. null when not flagged",
+    )
     evidence_kind: EvidenceKind = Field(
         default="external",
         description="demonstration_proxy: a bundled benign proxy set that demonstrates the method; "
@@ -157,11 +175,22 @@ class TamperAttack(_Strict):
     """One fine-tuning attack of the tamper sweep and what it cost the attacker."""
 
     name: str
+    seed: int | None = Field(default=None, description="its training seed (null in older reports)")
     examples: int = Field(ge=0)
     steps: int = Field(ge=0)
     learning_rate: Finite
     wall_time_s: Finite = Field(ge=0)
     refusal_rate_after: Finite = Field(ge=0, le=1)
+
+
+class TamperStrength(_Strict):
+    """One attack strength of the sweep over its seeds: the refusal rates it left."""
+
+    name: str
+    seeds: list[int]
+    refusal_rates: list[Finite] = Field(description="refusal rate after the attack, per seed")
+    refusal_rate_mean: Finite = Field(ge=0, le=1)
+    refusal_rate_spread: Finite = Field(ge=0, le=1, description="largest minus smallest rate")
 
 
 class SafeguardMetrics(_Strict):
@@ -175,6 +204,14 @@ class SafeguardMetrics(_Strict):
     jailbreak_asr_by_attack: dict[str, Finite] = Field(default_factory=dict)
     tamper_worst_refusal_rate: Finite | None = Field(default=None, ge=0, le=1)
     tamper_attacks: list[TamperAttack] = Field(default_factory=list)
+    tamper_sweep: list[TamperStrength] = Field(
+        default_factory=list, description="each attack strength's mean and spread over seeds"
+    )
+    tamper_monotone: bool | None = Field(
+        default=None,
+        description="whether the mean refusal rate never rises with attack strength (false: "
+        "the sweep is noisy evidence); null when no sweep ran",
+    )
 
 
 class FailedEvaluation(_Strict):
@@ -201,6 +238,19 @@ class SamplingRecord(_Strict):
     capability_limit: int | None = Field(default=None, description="samples per capability task")
     datasets: dict[str, Sha256 | None] = Field(
         default_factory=dict, description="dataset name -> SHA-256 of every dataset sampled"
+    )
+    rounds: list[int] = Field(
+        default_factory=list,
+        description="--until-decidable: the samples per task of each round (the last is `limit`)",
+    )
+    max_samples: int | None = Field(default=None, description="--until-decidable: the cap")
+    policy: str | None = Field(
+        default=None, description="--until-decidable: the policy whose cutoffs decided"
+    )
+    undecided: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="--until-decidable: 'domain/indicator/condition' still straddling a cutoff "
+        "after the last round -> the samples it would need at the observed value (null: none)",
     )
 
 

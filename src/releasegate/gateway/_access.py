@@ -17,6 +17,7 @@ from releasegate.access import (
     ApplicationError,
     DenialCategory,
     InvalidApplicationError,
+    LastAdminError,
     PrincipalExistsError,
     PrincipalNotFoundError,
     PrincipalRecord,
@@ -32,6 +33,7 @@ from releasegate.gateway._access_models import (
     DenyRequest,
     PublishTermsRequest,
     RenewRequest,
+    SetRolesRequest,
     SuspendPrincipalRequest,
 )
 from releasegate.gateway._call import Call, NoInput, Principal, Unary
@@ -75,6 +77,8 @@ class AccessRoute(NoInput):
             raise ApiError(404, str(exc), code="principal_not_found") from exc
         except PrincipalExistsError as exc:
             raise ApiError(409, str(exc), code="principal_exists") from exc
+        except LastAdminError as exc:
+            raise ApiError(409, str(exc), code="last_admin") from exc
         except ValueError as exc:
             raise bad_request(str(exc)) from exc
         call.audit_extra["action"] = call.route
@@ -148,8 +152,34 @@ def principal_token_route(g: Gateway) -> AccessRoute:
     async def run(call: Call) -> Outcome:
         ref = call.path_params["principal_id"]
         issued = await asyncio.to_thread(lambda: g.principals.issue_token(ref, actor=_actor(call)))
-        body = {**issued.principal.to_json(), "token": issued.plaintext}
-        return body, {"principal_id": issued.principal.id}
+        body = {
+            **issued.principal.to_json(),
+            "token": issued.plaintext,
+            "token_id": issued.token_id,
+        }
+        return body, {"principal_id": issued.principal.id, "token_id": issued.token_id}
+
+    return AccessRoute(run)
+
+
+def list_tokens_route(g: Gateway) -> AccessRoute:
+    async def run(call: Call) -> Outcome:
+        ref = call.path_params["principal_id"]
+        found = await asyncio.to_thread(g.principals.tokens, ref)
+        return {"object": "list", "data": found}, {"principal_id": ref}
+
+    return AccessRoute(run)
+
+
+def revoke_token_route(g: Gateway) -> AccessRoute:
+    async def run(call: Call) -> Outcome:
+        ref, token_id = call.path_params["principal_id"], call.path_params["token_id"]
+        done = await asyncio.to_thread(
+            lambda: g.principals.revoke_token(ref, token_id, actor=_actor(call))
+        )
+        if g.pipeline.principals is not None:
+            g.pipeline.principals.invalidate()  # this process at once; others within the TTL
+        return done, {"principal_id": ref, "token_id": token_id}
 
     return AccessRoute(run)
 
@@ -166,6 +196,21 @@ def suspend_principal_route(g: Gateway) -> AccessRoute:
         if g.pipeline.principals is not None:
             g.pipeline.principals.invalidate()
         return done.to_json(), {"principal_id": done.id, "reason": req.reason}
+
+    return AccessRoute(run)
+
+
+def set_roles_route(g: Gateway) -> AccessRoute:
+    async def run(call: Call) -> Outcome:
+        req = call.parsed
+        assert isinstance(req, SetRolesRequest)
+        ref = call.path_params["principal_id"]
+        done = await asyncio.to_thread(
+            lambda: g.principals.set_roles(ref, req.roles, actor=_actor(call))
+        )
+        if g.pipeline.principals is not None:
+            g.pipeline.principals.invalidate()
+        return done.to_json(), {"principal_id": done.id, "roles": req.roles}
 
     return AccessRoute(run)
 
@@ -402,9 +447,12 @@ __all__ = [
     "deny_route",
     "list_applications_route",
     "list_principals_route",
+    "list_tokens_route",
     "principal_token_route",
     "publish_terms_route",
     "renew_route",
+    "revoke_token_route",
+    "set_roles_route",
     "show_application_route",
     "show_terms_route",
     "suspend_principal_route",

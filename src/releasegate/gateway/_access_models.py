@@ -83,11 +83,39 @@ class PrincipalCreated(PrincipalOut):
     """A new principal or token: `token` is shown this once."""
 
     token: str | None
+    token_id: str | None = None
+
+
+class TokenOut(BaseModel):
+    """A principal's token as stored (never the token)."""
+
+    id: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None
+
+
+class TokenList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[TokenOut]
 
 
 class PrincipalList(BaseModel):
     object: Literal["list"] = "list"
     data: list[PrincipalOut]
+
+
+class SetRolesRequest(_Strict):
+    """`POST /admin/principals/{principal_id}/roles`: the principal's roles from now on."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"roles": ["reviewer", "safety_lead"]}]},
+    )
+
+    roles: list[RoleName] = Field(min_length=1, max_length=6)
 
 
 class SuspendPrincipalRequest(_Strict):

@@ -38,7 +38,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "invalid request (the field path in `param`)"},
     401: {"model": ErrorResponse, "description": "missing or invalid key or admin token"},
     403: {"model": ErrorResponse, "description": "the key's tier does not grant this"},
+    404: {"model": ErrorResponse, "description": "no such model or resource (key, incident...)"},
+    409: {"model": ErrorResponse, "description": "conflicts with the current state (exists, gate)"},
+    410: {"model": ErrorResponse, "description": "no longer available (already claimed)"},
+    413: {"model": ErrorResponse, "description": "the body or the text to guard is too large"},
     429: {"model": ErrorResponse, "description": "rate limit or quota exceeded (Retry-After)"},
+    502: {"model": ErrorResponse, "description": "the model backend failed"},
     503: {"model": ErrorResponse, "description": "a safeguard is unavailable (fail closed)"},
 }
 

@@ -19,9 +19,12 @@ from releasegate.gateway._access import (
     deny_route,
     list_applications_route,
     list_principals_route,
+    list_tokens_route,
     principal_token_route,
     publish_terms_route,
     renew_route,
+    revoke_token_route,
+    set_roles_route,
     show_application_route,
     show_terms_route,
     suspend_principal_route,
@@ -47,8 +50,11 @@ from releasegate.gateway._access_models import (
     PrincipalOut,
     PublishTermsRequest,
     RenewRequest,
+    SetRolesRequest,
     SuspendPrincipalRequest,
     TermsOut,
+    TokenList,
+    TokenOut,
 )
 from releasegate.gateway._admin import (
     create_key_route,
@@ -386,6 +392,23 @@ ROUTES: tuple[RouteRow[Gateway], ...] = (
         "POST", "/admin/principals/{principal_id}/tokens", principal_token_route,
         name="principals.token", request=None, response=PrincipalCreated, requires=ADMIN,
         rate_limit=ADMIN_RATE, summary="Issue another token to a principal (shown once)",
+        tags=PRINCIPALS,
+    ),
+    RouteRow(
+        "GET", "/admin/principals/{principal_id}/tokens", list_tokens_route,
+        name="principals.tokens", request=None, response=TokenList, requires=ADMIN,
+        rate_limit=ADMIN_RATE, summary="A principal's tokens (never the tokens themselves)",
+        tags=PRINCIPALS,
+    ),
+    RouteRow(
+        "POST", "/admin/principals/{principal_id}/tokens/{token_id}/revoke", revoke_token_route,
+        name="principals.revoke_token", request=None, response=TokenOut, requires=ADMIN,
+        rate_limit=ADMIN_RATE, summary="Revoke one of a principal's tokens", tags=PRINCIPALS,
+    ),
+    RouteRow(
+        "POST", "/admin/principals/{principal_id}/roles", set_roles_route,
+        name="principals.roles", request=SetRolesRequest, response=PrincipalOut,
+        requires=ADMIN, rate_limit=ADMIN_RATE, summary="Replace a principal's roles",
         tags=PRINCIPALS,
     ),
     RouteRow(
