@@ -8,7 +8,7 @@ PIP := $(BIN)/pip --disable-pip-version-check -q
 # resolves a multi-GB CUDA build when transformers or peft ask for torch.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo test lint format typecheck bench clean
+.PHONY: venv demo test reliability lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# The attacks and failure drills against real processes (docs/security.md); they also run in
+# `make test`, this target runs them alone.
+reliability: $(STAMP)
+	$(BIN)/python -m pytest -m reliability tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -71,13 +71,22 @@ def answering_process(
 
 @contextmanager
 def start_gateway(
-    env: dict[str, str], *, model: str | None = None, timeout_s: float = 60
+    env: dict[str, str],
+    *,
+    model: str | None = None,
+    timeout_s: float = 60,
+    token_delay_s: float = 0.0,
 ) -> Iterator[str]:
-    """Start a gateway process; yields its base URL (`http://127.0.0.1:PORT`); stops it after."""
+    """Start a gateway process; yields its base URL (`http://127.0.0.1:PORT`); stops it after.
+
+    `token_delay_s`: the echo backend's pause between streamed tokens (long-running streams).
+    """
     port = free_port()
     cmd = [sys.executable, "-m", "tests.helpers.gateway_proc", "--port", str(port)]
     if model:
         cmd += ["--model", model]
+    if token_delay_s:
+        cmd += ["--token-delay", str(token_delay_s)]
     full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
     url = f"http://127.0.0.1:{port}"
     with answering_process(cmd, full_env, url, cwd=REPO, timeout_s=timeout_s):
@@ -85,10 +94,8 @@ def start_gateway(
 
 
 def main() -> None:
-    import uvicorn
-
     from releasegate.backends import EchoBackend
-    from releasegate.gateway import create_app
+    from releasegate.gateway import create_app, run_app
     from releasegate.settings import Settings
     from releasegate.vocab import AccessLevel
     from tests.helpers.gateway import decision_at, keyword_tiers
@@ -96,23 +103,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--token-delay", type=float, default=0.0)
     args = parser.parse_args()
+    settings = Settings()
     app = create_app(
-        Settings(),
-        backend=None if args.model else EchoBackend(),
+        settings,
+        backend=None if args.model else EchoBackend(token_delay_s=args.token_delay),
         model=args.model,
         decision=decision_at(AccessLevel.RESEARCH_API),
         tiers=keyword_tiers(),
     )
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
+    run_app(app, settings, port=args.port)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from releasegate._cli._common import console, err_console
+from releasegate._cli._common import console, err_console, safe
 from releasegate.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -67,8 +66,8 @@ def print_summary(report: RiskReport) -> None:
     if judged is not None:
         kappa = f"{judged.kappa:.2f}" if judged.kappa is not None else "undefined"
         con.print(
-            f"refusal judge {escape(judged.judge)}: agreement {judged.agreement:.2f}, Cohen's "
-            f"kappa {kappa} on {judged.n} labelled responses ({escape(judged.labelled_set)})"
+            f"refusal judge {safe(judged.judge)}: agreement {judged.agreement:.2f}, Cohen's "
+            f"kappa {kappa} on {judged.n} labelled responses ({safe(judged.labelled_set)})"
         )
     by_attack = report.safeguards.jailbreak_asr_by_attack
     if by_attack:
@@ -83,11 +82,9 @@ def print_summary(report: RiskReport) -> None:
         )
     for note in report.notes:
         if "malformed" in note:
-            err_console().print(f"[yellow]warning:[/] {escape(note)}")
+            err_console().print(f"[yellow]warning:[/] {safe(note)}")
     for failed in report.coverage.failed:
-        con.print(
-            f"[yellow]missing evidence:[/] {escape(failed.evaluation)}: {escape(failed.reason)}"
-        )
+        con.print(f"[yellow]missing evidence:[/] {safe(failed.evaluation)}: {safe(failed.reason)}")
 
 
 def assess_command(
@@ -259,14 +256,14 @@ def run_with_progress(options: AssessOptions, settings: Settings) -> RiskReport:
 
         def progress(event: str, label: str) -> None:
             if event == "start":
-                ids[label] = bar.add_task(f"{escape(label)} …", total=1)
+                ids[label] = bar.add_task(f"{safe(label)} …", total=1)
                 return
             tid = ids.get(label)
             if tid is None:
                 tid = ids[label] = bar.add_task("", total=1)
             mark = {"done": "[green]done[/]", "reused": "[cyan]reused log[/]"}.get(
-                event, f"[red]{escape(event)}[/]"
+                event, f"[red]{safe(event)}[/]"
             )
-            bar.update(tid, description=f"{escape(label)} {mark}", completed=1)
+            bar.update(tid, description=f"{safe(label)} {mark}", completed=1)
 
         return assess(options, settings, progress)

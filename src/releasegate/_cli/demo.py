@@ -9,15 +9,14 @@ prints a key and ready-to-paste client examples.
 
 from __future__ import annotations
 
-import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from releasegate._cli._common import console, err_console
+from releasegate._cli._common import console, err_console, safe
+from releasegate._util.tokens import generate_token
 
 if TYPE_CHECKING:
     from releasegate._cli._store import CliStore
@@ -188,7 +187,7 @@ def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None
         err_console().print("[bold red]the decision allows no tier to be served[/]")
         raise typer.Exit(1)
     if not settings.admin_token:
-        token = secrets.token_urlsafe(24)
+        token = generate_token()
         settings = settings.model_copy(update={"admin_token": SecretStr(token)})
         con.print(f"admin token (this run only): [bold]{token}[/]")
     with cli_store() as store:
@@ -203,7 +202,7 @@ def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None
                 tiers=offered,
             )
         except ServeRefused as exc:
-            err_console().print(f"[bold red]refusing to serve ({exc.code}):[/] {escape(str(exc))}")
+            err_console().print(f"[bold red]refusing to serve ({exc.code}):[/] {safe(str(exc))}")
             raise typer.Exit(2) from exc
         _print_plan(plan)
         tiers = {n: plan.tiers[n] for n in plan.openness.open_tiers}
@@ -236,7 +235,7 @@ def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None
     try:
         serve(settings, model=DEMO_MODEL, plan=plan, host=host, port=port)
     except (GatewayConfigError, DecisionForbidsServing) as exc:
-        err_console().print(f"[bold red]refusing to serve:[/] {escape(str(exc))}", highlight=False)
+        err_console().print(f"[bold red]refusing to serve:[/] {safe(str(exc))}", highlight=False)
         raise typer.Exit(2) from exc
 
 
@@ -258,7 +257,7 @@ def demo_tiers(decision: Decision) -> dict[str, TierSpec]:
         else:
             tiers[name] = tier
     for reason, names in withheld.items():
-        con.print(f"[yellow]withheld[/] {', '.join(names)}: {escape(reason)}")
+        con.print(f"[yellow]withheld[/] {', '.join(names)}: {safe(reason)}")
     if not tiers and not check_tiers(decision, {named_tier.name: named_tier}):
         # At `hosted` the gateway may serve only keys held by named, agreement-bound people.
         con.print(f"serving the [bold]{named_tier.name}[/] tier only (keys for named users)")

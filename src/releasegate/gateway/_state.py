@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from releasegate.access._keys import KeyRecord, KeyStore
 from releasegate.access._tiers import TierSpec
-from releasegate.audit._sink import AuditSink
+from releasegate.audit import AuditLog, AuditSink, Checkpointer
 from releasegate.backends._base import ModelBackend
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Route
@@ -35,7 +35,8 @@ class Gateway:
         key_cache: cached key lookups (dropped when a key is revoked or suspended).
         limiter: rate limits and quotas.
         budget: research extraction budgets (floats per key per day).
-        audit: where every request's record is appended.
+        audit: where every request's record is appended (the async group-commit writer).
+        audit_log: the audit log's synchronous core behind it (read, verify, checkpoint).
         monitor: misuse monitoring (flag counts, incidents).
         metrics: the Prometheus registry behind `GET /metrics`.
         engine: the store's engine (disposed when the gateway stops).
@@ -43,6 +44,7 @@ class Gateway:
         gate: what is open now (`approvals.open_now`, kept fresh); asked on every request.
         dev: started with `--dev` (every model entry and response marked unreviewed).
         fingerprint: the served model's fingerprint, shown in `/v1/models`.
+        checkpointer: signs audit checkpoints at an interval and when the gateway stops.
     """
 
     settings: Settings
@@ -55,6 +57,7 @@ class Gateway:
     limiter: RateLimiter
     budget: ExtractionBudget
     audit: AuditSink
+    audit_log: AuditLog
     monitor: Monitor
     metrics: GatewayMetrics
     engine: Engine
@@ -62,6 +65,7 @@ class Gateway:
     gate: StaticGate | LiveGate | None = None
     dev: bool = False
     fingerprint: str | None = None
+    checkpointer: Checkpointer | None = None
 
 
 __all__ = ["Gateway"]
