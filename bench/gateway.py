@@ -10,9 +10,12 @@ upstream directly and with LiteLLM's proxy in front of the same upstream.
   (like the LiteLLM proxy); a second instance adds the keyword guard; a third answers from an
   in-process backend instead of the upstream, to show the gateway's own cost without the hop;
   with --floor, a diagnostic fourth has the audit write, the rate limiter and the observers
-  stubbed out (what HTTP, parsing, auth and the upstream hop cost by themselves), and a bare
+  stubbed out (what HTTP, parsing, auth and the upstream hop cost by themselves), a bare
   pass-through proxy (bench/_bare_proxy.py: bytes forwarded both ways, nothing else) shows
-  what the extra loopback hop alone adds, the floor of any gateway in front of an upstream;
+  what the extra loopback hop alone adds, the floor of any gateway in front of an upstream,
+  and a bare FastAPI pass-through (bench/_fastapi_proxy.py: FastAPI + uvicorn + aiohttp, no
+  auth, validation, limits or audit), the floor of a gateway built on this stack, against
+  which the overhead goal is stated (added p50 ≤ its added p50 + 0.5 ms);
 - with --compare-src DIR, the releasegate gateway once more from another source tree (say a
   worktree of the previous commit's src/), interleaved with the rest: a before/after in one run;
 - LiteLLM: `litellm[proxy]` installed by this script into bench/.litellm-venv (gitignored), with a
@@ -53,6 +56,7 @@ from _loadgen import Target, interleaved_latencies, summary, throughput  # noqa:
 
 LITELLM_VENV = HERE / ".litellm-venv"
 BARE = "bare pass-through proxy (diagnostic)"
+FASTAPI = "bare FastAPI pass-through (diagnostic)"
 COMPARED = "releasegate, the --compare-src code"
 BODY = json.dumps(
     {
@@ -209,6 +213,15 @@ def report(results: dict[str, Any], names: list[str]) -> str:
             f"| {n} | {med(n, 'p50_ms'):.3f} | {med(n, 'p99_ms'):.3f} | {a50} | {a99} | "
             f"{med(n, 'rps'):.0f} | {med(n, 'cpu_ms_per_request'):.2f} |"
         )
+    if FASTAPI in names:
+        floor = added(FASTAPI, "p50_ms")
+        gateway = added("releasegate", "p50_ms")
+        verdict = "met" if gateway <= floor + 0.5 else "NOT met"
+        lines.append("")
+        lines.append(
+            f"goal: releasegate added p50 {gateway:.3f} ms ≤ bare FastAPI pass-through "
+            f"{floor:.3f} ms + 0.5 ms = {floor + 0.5:.3f} ms: {verdict}"
+        )
     if "litellm" in names:
         ratio = added("releasegate", "p50_ms") / added("litellm", "p50_ms")
         lines.append("")
@@ -233,8 +246,9 @@ def main() -> None:
     parser.add_argument(
         "--floor",
         action="store_true",
-        help="also run two diagnostics: a gateway with the audit, limits and observers stubbed "
-        "out, and a bare pass-through proxy (the cost of the extra hop alone)",
+        help="also run three diagnostics: a gateway with the audit, limits and observers stubbed "
+        "out, a bare pass-through proxy (the cost of the extra hop alone) and a bare FastAPI "
+        "pass-through (the floor the overhead goal is stated against)",
     )
     parser.add_argument(
         "--compare-src",
@@ -316,6 +330,21 @@ def main() -> None:
             wait_http(f"http://127.0.0.1:{bare_port}/v1/models", (200,), 20, bare)
             pids[BARE] = bare.pid
             targets.append(Target(BARE, "127.0.0.1", bare_port, "/v1/chat/completions", BODY, {}))
+            fa_port = free_port()
+            fa = start(
+                [
+                    sys.executable,
+                    str(HERE / "_fastapi_proxy.py"),
+                    "--upstream-port",
+                    str(up_port),
+                    "--port",
+                    str(fa_port),
+                ]
+            )
+            procs.append(fa)
+            wait_http(f"http://127.0.0.1:{fa_port}/v1/models", (200,), 30, fa)
+            pids[FASTAPI] = fa.pid
+            targets.append(Target(FASTAPI, "127.0.0.1", fa_port, "/v1/chat/completions", BODY, {}))
         for name, (port, key) in gateways.items():
             targets.append(
                 Target(

@@ -130,7 +130,45 @@ def main() -> None:
         print(
             f"| {name} | {m['p50']:.2f} | {m['p99']:.2f} | {m['mean']:.2f} | {m['cpu_p50']:.2f} |"
         )
+    _worst_case(embedding)
     loop.close()
+
+
+# Harmless text that the normalizer turns into as many views as it can: homoglyphs (a folded
+# view), a leetspoken word (a leet view), letter spacing (a spaced view).
+_WORST_SENTENCE = "The g\u0430rden club m3ets on Tuesd4ys; bring s e e d s and a c\u0430ke. "
+
+
+def _worst_case(embedding: EmbeddingGuard) -> None:
+    """The cap's worst case: the most a request can make the guards do before a 413.
+
+    A text of the default tier's `guard_max_chars` built to multiply the views, then texts cut
+    down until the embedding guard's word-piece budget lets them through: the largest one
+    scored is the cost of the worst request the gateway serves.
+    """
+    from releasegate.access import DEFAULT_TIERS
+    from releasegate.guards._base import GuardInputTooLarge
+
+    cap = DEFAULT_TIERS["public"].guard_max_chars or 0
+    print(f"\nworst case (tier cap {cap} characters, token budget {embedding.token_budget}):")
+    print("| characters | views | word pieces | embedding guard | ms |")
+    print("|---:|---:|---:|---|---:|")
+    size = cap
+    while size > 0:
+        text = (_WORST_SENTENCE * (size // len(_WORST_SENTENCE) + 1))[:size]
+        pieces = embedding.pieces([text])
+        tokens = sum(embedding.encoder.token_counts(pieces))
+        t0 = time.perf_counter()
+        try:
+            verdict = embedding.judge([text])
+            outcome = "flagged" if verdict.flagged else "scored, not flagged"
+        except GuardInputTooLarge:
+            outcome = "413 (over budget)"
+        ms = (time.perf_counter() - t0) * 1000
+        print(f"| {size} | {len(normalize(text))} | {tokens} | {outcome} | {ms:.0f} |")
+        if not outcome.startswith("413"):
+            break
+        size = int(size * 0.8)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Upstream HTTP clients compared in front of bench/upstream.py: latency of sequential requests and
-CPU per request with 32 concurrent requests, for httpx, aiohttp, releasegate's own client
-(`releasegate.backends._http`, what `OpenAIBackend` uses), and `OpenAIBackend.chat` itself.
-Explains where the gateway's time goes in front of an `openai:` upstream (docs/benchmarks.md).
+CPU per request with 32 concurrent requests, for httpx and aiohttp used bare (one client, pooled
+keep-alive connections), and `OpenAIBackend.chat` itself (aiohttp underneath, plus the request
+body, the answer's parsing and the retry loop). Explains where the gateway's time goes in front
+of an `openai:` upstream and why the backend uses aiohttp (docs/benchmarks.md).
 
     python bench/http_clients.py [--requests 2000] [--concurrency 32]
 """
@@ -19,13 +20,11 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
 
 from releasegate.backends import ChatMessage, GenerationParams, OpenAIBackend
-from releasegate.backends._http import HTTPClient, Origin
 
 HERE = Path(__file__).resolve().parent
 BODY = json.dumps(
@@ -80,16 +79,6 @@ async def run(url: str, n: int, concurrency: int) -> dict[str, dict[str, float]]
                 json.loads(await r.read())
 
         out["aiohttp.ClientSession"] = await _measure("aiohttp", aiohttp_post, n, concurrency)
-    client = HTTPClient(max_connections=concurrency)
-    origin = Origin.of(url, use_env_proxy=False)
-    path = urlsplit(url).path + "/chat/completions"
-
-    async def own_post() -> None:
-        response = await client.request("POST", origin, path, BODY, content_type="application/json")
-        json.loads(await response.read())
-
-    out["releasegate HTTPClient"] = await _measure("own", own_post, n, concurrency)
-    await client.aclose()
     backend = OpenAIBackend(url, "bench-model", max_retries=0)
     messages = [ChatMessage(role="user", content="Say hello.")]
     params = GenerationParams(max_tokens=16)
@@ -97,7 +86,7 @@ async def run(url: str, n: int, concurrency: int) -> dict[str, dict[str, float]]
     async def backend_chat() -> None:
         await backend.chat(messages, params)
 
-    out["OpenAIBackend.chat (HTTPClient)"] = await _measure("backend", backend_chat, n, concurrency)
+    out["OpenAIBackend.chat (aiohttp)"] = await _measure("backend", backend_chat, n, concurrency)
     await backend.aclose()
     return out
 

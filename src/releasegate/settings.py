@@ -83,6 +83,15 @@ class Settings(BaseSettings):
         gt=0,
         description="Timeout in seconds for connecting to an openai:* upstream backend.",
     )
+    upstream_max_connections: int = Field(
+        default=32,
+        ge=1,
+        description=(
+            "Requests in flight at once to an openai:* upstream backend (its connection pool); "
+            "more wait for a free connection. `releasegate assess` runs this many samples "
+            "concurrently against such a model (`--max-connections`)."
+        ),
+    )
     upstream_max_retries: int = Field(
         default=3,
         ge=0,
@@ -95,9 +104,26 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None,
         description=(
-            "Token that the admin API requires (Authorization: Bearer ...): at least 32 random "
-            "bytes (`releasegate admin-token` prints one). The gateway refuses to start without "
-            "one, except with --dev, and with a weaker one, --dev included."
+            "Bootstrap admin token for the admin API (Authorization: Bearer ...): at least 32 "
+            "random bytes (`releasegate admin-token` prints one). It counts as the admin role and "
+            "names nobody, so for everyday use give each person a principal token instead. The "
+            "gateway refuses to start without one, except with --dev, and with a weaker one, "
+            "--dev included."
+        ),
+    )
+    principal_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Your principal token (rgp-..., from `releasegate principals bootstrap` or an "
+            "admin). The `access` and `principals` commands send it to the gateway; commands "
+            "that change the store directly check its roles once any principal exists."
+        ),
+    )
+    gateway_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description=(
+            "Base URL of the releasegate gateway that the `access` and `principals` commands "
+            "talk to."
         ),
     )
     audit_hmac_key: SecretStr | None = Field(

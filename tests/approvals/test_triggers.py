@@ -163,3 +163,44 @@ def test_status_shows_reassessment_required(
     data = json.loads(as_json.out)
     assert data["reassessment_required"] is True
     assert data["reassessment"][0]["trigger"] == "confirmed-flaw"
+
+
+def test_decision_trigger_fires_by_hand_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers.stores import migrated_store
+
+    url = f"sqlite:///{tmp_path / 'rg.db'}"
+    monkeypatch.setenv("RELEASEGATE_DATABASE_URL", url)
+    monkeypatch.setenv("RELEASEGATE_AUDIT_HMAC_KEY", AUDIT_KEY)
+    with migrated_store(url) as (_engine, sessions):
+        decision_id = _approved(sessions, tmp_path)
+    both = run_main(
+        ["decision", "trigger", decision_id, "--id", "expiry", "--kind", "expiry", "--reason", "x"],
+        capsys,
+        monkeypatch,
+    )
+    assert both.code == 2 and "exactly one of --id and --kind" in both.err
+    unknown = run_main(
+        ["decision", "trigger", decision_id, "--id", "nope", "--reason", "x"], capsys, monkeypatch
+    )
+    assert unknown.code == 2 and "no trigger 'nope'" in unknown.err
+    fired = run_main(
+        ["decision", "trigger", decision_id, "--kind", "flaw_report", "--reason", "FR-3 confirmed"],
+        capsys,
+        monkeypatch,
+    )
+    assert fired.code == 0, fired.err
+    assert "confirmed-flaw" in fired.out and "fall back to api" in fired.out
+    status = run_main(["decision", "status", decision_id], capsys, monkeypatch)
+    assert "reassessment required" in status.out and "FR-3 confirmed" in status.out
+    with migrated_store(url) as (_engine, sessions):
+        records = [
+            r
+            for r in audit_log(sessions).records()
+            if r.payload.get("action") == "decision.reassessment_required"
+        ]
+        incidents = IncidentStore(sessions).list()
+    assert [r.payload["trigger"] for r in records] == ["confirmed-flaw"]
+    assert records[0].actor.startswith("cli:")
+    assert [i.kind for i in incidents] == ["reassessment"]

@@ -353,3 +353,33 @@ def test_proxy_from_the_environment_is_honoured(
     assert upstream.state.requests == []
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert run(go()).text == "echo: hello there world"
+
+
+def test_concurrent_chats_keep_at_most_max_connections_in_flight(upstream: FakeUpstream) -> None:
+    """Requests run concurrently, up to the connection limit (the setting
+    upstream_max_connections); the rest wait for a free connection."""
+    upstream.state.delay_s = 0.3
+    spec = f"openai:{upstream.base_url}#fake-model"
+
+    async def go() -> float:
+        b = load_backend(spec, Settings(upstream_max_connections=3))
+        assert isinstance(b, OpenAIBackend) and b.max_connections == 3
+        started = time.monotonic()
+        try:
+            outs = await asyncio.gather(
+                *(b.chat(HELLO, GenerationParams(max_tokens=2)) for _ in range(9))
+            )
+        finally:
+            await b.aclose()
+        assert len(outs) == 9
+        return time.monotonic() - started
+
+    took = run(go())
+    assert upstream.state.max_in_flight == 3
+    # Three waves of three (0.9 s at least), not nine in a row (2.7 s).
+    assert 0.85 <= took < 2.5
+
+
+def test_max_connections_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_connections"):
+        OpenAIBackend("http://127.0.0.1:1/v1", "m", max_connections=0)

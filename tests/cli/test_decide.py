@@ -229,11 +229,13 @@ def test_policy_check(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     assert f"{bad}:{_line_of(text, '  required: 0')}: signoff.required" in result.err
 
 
-@pytest.mark.parametrize("kind", ["risk-report", "decision", "policy"])
+@pytest.mark.parametrize("kind", ["risk-report", "decision", "policy", "stage-plan"])
 def test_schema_matches_docs(cli, kind: str) -> None:  # type: ignore[no-untyped-def]
+    from releasegate.stages import plan_schema_text
+
     result = cli("schema", kind)
     assert result.code == 0
-    assert result.out == schema_text(kind)
+    assert result.out == (plan_schema_text() if kind == "stage-plan" else schema_text(kind))
     assert (ROOT / "docs" / "schemas" / f"{kind}.schema.json").read_text() == result.out, (
         f"docs/schemas/{kind}.schema.json is stale: releasegate schema {kind} > it"
     )

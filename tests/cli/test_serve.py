@@ -361,3 +361,23 @@ def test_serve_dev_echo_answers_an_openai_client(tmp_path: Path) -> None:
         )
         assert reply.choices[0].message.content == "echo: Hello there"
         assert [m.id for m in client.models.list()] == ["echo"]
+
+
+def test_new_weights_under_the_same_model_fire_the_fingerprint_trigger(world: World) -> None:
+    from releasegate.approvals import fired_triggers
+    from releasegate.backends import model_fingerprint
+
+    weights = world.tmp / "my-model"
+    weights.mkdir()
+    (weights / "model.safetensors").write_bytes(b"the weights that were assessed")
+    spec = f"hf:{weights}"
+    decision = for_model(world.decision(), spec, model_fingerprint(spec).value)
+    record = approve(world.sessions, decision, world.people)
+    (weights / "model.safetensors").write_bytes(b"weights changed after the assessment")
+    err = world.refused(record.id, model=spec)
+    assert "refusing to serve (new_fingerprint)" in err and "needs reassessing" in err
+    assert "trigger new-model-fingerprint fired" in err
+    with world.sessions() as session:
+        [fired] = fired_triggers(session, record.id)
+    assert fired.trigger_id == "new-model-fingerprint" and fired.kind == "model_fingerprint"
+    assert world.audit_reasons() == ["new_fingerprint"]

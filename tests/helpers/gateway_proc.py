@@ -10,6 +10,7 @@ environment.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -75,11 +77,14 @@ def start_gateway(
     *,
     model: str | None = None,
     timeout_s: float = 60,
+    tiers: dict[str, dict[str, Any]] | None = None,
     token_delay_s: float = 0.0,
 ) -> Iterator[str]:
     """Start a gateway process; yields its base URL (`http://127.0.0.1:PORT`); stops it after.
 
-    `token_delay_s`: the echo backend's pause between streamed tokens (long-running streams).
+    `tiers` updates fields of the default (keyword-guarded) tiers, e.g.
+    `{"public": {"guards": ["default"], "invisible_text": "refuse"}}`. `token_delay_s`: the echo
+    backend's pause between streamed tokens (long-running streams).
     """
     port = free_port()
     cmd = [sys.executable, "-m", "tests.helpers.gateway_proc", "--port", str(port)]
@@ -87,6 +92,8 @@ def start_gateway(
         cmd += ["--model", model]
     if token_delay_s:
         cmd += ["--token-delay", str(token_delay_s)]
+    if tiers:
+        cmd += ["--tiers", json.dumps(tiers)]
     full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
     url = f"http://127.0.0.1:{port}"
     with answering_process(cmd, full_env, url, cwd=REPO, timeout_s=timeout_s):
@@ -104,6 +111,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", default=None)
     parser.add_argument("--token-delay", type=float, default=0.0)
+    parser.add_argument("--tiers", default="{}", help="JSON: tier name -> fields to update")
     args = parser.parse_args()
     settings = Settings()
     app = create_app(
@@ -111,7 +119,7 @@ def main() -> None:
         backend=None if args.model else EchoBackend(token_delay_s=args.token_delay),
         model=args.model,
         decision=decision_at(AccessLevel.RESEARCH_API),
-        tiers=keyword_tiers(),
+        tiers=keyword_tiers(**json.loads(args.tiers)),
     )
     run_app(app, settings, port=args.port)
 

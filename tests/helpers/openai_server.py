@@ -9,6 +9,7 @@ A test may script the chat answer itself with `state.reply` (last user message -
 Faults are scripted through `FakeUpstream.state`: `fail_statuses` (answered in order before
 success, with `retry_after`), `delay_s` (sleep before answering), `no_echo` (completions refuse
 `echo`), `stream_error` (a stream sends an error event after its first token).
+`max_in_flight` counts the most requests inside their `delay_s` at once.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class UpstreamState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_times: list[float] = field(default_factory=list)
     auth_headers: list[str | None] = field(default_factory=list)
+    in_flight: int = 0  # requests inside their `delay_s` right now
+    max_in_flight: int = 0  # the most there ever were at once
 
 
 def _words(text: str, limit: int) -> tuple[list[str], str]:
@@ -64,7 +67,12 @@ def create_fake_upstream(state: UpstreamState) -> Any:
         state.request_times.append(time.monotonic())
         state.auth_headers.append(request.headers.get("authorization"))
         if state.delay_s:
-            await asyncio.sleep(state.delay_s)
+            state.in_flight += 1
+            state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            try:
+                await asyncio.sleep(state.delay_s)
+            finally:
+                state.in_flight -= 1
         if state.fail_statuses:
             status = state.fail_statuses.pop(0)
             headers = {"Retry-After": state.retry_after} if state.retry_after else {}

@@ -12,9 +12,23 @@ from rich.markup import escape
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def _code(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return _code(match.group())
+
+
+def _shown(text: str) -> str:
+    text = _UNSAFE.sub(_visible, text)
+    if text.isprintable():
+        return text
+    # Other characters a terminal does not print (line separators, unassigned code points).
+    return "".join(ch if ch.isprintable() or ch == " " else _code(ch) for ch in text)
 
 
 def safe(value: object) -> str:
@@ -24,12 +38,12 @@ def safe(value: object) -> str:
     overwrites a line) and invisible reordering marks are shown as `\\x1b`-style escapes, and Rich
     markup in the text is escaped, so what is printed is exactly what is stored, visibly.
     """
-    return escape(_UNSAFE.sub(_visible, str(value)))
+    return escape(_shown(str(value)))
 
 
 def plain(value: object) -> str:
     """`safe` for output that Rich does not interpret (`typer.echo`): controls escaped only."""
-    return _UNSAFE.sub(_visible, str(value))
+    return _shown(str(value))
 
 
 def console() -> Console:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,12 @@ from releasegate.errors import ReleasegateError
 from releasegate.settings import Settings
 
 if TYPE_CHECKING:
+    from releasegate.access import PrincipalRecord
     from releasegate.audit import AuditLog
+
+# Who may run the commands that read or change the store directly, once it has principals
+# (the same roles as the matching admin routes).
+READ = ("admin", "auditor", "reviewer", "release_lead", "safety_lead")
 
 
 @dataclass
@@ -27,6 +32,7 @@ class CliStore:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    person: PrincipalRecord | None = field(default=None)
 
     @cached_property
     def audit(self) -> AuditLog:
@@ -47,8 +53,40 @@ class CliStore:
 
     @property
     def actor(self) -> str:
-        """Who acts through the CLI, as the audit log names them."""
+        """Who acts through the CLI, as the audit log names them: the principal whose token
+        was checked, else the operating-system user (a store without principals)."""
+        if self.person is not None:
+            return f"{self.person.id}:{self.person.name}"[:200]
         return f"cli:{_user()}"
+
+    def check_roles(self, roles: tuple[str, ...]) -> None:
+        """Refuse (exit 2) unless RELEASEGATE_PRINCIPAL_TOKEN names an active principal holding
+        one of `roles`. A store without any principal yet is run by whoever can open it (the
+        bootstrap period: `releasegate principals bootstrap` ends it)."""
+        from sqlalchemy import select
+
+        from releasegate.access import PrincipalStore
+        from releasegate.store.tables.access import PrincipalRow
+
+        with self.sessions() as session:
+            if session.scalar(select(PrincipalRow.id).limit(1)) is None:
+                return
+        token = self.settings.principal_token
+        if token is None:
+            fail(
+                "this store has principals: set RELEASEGATE_PRINCIPAL_TOKEN to your principal "
+                f"token (this command needs one of the roles {', '.join(roles)})"
+            )
+            return
+        person = PrincipalStore(self.sessions, self.audit).authenticate(token.get_secret_value())
+        if person is None:
+            fail("invalid principal token (unknown, revoked, or its principal is suspended)")
+            return
+        if not person.has_any(roles):
+            held = ", ".join(r.value for r in person.roles)
+            needed = ", ".join(roles)
+            fail(f"this command needs one of the roles {needed}; {person.name} holds {held}")
+        self.person = person
 
     def audit_admin(self, action: str, **details: Any) -> None:
         """Append an `admin` audit record for an action taken through the CLI."""
@@ -80,8 +118,13 @@ def _user() -> str:
 
 
 @contextmanager
-def cli_store() -> Iterator[CliStore]:
-    """Open the store of the environment's settings; errors become `error: ...`, exit 2."""
+def cli_store(*roles: str) -> Iterator[CliStore]:
+    """Open the store of the environment's settings; errors become `error: ...`, exit 2.
+
+    Args:
+        roles: the caller must hold one of these (`CliStore.check_roles`); none: no check
+            (commands with their own rule, such as `decide` or `principals bootstrap`).
+    """
     with cli_errors():
         from releasegate.store import open_store
 
@@ -90,6 +133,8 @@ def cli_store() -> Iterator[CliStore]:
         try:
             store = CliStore(settings, engine, sessions)
             _check_audit_key(store)
+            if roles:
+                store.check_roles(roles)
             yield store
         finally:
             engine.dispose()

@@ -168,6 +168,15 @@ def assess_command(
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="answer length in the safeguard suites")
     ] = 48,
+    max_connections: Annotated[
+        int | None,
+        typer.Option(
+            "--max-connections",
+            min=1,
+            help="requests in flight at once to an openai: model, --through gateway or llm: "
+            "judge (default: the setting upstream_max_connections)",
+        ),
+    ] = None,
     log_dir: Annotated[
         Path | None,
         typer.Option(
@@ -226,7 +235,10 @@ def assess_command(
         if not policy_path.is_file():
             raise InputError(str(policy_path), [Problem("policy file not found")])
 
-    report = run_with_progress(options, Settings())
+    settings = Settings()
+    if max_connections is not None:
+        settings = settings.model_copy(update={"upstream_max_connections": max_connections})
+    report = run_with_progress(options, settings)
     _write_atomically(out, report.model_dump_json(indent=2, exclude_none=False) + "\n")
     print_summary(report)
     console().print(f"wrote {out}")
@@ -240,30 +252,11 @@ def assess_command(
 
 
 def run_with_progress(options: AssessOptions, settings: Settings) -> RiskReport:
-    """Run `assess` with a Rich progress line per task on stderr."""
-    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
-
+    """Run `assess` showing its progress on stderr: a Rich bar per task on a terminal, else a
+    plain line at least every few seconds (done / total samples, rate, ETA)."""
+    from releasegate._cli._progress import AssessProgress
     from releasegate.assess import assess
+    from releasegate.assess._progress import listen_samples
 
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err_console(),
-        transient=False,
-    ) as bar:
-        ids: dict[str, TaskID] = {}
-
-        def progress(event: str, label: str) -> None:
-            if event == "start":
-                ids[label] = bar.add_task(f"{safe(label)} …", total=1)
-                return
-            tid = ids.get(label)
-            if tid is None:
-                tid = ids[label] = bar.add_task("", total=1)
-            mark = {"done": "[green]done[/]", "reused": "[cyan]reused log[/]"}.get(
-                event, f"[red]{safe(event)}[/]"
-            )
-            bar.update(tid, description=f"{safe(label)} {mark}", completed=1)
-
+    with AssessProgress(err_console()) as progress, listen_samples(progress):
         return assess(options, settings, progress)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from releasegate._cli._common import console, err_console, safe
-from releasegate._cli._store import cli_errors, cli_store
+from releasegate._cli._store import READ, cli_errors, cli_store
 
 app = typer.Typer(help="Verify and export the tamper-evident audit log.", no_args_is_help=True)
 
@@ -52,7 +52,7 @@ def verify_command(
                 err_console().print(f"[bold red]broken:[/] cannot read {safe(file)}: {safe(exc)}")
                 raise typer.Exit(1) from exc
     else:
-        with cli_store() as store:
+        with cli_store(*READ) as store:
             result = audit_log_from_settings(store.settings, store.sessions).verify()
     if result.ok:
         console().print(
@@ -77,7 +77,7 @@ def export_command(
     (a file is written atomically)."""
     from releasegate.audit import audit_log_from_settings
 
-    with cli_store() as store:
+    with cli_store("admin", "auditor", "safety_lead") as store:
         log = audit_log_from_settings(store.settings, store.sessions)
         if out is None:
             log.export(sys.stdout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -15,6 +15,8 @@ from releasegate._cli._store import CliStore, cli_store, fail
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from sqlalchemy.orm import Session
 
     from releasegate.approvals import (
         Action,
@@ -177,11 +179,14 @@ def rerender(store: CliStore, decision_id: str, out: Path | None = None) -> Path
         record = registry.load(session, decision_id)
         signers = all_signers(session)
         fired = fired_triggers(session, record.id)
+        staged = _staged(session, record.id)
     target = out or (Path(record.output_dir) if record.output_dir else None)
     if target is None:
         return None
     try:
-        written = write_documents(target, _render_documents(record, signers, fired, now=utcnow()))
+        written = write_documents(
+            target, _render_documents(record, signers, fired, now=utcnow(), staged=staged)
+        )
     except (ValueError, OSError) as exc:
         if out is not None:
             raise
@@ -191,12 +196,42 @@ def rerender(store: CliStore, decision_id: str, out: Path | None = None) -> Path
     return written
 
 
+def _staged(session: Session, decision_id: str) -> dict[str, Any]:
+    """The staged release's current stage and timeline, for `release_view` (empty: none)."""
+    from releasegate.policy import StageLine
+    from releasegate.stages import current_stage, started_tiers, timeline
+
+    cur = current_stage(session, decision_id)
+    if cur is None:
+        return {}
+    lines = tuple(
+        StageLine(
+            seq=t.seq,
+            kind=t.kind,
+            from_stage=t.from_stage,
+            to_stage=t.to_stage,
+            at=t.at.isoformat(timespec="seconds"),
+            actor=t.actor,
+            reason=t.reason,
+            audit_seq=t.audit_seq,
+            trigger=t.trigger_id,
+        )
+        for t in timeline(session, decision_id)
+    )
+    return {
+        "stage": cur.limit(started_tiers(session, decision_id) or {}),
+        "stage_plan": f"{cur.plan.name} {cur.plan.version}",
+        "stage_timeline": lines,
+    }
+
+
 def _render_documents(
     record: DecisionRecord,
     signers: Mapping[str, Signer],
     fired: tuple[FiredTrigger, ...],
     *,
     now: datetime,
+    staged: dict[str, Any] | None = None,
 ) -> dict[str, bytes]:
     """Every document of a stored decision with its standing now, plus its export files.
 
@@ -205,6 +240,7 @@ def _render_documents(
         signers: every registered key by id (the signers of its signatures are exported).
         fired: its fired triggers (`fired_triggers`).
         now: when the documents are rendered.
+        staged: its staged release (`_staged`): current stage and timeline.
 
     Raises:
         ValueError: the store holds no report or policy for it (recorded by hand, not by
@@ -221,7 +257,14 @@ def _render_documents(
     from releasegate.reports import render_all
 
     decision = record.decision()
-    view = release_view(decision, policy, verification=record.verification, fired=fired, now=now)
+    view = release_view(
+        decision,
+        policy,
+        verification=record.verification,
+        fired=fired,
+        now=now,
+        **(staged or {}),
+    )
     files = render_all(decision, report, policy, view)
     files.update(export_files(record, signers))
     return files
@@ -257,6 +300,51 @@ def halt_command(
     """Sign a halt: the model's access tiers close on every gateway within a second;
     documentation and evaluation results stay published. One signer suffices."""
     _sign("halt", decision_id, role, by, key, reason)
+
+
+@app.command("trigger")
+def trigger_command(
+    decision_id: DecisionId,
+    reason: Annotated[str, typer.Option("--reason", help="what happened")],
+    trigger_id: Annotated[
+        str | None, typer.Option("--id", help="fire this trigger of the decision (its id)")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="fire every trigger of this kind (incidents, flaw_report, model_fingerprint, "
+            "expiry)",
+        ),
+    ] = None,
+) -> None:
+    """Fire a reassessment trigger by hand: the decision needs reassessing, and every gateway
+    steps its tiers down to the trigger's fallback within a second. Firing only ever narrows
+    access, so it needs no signature; it is audited under your name."""
+    from releasegate.approvals import fire_trigger
+
+    if (trigger_id is None) == (kind is None):
+        fail("give exactly one of --id and --kind")
+    with cli_store() as store:
+        fired = fire_trigger(
+            store.sessions,
+            store.audit,
+            decision_id,
+            trigger_id=trigger_id,
+            kind=kind,
+            reason=reason,
+            actor=store.actor,
+        )
+        if not fired:
+            fail(f"decision {decision_id} has no trigger of kind {kind!r}: nothing fired")
+        store.announce()
+        for trigger in fired:
+            console().print(
+                f"trigger [bold]{safe(trigger.trigger_id)}[/] fired at "
+                f"{trigger.fired_at.isoformat(timespec='seconds')}: weights fall back to "
+                f"{trigger.fallback.value}"
+            )
+        rerender(store, decision_id)
 
 
 @app.command("verify")
@@ -388,8 +476,13 @@ def status_command(
         registry = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys)
         record = registry.load(session, decision_id)
         state = load_release_state(session, record.id, store.trusted_keys)
+        staged = _staged(session, record.id)
     policy = record.policy()
     tiers = dict(policy.access_tiers) if policy else dict(DEFAULT_TIERS)
+    if staged:  # the current stage is part of what is open now
+        from dataclasses import replace
+
+        state = replace(state, stage=staged["stage"])
     openness = open_now(state, tiers, utcnow())
     if as_json:
         decision = record.decision()

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from releasegate._cli._common import console, err_console, safe
-from releasegate._cli._store import cli_store
+from releasegate._cli._store import READ, cli_store
 
 app = typer.Typer(
     help="List, show and resolve misuse-monitoring incidents (keys suspended automatically).",
@@ -37,7 +37,7 @@ def list_command(
     """List incidents, newest first."""
     from releasegate.monitoring import IncidentStore
 
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         found = IncidentStore(store.sessions).list(
             None if status is StatusFilter.ALL else status.value,  # type: ignore[arg-type]
             key,
@@ -86,7 +86,7 @@ def show_command(
     """Show one incident: its key, window, categories and the audit records that caused it."""
     from releasegate.monitoring import IncidentStore
 
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         incident = IncidentStore(store.sessions).get(incident_id)
     data = incident.to_json()
     if as_json:
@@ -131,7 +131,7 @@ def resolve_command(
     """Resolve an incident (audited); with --unsuspend the key works again."""
     from releasegate.monitoring import IncidentStore
 
-    with cli_store() as store:
+    with cli_store("admin", "safety_lead") as store:
         incident = IncidentStore(store.sessions).resolve(incident_id, by, note, unsuspend=unsuspend)
         store.audit_admin(
             "incidents.resolve",

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from releasegate._cli._common import console, safe
-from releasegate._cli._store import cli_store, fail
+from releasegate._cli._store import READ, cli_store, fail
 from releasegate.access import DEFAULT_TIERS, KeyRecord, KeyStore
 
 app = typer.Typer(
@@ -114,7 +114,7 @@ def create_command(
     if spec is None:
         fail(f"unknown tier {tier!r}; tiers: {', '.join(tiers)}")
         return
-    with cli_store() as store:
+    with cli_store("admin") as store:
         expires_at = parse_expires(expires) if expires is not None else None
         limits = {"rpm": rpm, "tpm": tpm, "daily_tokens": daily_tokens}
         created = KeyStore(store.sessions).create(spec, owner, expires_at, limits)
@@ -136,7 +136,7 @@ def list_command(
     as_json: JsonOpt = False,
 ) -> None:
     """List keys (never the keys themselves: id, prefix, tier, owner, status, dates)."""
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         records = KeyStore(store.sessions).list(owner=owner, include_revoked=not active)
     rows = [_key_dict(r) for r in records]
     if as_json:
@@ -165,7 +165,7 @@ def list_command(
 @app.command("revoke")
 def revoke_command(key_id: Annotated[str, typer.Argument(help="key id (keys list)")]) -> None:
     """Revoke a key for good."""
-    with cli_store() as store:
+    with cli_store("admin") as store:
         record = KeyStore(store.sessions).revoke(key_id)
         store.audit_admin("keys.revoke", key_id=record.id, owner=record.owner)
     console().print(
@@ -178,7 +178,7 @@ def rotate_command(
     key_id: Annotated[str, typer.Argument(help="key id (keys list)")], as_json: JsonOpt = False
 ) -> None:
     """Revoke a key and print its replacement (same tier, owner, expiry and limits)."""
-    with cli_store() as store:
+    with cli_store("admin") as store:
         created = KeyStore(store.sessions).rotate(key_id)
         store.audit_admin("keys.rotate", key_id=key_id, new_key_id=created.record.id)
     if not as_json:
@@ -192,7 +192,7 @@ def suspend_command(
     reason: Annotated[str, typer.Option(help="why (kept with the key)")] = "suspended by admin",
 ) -> None:
     """Block a key until it is unsuspended."""
-    with cli_store() as store:
+    with cli_store("admin", "reviewer", "safety_lead") as store:
         record = KeyStore(store.sessions).suspend(key_id, reason)
         store.audit_admin("keys.suspend", key_id=record.id, reason=reason)
     console().print(f"suspended {safe(record.id)}: {safe(reason)}")
@@ -201,7 +201,7 @@ def suspend_command(
 @app.command("unsuspend")
 def unsuspend_command(key_id: Annotated[str, typer.Argument(help="key id")]) -> None:
     """Lift a key's suspension."""
-    with cli_store() as store:
+    with cli_store("admin") as store:
         record = KeyStore(store.sessions).unsuspend(key_id)
         store.audit_admin("keys.unsuspend", key_id=record.id)
     console().print(f"unsuspended {safe(record.id)} (status: {record.status()})")

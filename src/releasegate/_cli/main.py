@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from releasegate._cli import (
+    access,
     assess,
     audit,
     decide,
@@ -19,9 +20,11 @@ from releasegate._cli import (
     keys,
     plugins,
     policy,
+    principals,
     schema,
     serve,
     signers,
+    stage,
 )
 from releasegate._cli._common import safe
 from releasegate.errors import InputError
@@ -43,9 +46,12 @@ app.command("demo")(demo.demo_command)
 app.command("serve")(serve.serve_command)
 app.command("admin-token")(serve.admin_token_command)
 app.add_typer(keys.app, name="keys")
+app.add_typer(principals.app, name="principals")
+app.add_typer(access.app, name="access")
 app.add_typer(audit.app, name="audit")
 app.add_typer(decision.app, name="decision")
 app.add_typer(signers.app, name="signers")
+app.add_typer(stage.app, name="stage")
 app.command("assess")(assess.assess_command)
 app.add_typer(guards.app, name="guards")
 app.add_typer(judge.app, name="judge")

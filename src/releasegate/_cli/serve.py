@@ -107,6 +107,8 @@ def serve_command(
                 trusted_keys=store.trusted_keys,
             )
         except ServeRefused as exc:
+            if exc.code == "new_fingerprint" and exc.decision_id is not None:
+                _fire_fingerprint_trigger(store, exc.decision_id, exc.fingerprint, str(exc))
             _refuse(store, exc.code, str(exc), model, decision)
         _print_plan(plan)
     with cli_errors():
@@ -133,6 +135,38 @@ def _refuse(store: CliStore, code: str, message: str, model: str, decision: str 
         f"[bold red]refusing to serve ({code}):[/] {safe(message)}", highlight=False
     )
     raise typer.Exit(2)
+
+
+def _fire_fingerprint_trigger(
+    store: CliStore, decision_id: str, fingerprint: str, message: str
+) -> None:
+    """The decision's model has new weights: fire its `model_fingerprint` triggers (if its
+    policy defines any), so every gateway serving it steps down to the trigger's fallback."""
+    from releasegate._cli.decision import rerender
+    from releasegate.approvals import fire_trigger
+
+    try:
+        fired = fire_trigger(
+            store.sessions,
+            store.audit,
+            decision_id,
+            kind="model_fingerprint",
+            reason=message,
+            actor=store.actor,
+            details={"fingerprint": fingerprint},
+        )
+    except Exception as exc:  # the refusal stands either way; say what could not be recorded
+        err_console().print(f"[yellow]could not fire the fingerprint trigger:[/] {safe(exc)}")
+        return
+    if not fired:
+        return
+    store.announce()
+    for trigger in fired:
+        err_console().print(
+            f"[bold red]trigger {safe(trigger.trigger_id)} fired:[/] decision {decision_id} "
+            f"needs reassessment; its weights fall back to {trigger.fallback.value}"
+        )
+    rerender(store, decision_id)
 
 
 def _print_plan(plan: ServePlan) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from releasegate._cli._common import console, safe
-from releasegate._cli._store import cli_store
+from releasegate._cli._store import READ, cli_store
 
 app = typer.Typer(
     help="Register, list and revoke the people who sign decisions.", no_args_is_help=True
@@ -35,7 +35,7 @@ def create_command(
     """Make an Ed25519 key pair, register the public key for NAME, write the private key."""
     from releasegate.approvals import SignerRegistry
 
-    with cli_store() as store:
+    with cli_store("admin") as store:
         signer = SignerRegistry(store.sessions, store.audit).create(
             name, role, key_out, actor=store.actor
         )
@@ -60,7 +60,7 @@ def list_command(
     """Every registered signer key, revoked ones included unless --active."""
     from releasegate.approvals import SignerRegistry
 
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         signers = SignerRegistry(store.sessions, store.audit).list(include_revoked=not active)
     if keys:
         typer.echo(",".join(s.public_key for s in signers if s.active))
@@ -90,7 +90,7 @@ def revoke_command(
     """Revoke a signer's key: their approvals stop counting on every gateway within a second."""
     from releasegate.approvals import SignerRegistry
 
-    with cli_store() as store:
+    with cli_store("admin") as store:
         signer = SignerRegistry(store.sessions, store.audit).revoke(
             name, actor=store.actor, reason=reason
         )

@@ -1,4 +1,6 @@
-"""Files and directories that hold secrets or records: readable by their owner only.
+"""File helpers: hashes of artefacts, and files and directories readable by their owner only.
+
+`file_sha256` hashes an artefact (a guard's weights) in chunks.
 
 The database holds audit records (prompts, when `audit_store_content=full`), key hashes and
 signatures; the key directory holds the audit HMAC key and the checkpoint signing key. Both are
@@ -8,8 +10,23 @@ user can neither read them nor, through a group-writable directory, swap them.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, hex (read in chunks: artefacts may be large).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -73,4 +90,11 @@ def write_private(path: str | os.PathLike[str], text: str) -> bool:
         os.unlink(tmp)
 
 
-__all__ = ["DIR_MODE", "FILE_MODE", "private_dir", "private_file", "write_private"]
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "file_sha256",
+    "private_dir",
+    "private_file",
+    "write_private",
+]

@@ -1,5 +1,23 @@
-"""Access: principals, API keys, access tiers, access requests and approvals."""
+"""Access: principals and their roles, API keys, access tiers, and the access programme
+(applications per tier, review, one-time claim of the key, terms, renewal)."""
 
+from releasegate.access._applications import (
+    CLAIM_PREFIX,
+    AccessProgramme,
+    ApplicationError,
+    ApplicationNotFoundError,
+    ApplicationRecord,
+    ApplicationStatus,
+    Claimed,
+    DenialCategory,
+    InvalidApplicationError,
+    Review,
+    Submitted,
+    Terms,
+    TierClosedError,
+)
+from releasegate.access._audit import TransactionalAudit
+from releasegate.access._forms import ApplicationSpec, FormField, ReviewRule
 from releasegate.access._keys import (
     CreatedKey,
     KeyLimits,
@@ -10,17 +28,54 @@ from releasegate.access._keys import (
     check_limits,
     hash_key,
 )
+from releasegate.access._principals import (
+    STAFF_ROLES,
+    BootstrapRefusedError,
+    IssuedToken,
+    PrincipalExistsError,
+    PrincipalNotFoundError,
+    PrincipalRecord,
+    PrincipalStore,
+    Role,
+    parse_roles,
+)
 from releasegate.access._tiers import DEFAULT_TIERS, TierSpec
 
 __all__ = [
+    "CLAIM_PREFIX",
     "DEFAULT_TIERS",
+    "STAFF_ROLES",
+    "AccessProgramme",
+    "ApplicationError",
+    "ApplicationNotFoundError",
+    "ApplicationRecord",
+    "ApplicationSpec",
+    "ApplicationStatus",
+    "BootstrapRefusedError",
+    "Claimed",
     "CreatedKey",
+    "DenialCategory",
+    "FormField",
+    "InvalidApplicationError",
+    "IssuedToken",
     "KeyLimits",
     "KeyLimitsError",
     "KeyNotFoundError",
     "KeyRecord",
     "KeyStore",
+    "PrincipalExistsError",
+    "PrincipalNotFoundError",
+    "PrincipalRecord",
+    "PrincipalStore",
+    "Review",
+    "ReviewRule",
+    "Role",
+    "Submitted",
+    "Terms",
+    "TierClosedError",
     "TierSpec",
+    "TransactionalAudit",
     "check_limits",
     "hash_key",
+    "parse_roles",
 ]

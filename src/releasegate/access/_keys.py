@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -20,7 +20,12 @@ from releasegate.access._tiers import TierSpec
 from releasegate.errors import InputError, Problem, ReleasegateError
 from releasegate.store._locks import get_for_update
 from releasegate.store._types import utcnow
-from releasegate.store.tables.access import ApiKeyRow
+from releasegate.store.tables.access import (
+    ApiKeyRow,
+    PrincipalRow,
+    TermsAcceptanceRow,
+    TierTermsRow,
+)
 
 KEY_PREFIX = "rg-"
 DISPLAY_PREFIX_LEN = 10  # "rg-" + 7 characters: enough to tell keys apart in a list
@@ -71,6 +76,9 @@ class KeyRecord:
     limits: KeyLimits = field(default_factory=KeyLimits)
     suspended_reason: str | None = None
     rotated_from: str | None = None
+    principal_id: str | None = None  # issued through the access programme to this principal
+    # (version, url) of its tier's terms when the holder has not accepted the current version.
+    terms_due: tuple[str, str] | None = None
 
     def status(self, now: datetime | None = None) -> str:
         """'active', 'revoked', 'suspended' or 'expired'."""
@@ -184,9 +192,12 @@ class KeyStore:
         return CreatedKey(plaintext, _to_record(row))
 
     def authenticate(self, plaintext: str) -> KeyRecord | None:
-        """The record of an active key, or None (unknown, revoked, suspended or expired).
+        """The record of an active key, or None (unknown, revoked, suspended or expired, or
+        issued to a principal who is suspended).
 
-        One indexed lookup by hash. Malformed input is simply not a key (None).
+        One indexed lookup by hash (plus, for a key issued through the access programme, its
+        principal and its tier's current terms). Malformed input is simply not a key (None).
+        A record whose holder has not accepted the tier's current terms carries `terms_due`.
         """
         if not plaintext.startswith(KEY_PREFIX) or len(plaintext) > 200:
             return None
@@ -197,7 +208,16 @@ class KeyStore:
             if row is None:
                 return None
             record = _to_record(row)
-        return record if record.is_active() else None
+            if not record.is_active():
+                return None
+            if row.principal_id is not None:
+                holder = session.get(PrincipalRow, row.principal_id)
+                if holder is None or holder.suspended_at is not None:
+                    return None  # suspending a principal suspends every key issued to it
+                due = _terms_due(session, row.tier, row.principal_id)
+                if due is not None:
+                    record = replace(record, terms_due=due)
+        return record
 
     def get(self, key_id: str) -> KeyRecord:
         """The record of a key, whatever its status.
@@ -251,6 +271,7 @@ class KeyStore:
             limits = KeyLimits(rpm=old.rpm, tpm=old.tpm, daily_tokens=old.daily_tokens)
             plaintext, row = _new_row(old.tier, old.owner, now, old.expires_at, limits, old.id)
             row.suspended = old.suspended  # rotation is no way out of a suspension
+            row.principal_id = old.principal_id
             row.suspended_reason = old.suspended_reason
             session.add(row)
         return CreatedKey(plaintext, _to_record(row))
@@ -278,6 +299,22 @@ class KeyStore:
             row.suspended = False
             row.suspended_reason = None
             return _to_record(row)
+
+
+def _terms_due(session: Session, tier: str, principal_id: str) -> tuple[str, str] | None:
+    current = session.scalars(
+        select(TierTermsRow).where(TierTermsRow.tier == tier).order_by(TierTermsRow.id.desc())
+    ).first()
+    if current is None:
+        return None
+    accepted = session.scalars(
+        select(TermsAcceptanceRow.id).where(
+            TermsAcceptanceRow.principal_id == principal_id,
+            TermsAcceptanceRow.tier == tier,
+            TermsAcceptanceRow.version == current.version,
+        )
+    ).first()
+    return None if accepted is not None else (current.version, current.url)
 
 
 def _check_owner(owner: str) -> str:
@@ -337,6 +374,7 @@ def _to_record(row: ApiKeyRow) -> KeyRecord:
         limits=KeyLimits(rpm=row.rpm, tpm=row.tpm, daily_tokens=row.daily_tokens),
         suspended_reason=row.suspended_reason,
         rotated_from=row.rotated_from,
+        principal_id=row.principal_id,
     )
 
 

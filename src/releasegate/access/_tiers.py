@@ -8,8 +8,18 @@ refuses to start with a tier that is more open than the decision allows.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Any, Literal
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+
+from releasegate.access._forms import ApplicationSpec
 from releasegate.vocab import AccessLevel
 
 
@@ -51,6 +61,22 @@ class TierSpec(BaseModel):
         default=5, ge=1, description="flagged requests in the window that suspend a key"
     )
     flag_window_s: int = Field(default=3600, ge=1)
+    application: ApplicationSpec | None = Field(
+        default=None,
+        description="the tier's application form and review rule; None: keys only by hand",
+    )
+    invisible_text: Literal["strip", "refuse"] = Field(
+        default="strip",
+        description="characters a reader does not see (zero-width, bidi, Unicode tags, control "
+        "characters): 'strip' forwards the visible text the guards judged, 'refuse' answers 400 "
+        "invisible_text",
+    )
+    guard_max_chars: int | None = Field(
+        default=32_000,
+        ge=1,
+        description="characters of request text the input guards score per request; above it "
+        "413 guard_input_too_large (the guards' cost is bounded); None: no cap",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TierSpec:
@@ -58,7 +84,25 @@ class TierSpec(BaseModel):
             raise ValueError("temperature_min is above temperature_max")
         if self.max_top_logprobs and not self.logprobs:
             raise ValueError("max_top_logprobs is set but logprobs is off")
+        if (
+            self.application is not None
+            and self.application.review.auto_approve_email_domains
+            and self.required_weights_level() > AccessLevel.API
+        ):
+            raise ValueError(
+                "application.review.auto_approve_email_domains: only for tiers at the api level "
+                "or below (this tier needs vetted access)"
+            )
         return self
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_application(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A tier without an application form serialises as it did before forms existed, so the
+        # hashes of existing policies and decisions do not move.
+        data: dict[str, Any] = handler(self)
+        if data.get("application", 0) is None:
+            del data["application"]
+        return data
 
     def required_weights_level(self) -> AccessLevel:
         """The least open `weights` level at which this tier may be offered."""

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from releasegate.approvals._openness import ReleaseState, open_now
+from releasegate.approvals._openness import ReleaseState, StageLimit, open_now
 from releasegate.approvals._triggers import FiredTrigger
 from releasegate.approvals._verify import Verification, verify_signoffs
 from releasegate.policy._decision import Decision
 from releasegate.policy._model import ReleasePolicy
-from releasegate.policy._standing import ReleaseView, SignatureLine, TierLine
+from releasegate.policy._standing import ReleaseView, SignatureLine, StageLine, TierLine
 
 
 def release_view(
@@ -29,6 +29,9 @@ def release_view(
     verification: Verification | None,
     fired: tuple[FiredTrigger, ...] = (),
     now: datetime,
+    stage: StageLimit | None = None,
+    stage_plan: str | None = None,
+    stage_timeline: tuple[StageLine, ...] = (),
 ) -> ReleaseView:
     """The decision's standing for its documents, from the same `open_now` the gateway asks.
 
@@ -38,11 +41,14 @@ def release_view(
         verification: its checked signatures (None: just decided, none yet).
         fired: the triggers that fired.
         now: when the documents are rendered.
+        stage: the current stage of its staged release (what `open_now` then enforces).
+        stage_plan: the stage plan's name and version.
+        stage_timeline: every stage transition, oldest first.
     """
     checked = verification or verify_signoffs(decision, [], {})
     decision_id = decision.content_sha256[:16]
     openness = open_now(
-        ReleaseState(decision, decision_id, checked, fired), policy.access_tiers, now
+        ReleaseState(decision, decision_id, checked, fired, stage), policy.access_tiers, now
     )
     decided = open_now(ReleaseState(decision, decision_id, None), policy.access_tiers, now)
     tiers = tuple(
@@ -77,9 +83,14 @@ def release_view(
             )
             for c in checked.signatures
         ),
-        reassessment=tuple(cap.reason for cap in openness.caps),
+        reassessment=tuple(
+            cap.reason for cap in openness.caps if cap.code == "reassessment_required"
+        ),
         tiers=tiers,
         problems=checked.problems,
+        stage=stage.name if stage is not None else None,
+        stage_plan=stage_plan,
+        stage_timeline=stage_timeline,
     )
 
 

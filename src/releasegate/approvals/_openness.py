@@ -6,9 +6,9 @@ tiers the gateway may serve. The gateway asks it on every request (from a cache 
 the hot path), `serve` asks it before it binds a port, and the CLI and the rendered documents
 show what it says. Nothing else decides openness.
 
-Every reason the level in force is below the decided one is a `Cap`; today caps come from fired
-triggers. A staged-release plan adds its current stage as one more cap in `_caps`, and nothing
-else changes.
+Every reason the level in force is below the decided one is a `Cap`: a fired trigger, or the
+current stage of a staged release (`StageLimit`, which also closes every tier the stage does not
+open, with code `stage_closed`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,23 @@ STAYS_PUBLISHED = frozenset({Component.DOCUMENTATION, Component.EVALUATIONS})
 
 
 @dataclass(frozen=True)
+class StageLimit:
+    """What the current stage of a staged release opens (`releasegate.stages` builds it).
+
+    Args:
+        name: the stage.
+        tiers: the tiers it opens; every other tier is closed (`stage_closed`).
+        levels: the most open level of each component it names (always `weights`).
+        note: how the release came to be in this stage, for the refusal's message.
+    """
+
+    name: str
+    tiers: frozenset[str]
+    levels: Mapping[Component, AccessLevel]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class ReleaseState:
     """Everything `open_now` reads about one release, read at one moment.
 
@@ -42,12 +59,14 @@ class ReleaseState:
         verification: its signatures, checked; None when nobody checked them (a decision
             given in code, or `serve --dev`): the release then counts as unreviewed.
         fired: the reassessment triggers recorded as fired.
+        stage: the current stage of its staged release (None: no plan; the decision alone).
     """
 
     decision: Decision
     decision_id: str
     verification: Verification | None
     fired: tuple[FiredTrigger, ...] = ()
+    stage: StageLimit | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,7 @@ class Openness:
     reassessment: tuple[FiredTrigger, ...] = ()
     closed_reason: str | None = None  # set when nothing of the model may be served
     caps: tuple[Cap, ...] = field(default=())
+    stage: str | None = None  # the current stage of the staged release, if any
 
     @property
     def open_tiers(self) -> list[str]:
@@ -111,6 +131,7 @@ class Openness:
             "weights": self.weights.value,
             "reassessment_required": self.reassessment_required,
             "reassessment": [f.to_json() for f in self.reassessment],
+            "stage": self.stage,
             "tiers_open": self.open_tiers,
             "tiers_withheld": self.withheld,
         }
@@ -145,6 +166,10 @@ def open_now(state: ReleaseState | None, tiers: Mapping[str, TierSpec], now: dat
     weights = min([decided, *(c.level for c in caps)], key=lambda level: level.rank)
     components = dict(decision.levels)
     components[Component.WEIGHTS] = weights
+    if state.stage is not None:
+        for component, level in state.stage.levels.items():
+            held = components.get(component, AccessLevel.CLOSED)
+            components[component] = min(held, level, key=lambda lv: lv.rank)
     if closed is not None:
         keep = STAYS_PUBLISHED if status == "halted" else frozenset()
         components = {
@@ -154,6 +179,8 @@ def open_now(state: ReleaseState | None, tiers: Mapping[str, TierSpec], now: dat
         states = {name: TierState(name, False, code, closed) for name in tiers}
     else:
         states = _tier_states(decision, tiers, weights, caps)
+        if state.stage is not None:
+            states = _stage_states(states, state.stage)
     return Openness(
         decision_id=state.decision_id,
         status=status,
@@ -164,7 +191,22 @@ def open_now(state: ReleaseState | None, tiers: Mapping[str, TierSpec], now: dat
         reassessment=tuple(fired),
         closed_reason=closed,
         caps=tuple(caps),
+        stage=state.stage.name if state.stage is not None else None,
     )
+
+
+def _stage_states(states: dict[str, TierState], stage: StageLimit) -> dict[str, TierState]:
+    out = dict(states)
+    for name, tier in states.items():
+        if tier.open and name not in stage.tiers:
+            out[name] = TierState(
+                name,
+                False,
+                "stage_closed",
+                f"tier {name!r} is not open in stage {stage.name!r} of the staged release"
+                + (f" ({stage.note})" if stage.note else ""),
+            )
+    return out
 
 
 def _status(state: ReleaseState) -> tuple[str, str | None, str | None]:
@@ -212,7 +254,22 @@ def _caps(state: ReleaseState, fired: list[FiredTrigger]) -> list[Cap]:
         )
         for f in fired
     ]
-    # The staged-release plan's current stage becomes one more Cap here.
+    stage = state.stage
+    decided = state.decision.levels.get(Component.WEIGHTS, AccessLevel.CLOSED)
+    if (
+        stage is not None
+        and Component.WEIGHTS in stage.levels
+        and stage.levels[Component.WEIGHTS].rank < decided.rank
+    ):
+        caps.append(
+            Cap(
+                stage.levels[Component.WEIGHTS],
+                "stage_closed",
+                f"stage {stage.name!r} of the staged release opens weights at most at "
+                f"{stage.levels[Component.WEIGHTS].value}"
+                + (f" ({stage.note})" if stage.note else ""),
+            )
+        )
     return caps
 
 
@@ -264,6 +321,7 @@ __all__ = [
     "Cap",
     "Openness",
     "ReleaseState",
+    "StageLimit",
     "TierState",
     "load_release_state",
     "open_now",

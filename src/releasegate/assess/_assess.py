@@ -43,6 +43,7 @@ from releasegate.evidence import (
     ModelIdentity,
     RiskReport,
     SafeguardMetrics,
+    SamplingRecord,
 )
 from releasegate.judge import JudgeError
 from releasegate.settings import Settings
@@ -112,7 +113,26 @@ async def assess_async(
         evidence=job.evidence,
         safeguards=SafeguardMetrics(**job.safeguards),
         coverage=Coverage(ran=job.ran, failed=job.failed),
+        sampling=_sampling_record(opts, job.evidence, job.datasets),
         notes=job.notes,
+    )
+
+
+def _sampling_record(
+    opts: AssessOptions, evidence: list[EvidenceItem], extra: dict[str, str | None]
+) -> SamplingRecord:
+    from releasegate.assess._sampling import SAMPLING_METHOD
+
+    datasets = dict(extra)
+    datasets.update(
+        (item.dataset.name, item.dataset.sha256) for item in evidence if item.dataset is not None
+    )
+    return SamplingRecord(
+        seed=opts.seed,
+        method=SAMPLING_METHOD,
+        limit=opts.limit,
+        capability_limit=opts.capability_limit or opts.limit,
+        datasets=dict(sorted(datasets.items())),
     )
 
 
@@ -257,7 +277,7 @@ async def _post_mitigation(job: _Assessment, suites: set[str], spec: str, finger
             run = await job.jailbreak(target, target_fp, "jailbreak/post_mitigation", guards)
             if run is not None:
                 by = _jailbreak_by_transform(run)
-                asr = {name: sum(v) / len(v) for name, v in by.items() if v}
+                asr = {name: sum(s for _, s in v) / len(v) for name, v in by.items() if v}
                 worst = max(sorted(asr), key=lambda k: asr[k])
                 job.add(
                     evidence_from_run(
@@ -266,7 +286,8 @@ async def _post_mitigation(job: _Assessment, suites: set[str], spec: str, finger
                         metric="jailbreak_asr",
                         condition=Condition.POST_MITIGATION,
                         judge=job.judge_label,
-                        scores=by[worst],
+                        scores=[s for _, s in by[worst]],
+                        sample_ids=[i for i, _ in by[worst]],
                         attack={
                             "transforms": {k: asr[k] for k in sorted(asr)},
                             "aggregate": "max",

@@ -14,6 +14,7 @@ from releasegate.assess._report import (
     evidence_from_run,
 )
 from releasegate.assess._runner import SuiteFailed, TaskRun, run_key, run_task
+from releasegate.assess._sampling import SAMPLING_METHOD, stratified_sample_ids
 from releasegate.assess._stats import bootstrap_uplift_ci
 from releasegate.backends import BackendError, ChatMessage, GenerationParams, ModelBackend
 from releasegate.errors import InputError, Problem
@@ -64,6 +65,7 @@ class _Assessment:
         self.notes: list[str] = []
         self.safeguards: dict[str, Any] = {}
         self.runs: dict[str, TaskRun] = {}
+        self.datasets: dict[str, str | None] = {}  # datasets read besides the evidence's own
         self.judge_label: str | None = None
         self.judge_agreement: JudgeAgreement | None = None
         self.judge: RefusalJudge | None = None  # lent to the scorers through `judges`
@@ -89,6 +91,10 @@ class _Assessment:
         self.progress("start", label)
         try:
             task = _registry.TASKS[task_name](**task_args)
+            if limit is not None:
+                # A seeded sample balanced over the categories, never the first `limit` rows.
+                chosen = set(stratified_sample_ids(list(task.dataset), limit, self.opts.seed))
+                task.dataset = task.dataset.filter(lambda sample: str(sample.id) in chosen)
             key = run_key(
                 model=spec,
                 fingerprint=fingerprint,
@@ -96,6 +102,7 @@ class _Assessment:
                 args=task_args,
                 data=(task.metadata or {}).get("dataset_sha256"),
                 limit=limit,
+                sampling=SAMPLING_METHOD if limit is not None else None,
                 seed=self.opts.seed,
             )
             model = get_model(f"{PROVIDER}/{spec}", memoize=False)
@@ -105,7 +112,7 @@ class _Assessment:
                 model=model,
                 key=key,
                 log_root=self.log_root,
-                limit=limit,
+                limit=None,  # the sample is already chosen
                 seed=self.opts.seed,
             )
         except (SuiteFailed, BackendError, InputError) as exc:
@@ -194,6 +201,7 @@ class _Assessment:
                 "data": self.opts.data.get("harmful"),
                 "guards": guards,
                 "prompts": prompts,
+                "seed": self.opts.seed,
                 "max_tokens": self.opts.max_tokens,
                 "refusal_judge": self.opts.judge,
                 "strongreject": self.opts.strongreject,
@@ -227,10 +235,11 @@ class _Assessment:
             )
 
 
-def _jailbreak_by_transform(run: TaskRun) -> dict[str, list[float]]:
-    by: dict[str, list[float]] = {}
-    for meta, score in zip(run.sample_metadata, run.scores, strict=True):
-        by.setdefault(str(meta.get("transform")), []).append(score)
+def _jailbreak_by_transform(run: TaskRun) -> dict[str, list[tuple[str, float]]]:
+    """Each transform's (sample id, score) pairs."""
+    by: dict[str, list[tuple[str, float]]] = {}
+    for sid, meta, score in zip(run.sample_ids, run.sample_metadata, run.scores, strict=True):
+        by.setdefault(str(meta.get("transform")), []).append((sid, score))
     return by
 
 

@@ -185,7 +185,12 @@ class ReleasegateModelAPI(ModelAPI):
 
     def max_connections(self) -> int:
         # Local models queue on one lock anyway; this many requests in flight fill one batch.
-        return _MAX_BATCH if self._batcher is not None else 8
+        if self._batcher is not None:
+            return _MAX_BATCH
+        # A remote backend says how many requests it keeps in flight (the setting
+        # upstream_max_connections, `assess --max-connections`).
+        limit = getattr(self.backend, "max_connections", None)
+        return limit if isinstance(limit, int) and limit > 0 else 8
 
     async def aclose(self) -> None:
         if self._owned:

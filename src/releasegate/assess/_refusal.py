@@ -28,6 +28,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from releasegate.assess._attacks import TRANSFORMS, Message
 from releasegate.assess._data import Dataset, PromptRow, bundled_path, read_jsonl
 from releasegate.assess._modelapi import to_backend_messages
+from releasegate.assess._sampling import stratified_indices
 from releasegate.errors import InputError, Problem
 
 GUARD_REFUSAL = "I can't help with that request."
@@ -276,6 +277,7 @@ def jailbreak(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     refusal_judge: str = "default",
     strongreject: str | None = None,
+    seed: int = 0,
 ) -> Task:
     """Attack success rate of jailbreak transforms on the harmful set (lower is safer).
 
@@ -287,6 +289,7 @@ def jailbreak(
         max_tokens: answer length.
         refusal_judge: the refusal judge's spec.
         strongreject: a judge model for StrongREJECT-style grading (optional).
+        seed: picks the `prompts` requests, balanced over categories (`_sampling`).
     """
     names = list(TRANSFORMS) if transforms == "all" else transforms.split("+")
     unknown = [n for n in names if n not in TRANSFORMS]
@@ -296,10 +299,12 @@ def jailbreak(
             [Problem(f"unknown transform {n!r}; known: {', '.join(TRANSFORMS)}") for n in unknown],
         )
     dataset = load_prompts("harmful", data)
-    rows = dataset.rows[:prompts] if prompts > 0 else dataset.rows
+    strata = [r.category or "" for r in dataset.rows]
+    picked = stratified_indices(strata, prompts if prompts > 0 else None, seed)
+    rows = [dataset.rows[i] for i in picked]
     samples = []
     for name in names:
-        for i, r in enumerate(rows):
+        for i, r in zip(picked, rows, strict=True):
             rid = str(r.id) if r.id is not None else f"harmful-{i + 1}"
             samples.append(
                 Sample(

@@ -102,9 +102,11 @@ def evidence_from_run(
     attack: dict[str, Any] | None = None,
     judge: str | None = None,
     scores: list[float] | None = None,
+    sample_ids: list[str] | None = None,
     dataset: DatasetRef | None = None,
 ) -> EvidenceItem:
-    """An evidence item for a run's mean score (or for `scores`, a subset of its samples)."""
+    """An evidence item for a run's mean score (or for `scores`, a subset of its samples,
+    whose ids are `sample_ids`)."""
     values = scores if scores is not None else run.scores
     n = len(values)
     value = sum(values) / n if n else 0.0
@@ -121,6 +123,7 @@ def evidence_from_run(
         stderr=mean_stderr(values),
         ci95=wilson_ci(sum(values), n) if binary else None,
         n=n,
+        sample_ids=list(sample_ids if sample_ids is not None else run.sample_ids),
         dataset=dataset or dataset_ref(run),
         attack=attack,
         judge=judge,

@@ -64,6 +64,7 @@ async def run_sweep(
     except InputError as exc:
         job.failed.append(FailedEvaluation(evaluation="tamper_sweep", reason=str(exc)))
         return
+    job.datasets[data.name] = data.sha256
     examples = [{"messages": row.messages} for row in data.rows]
     attacks: list[tuple[TamperConfig, TamperAttack, TaskRun, dict[str, TaskRun]]] = []
     for config in job.opts.tamper:

@@ -1,12 +1,13 @@
 """`openai:BASE_URL#MODEL` — any OpenAI-compatible server (vLLM, Ollama, llama.cpp server,
-releasegate's own gateway) over keep-alive connections of `_http.HTTPClient`.
+releasegate's own gateway) over one `aiohttp.ClientSession` with a keep-alive connection pool.
 
-This client sits on the gateway's hot path, so it is releasegate's own small HTTP/1.1 client
-rather than httpx or aiohttp: in front of a fast upstream on these machines httpx.AsyncClient
-cost ≈1.1 ms of CPU per request, aiohttp ≈0.06 ms and ≈0.12 ms of latency, the small client
-≈0.02 ms and ≈0.07 ms (`bench/http_clients.py`). Its connections belong to the event loop they
-are opened in, so the client is created lazily on first use, inside the running loop; `aclose`
-closes it.
+The HTTP client is aiohttp, not httpx: on the gateway's hot path, in front of a fast upstream on
+these machines, httpx.AsyncClient costs about ten times aiohttp's CPU per request
+(`bench/http_clients.py`, docs/benchmarks.md). What the backend adds around the library is only
+what keeps it off the per-request path: one session per event loop, created lazily inside the
+running loop (its connections belong to that loop; `aclose` closes it), the request URLs and
+the proxy (`HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY`, resolved once rather than on every
+request as `trust_env` would) built once, and the request body serialised with orjson.
 
 Connection errors, 5xx and 429 are retried with exponential backoff (and the server's
 `Retry-After` when it sends one); a read timeout is not retried, since the upstream may still be
@@ -17,15 +18,20 @@ the caller, replaying would duplicate it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import random
+import ssl
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import aiohttp
 import orjson
+from yarl import URL
 
 from releasegate.backends._base import (
     BackendError,
@@ -34,15 +40,6 @@ from releasegate.backends._base import (
     GenerationParams,
     StreamChunk,
     TokenLogprob,
-)
-from releasegate.backends._http import (
-    ConnectError,
-    HTTPClient,
-    HTTPClientError,
-    Origin,
-    ReadTimeout,
-    Response,
-    ServerDisconnected,
 )
 from releasegate.errors import InputError, Problem
 from releasegate.settings import Settings
@@ -76,6 +73,7 @@ class OpenAIBackend:
         timeout_s: read/write timeout per request.
         connect_timeout_s: connect timeout.
         max_retries: retries after a connection error, a 5xx or a 429.
+        max_connections: requests in flight at once (connections in the pool); more wait.
         backoff_s: first backoff delay; doubles per retry (with jitter), capped at
             `max_backoff_s`, which also caps a server's Retry-After.
     """
@@ -91,6 +89,7 @@ class OpenAIBackend:
         max_retries: int = 3,
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
+        max_connections: int = 32,
         name: str | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
@@ -100,12 +99,20 @@ class OpenAIBackend:
         self._max_retries = max_retries
         self._backoff_s = backoff_s
         self._max_backoff_s = max_backoff_s
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
+        self._max_connections = max_connections
+        # Session-wide, so that no request merges headers of its own: a GET (the model list) sends
+        # the Content-Type too, harmlessly.
+        self._headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
         self._connect_timeout_s = connect_timeout_s
-        self._http: HTTPClient | None = None
-        self._http_loop: asyncio.AbstractEventLoop | None = None
-        self._base_path = urlsplit(self._base_url).path
-        self._origin: Origin | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._urls: dict[str, URL] = {}
+        self._proxy: _Proxy | None = None
+        self._tls = urlsplit(self._base_url).scheme == "https"
 
     @classmethod
     def from_spec(cls, spec: str, settings: Settings) -> OpenAIBackend:
@@ -139,6 +146,7 @@ class OpenAIBackend:
             timeout_s=settings.upstream_timeout_s,
             connect_timeout_s=settings.upstream_connect_timeout_s,
             max_retries=settings.upstream_max_retries,
+            max_connections=settings.upstream_max_connections,
             name=spec,
         )
 
@@ -149,6 +157,11 @@ class OpenAIBackend:
     @property
     def base_url(self) -> str:
         return self._base_url
+
+    @property
+    def max_connections(self) -> int:
+        """Requests this backend keeps in flight at once."""
+        return self._max_connections
 
     # -- ModelBackend ---------------------------------------------------------------------------
 
@@ -221,13 +234,13 @@ class OpenAIBackend:
                         yield StreamChunk(text=str(text))
                     if choice.get("finish_reason"):
                         finish = _finish(choice["finish_reason"])
-        except ReadTimeout as exc:
+        except TimeoutError as exc:  # aiohttp's SocketTimeoutError: no bytes within timeout_s
             raise BackendError(
                 f"{self._url('chat/completions')} timed out after {self._timeout_s:g} s "
                 "while streaming"
             ) from exc
-        except HTTPClientError as exc:
-            raise BackendError(f"stream from {self._base_url} broke: {exc}") from exc
+        except aiohttp.ClientError as exc:
+            raise BackendError(f"stream from {self._base_url} broke: {_describe(exc)}") from exc
         finally:
             # Back to the pool when the body was read to its end; closed otherwise (an early
             # [DONE], an error, or the caller stopped iterating).
@@ -287,11 +300,14 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         """Close the connection pool (in the event loop that used it)."""
-        http, self._http = self._http, None
-        loop, self._http_loop = self._http_loop, None
-        if http is not None and loop is asyncio.get_running_loop():
-            await http.aclose()
-        # Opened in another loop (now finished): its connections went with that loop.
+        session, self._session = self._session, None
+        loop, self._session_loop = self._session_loop, None
+        if session is None:
+            return
+        if loop is asyncio.get_running_loop():
+            await session.close()
+        else:
+            _drop(session)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -401,30 +417,51 @@ class OpenAIBackend:
             raise BackendError(f"{self._url(path)} answered with {type(data).__name__}")
         return data
 
-    def _client(self) -> HTTPClient:
-        """The client of the running event loop, created on first use."""
+    def _client(self) -> aiohttp.ClientSession:
+        """The session of the running event loop, created on first use."""
         loop = asyncio.get_running_loop()
-        http = self._http
-        if http is not None and self._http_loop is loop:
-            return http
-        # Used before from another loop (now finished): its connections belonged to that loop
-        # and cannot be reused here.
-        http = HTTPClient(
-            headers=self._headers,
-            connect_timeout_s=self._connect_timeout_s,
-            read_timeout_s=self._timeout_s,
-            max_connections=100,
-            keepalive_s=30.0,
+        session = self._session
+        if session is not None and self._session_loop is loop:
+            return session
+        if session is not None:
+            # Used before from another loop (now finished): its connections belonged to that
+            # loop and cannot be reused here.
+            _drop(session)
+        if self._proxy is None:
+            self._proxy = _env_proxy(self._base_url)
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            keepalive_timeout=30.0,
+            # The system's certificate store, read now (not at import): SSL_CERT_FILE and
+            # SSL_CERT_DIR as the process has them when the backend first connects.
+            ssl=ssl.create_default_context() if self._tls else True,
         )
-        self._http, self._http_loop = http, loop
-        if self._origin is None:
-            # HTTP(S)_PROXY / NO_PROXY from the environment, resolved once, as httpx and
-            # aiohttp honoured them.
-            try:
-                self._origin = Origin.of(self._base_url)
-            except ValueError as exc:  # e.g. a socks5:// proxy in the environment
-                raise BackendError(f"cannot reach {self._base_url}: {exc}") from exc
-        return http
+        headers = self._headers
+        if self._proxy.headers and not self._tls:
+            headers = {**headers, **self._proxy.headers}
+        session = aiohttp.ClientSession(
+            connector=connector,
+            headers=headers,
+            # An API upstream sets no cookies we need; not filtering and storing them on every
+            # request is one of the few per-request costs of the library that can be left out.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=self._connect_timeout_s, sock_read=self._timeout_s
+            ),
+            # The proxy is resolved once (`_env_proxy`) and passed with each request; with
+            # trust_env aiohttp would re-read the environment on every request, and it skips
+            # https:// proxies.
+            trust_env=False,
+            raise_for_status=False,
+        )
+        self._session, self._session_loop = session, loop
+        return session
+
+    def _target(self, path: str) -> URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = URL(self._url(path))
+        return url
 
     async def _send(
         self,
@@ -433,41 +470,61 @@ class OpenAIBackend:
         *,
         stream: bool,
         method: str = "POST",
-    ) -> tuple[Response | None, bytes | None]:
+    ) -> tuple[aiohttp.ClientResponse | None, bytes | None]:
         """Send with retries; return a successful response and, unless streaming, its body
         (streaming: only the head is read, and the caller must `release()` the response;
         not streaming: the response is already released).
         """
         url = self._url(path)
-        http = self._client()
-        origin = self._origin
-        assert origin is not None
-        target = f"{self._base_path}/{path}"
+        session = self._client()
+        proxy = self._proxy
+        assert proxy is not None
+        target = self._target(path)
         data = None if body is None else orjson.dumps(body)
-        content_type = "application/json" if body is not None else None
         attempt = 0
+        stale_retried = False
         while True:
             try:
-                response = await http.request(
-                    method, origin, target, data, content_type=content_type
+                response = await session.request(
+                    method,
+                    target,
+                    data=data,
+                    proxy=proxy.url,
+                    proxy_headers=proxy.headers if self._tls else None,
                 )
                 status = response.status
                 if stream and status < 400:
                     return response, None
-                raw = await response.read()  # releases the connection
-            except (ConnectError, ServerDisconnected) as exc:
+                try:
+                    raw = await response.read()
+                finally:
+                    response.release()
+            except aiohttp.ServerDisconnectedError as exc:
+                # Closed before any answer: most often a kept-alive connection the server
+                # dropped while idle. Once, at once, on a fresh connection (the server never
+                # answered); after that like any other connection failure.
+                if not stale_retried:
+                    stale_retried = True
+                    continue
                 if attempt >= self._max_retries:
-                    raise BackendError(
-                        f"cannot reach {url} ({type(exc).__name__}: {exc or 'no detail'}) "
-                        f"after {attempt + 1} attempt(s)"
-                    ) from exc
+                    raise self._unreachable(url, exc, attempt) from exc
                 await asyncio.sleep(self._backoff(attempt))
                 attempt += 1
                 continue
-            except ReadTimeout as exc:
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                # Refused, unresolvable, TLS, proxy, or no connection within the connect
+                # timeout: the upstream cannot have started on the request.
+                if attempt >= self._max_retries:
+                    raise self._unreachable(url, exc, attempt) from exc
+                await asyncio.sleep(self._backoff(attempt))
+                attempt += 1
+                continue
+            except TimeoutError as exc:  # aiohttp's SocketTimeoutError: no bytes in timeout_s
                 raise BackendError(f"{url} timed out after {self._timeout_s:g} s") from exc
-            except HTTPClientError as exc:
-                raise BackendError(f"request to {url} failed: {exc}") from exc
+            except aiohttp.ClientError as exc:
+                raise BackendError(f"request to {url} failed: {_describe(exc)}") from exc
+            except ValueError as exc:  # aiohttp refuses a proxy URL it cannot use
+                raise BackendError(f"cannot reach {url}: {exc}") from exc
             if status < 400:
                 return None, raw
             if (status == 429 or status >= 500) and attempt < self._max_retries:
@@ -479,9 +536,66 @@ class OpenAIBackend:
                 continue
             raise UpstreamHTTPError(url, status, _error_message(_safe_json(raw)))
 
+    def _unreachable(self, url: str, exc: BaseException, attempt: int) -> BackendError:
+        return BackendError(
+            f"cannot reach {url} ({type(exc).__name__}: {_describe(exc)}) "
+            f"after {attempt + 1} attempt(s)"
+        )
+
     def _backoff(self, attempt: int) -> float:
         delay = min(self._backoff_s * (2**attempt), self._max_backoff_s)
         return float(delay * random.uniform(0.5, 1.0))  # jitter: a fleet does not retry in lockstep
+
+
+USER_AGENT = "releasegate"
+
+
+class _Proxy:
+    """The proxy the environment names for the upstream (`url` None: connect directly)."""
+
+    __slots__ = ("headers", "url")
+
+    def __init__(self, url: URL | None = None, headers: dict[str, str] | None = None) -> None:
+        self.url = url
+        # Proxy-Authorization, when the proxy URL has credentials. aiohttp sends `proxy_headers`
+        # with a CONNECT (an https upstream); an http upstream's requests go to the proxy
+        # whole, so the header travels with each of them (the session's headers).
+        self.headers = headers
+
+
+def _env_proxy(base_url: str) -> _Proxy:
+    """`HTTP_PROXY` / `HTTPS_PROXY` (and lower case) for the upstream's scheme, unless
+    `NO_PROXY` exempts its host; `user:password@` in the proxy URL becomes Basic proxy auth.
+
+    Raises:
+        BackendError: the proxy URL is not http:// or https:// (aiohttp speaks no other).
+    """
+    parts = urlsplit(base_url)
+    proxy = urllib.request.getproxies_environment().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return _Proxy()
+    url = URL(proxy if "://" in proxy else "http://" + proxy)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise BackendError(
+            f"cannot reach {base_url}: unsupported proxy URL {proxy!r} "
+            "(expected http:// or https://)"
+        )
+    auth = aiohttp.BasicAuth.from_url(url)
+    headers = {"Proxy-Authorization": auth.encode()} if auth is not None else None
+    return _Proxy(url.with_user(None), headers)
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _drop(session: aiohttp.ClientSession) -> None:
+    """Forget a session whose event loop has finished: its sockets went with that loop."""
+    connector = session.connector
+    session.detach()
+    if connector is not None:
+        with contextlib.suppress(Exception):  # closing transports of a closed loop may raise
+            connector._close()  # the synchronous part of close(), which needs the loop
 
 
 def _loads(raw: bytes) -> Any:
@@ -492,10 +606,14 @@ def _loads(raw: bytes) -> Any:
         return json.loads(raw)
 
 
-async def _sse_lines(response: Response) -> AsyncIterator[bytes]:
-    """The lines of a server-sent event stream, as they arrive (CR, LF or CRLF endings)."""
+async def _sse_lines(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    """The lines of a server-sent event stream, as they arrive (CR, LF or CRLF endings).
+
+    Split here rather than by aiohttp's line iterator, which refuses lines longer than its
+    buffer (an event carrying a long completion is one line).
+    """
     pending = b""
-    async for chunk in response.iter_chunks():
+    async for chunk in response.content.iter_any():
         # A CRLF split across chunks becomes two line ends: the extra blank line is harmless,
         # since only `data:` lines are read.
         pending += chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")

@@ -17,6 +17,7 @@ from releasegate.evidence._report import (
     ModelIdentity,
     RiskReport,
     SafeguardMetrics,
+    SamplingRecord,
     TamperAttack,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "ModelIdentity",
     "RiskReport",
     "SafeguardMetrics",
+    "SamplingRecord",
     "TamperAttack",
     "example_report_path",
     "load_report",

@@ -113,6 +113,11 @@ class EvidenceItem(_Strict):
     stderr: Finite | None = Field(default=None, ge=0)
     ci95: ConfidenceInterval | None = None
     n: int = Field(ge=0, description="number of samples scored")
+    sample_ids: list[str] | None = Field(
+        default=None,
+        description="ids of the samples scored (the seeded, stratified sample of `sampling`); "
+        "null in reports written before they were recorded",
+    )
     dataset: DatasetRef | None = None
     attack: dict[str, Any] | None = Field(
         default=None, description="attack configuration (jailbreak transform, fine-tuning run)"
@@ -184,6 +189,21 @@ class Coverage(_Strict):
     failed: list[FailedEvaluation] = Field(default_factory=list)
 
 
+class SamplingRecord(_Strict):
+    """How the samples were drawn, so the same seed can reproduce the same evidence."""
+
+    seed: int = Field(description="the sampling, generation, fine-tuning and bootstrap seed")
+    method: str = Field(
+        description="how `limit` samples were chosen, e.g. 'stratified-round-robin/v1': seeded, "
+        "balanced over each dataset's categories"
+    )
+    limit: int | None = Field(default=None, description="samples per task (null: every sample)")
+    capability_limit: int | None = Field(default=None, description="samples per capability task")
+    datasets: dict[str, Sha256 | None] = Field(
+        default_factory=dict, description="dataset name -> SHA-256 of every dataset sampled"
+    )
+
+
 class RiskReport(_Strict):
     """The output of `releasegate assess` and the input of `releasegate decide`."""
 
@@ -197,6 +217,9 @@ class RiskReport(_Strict):
     evidence: list[EvidenceItem] = Field(default_factory=list)
     safeguards: SafeguardMetrics = Field(default_factory=SafeguardMetrics)
     coverage: Coverage = Field(default_factory=Coverage)
+    sampling: SamplingRecord | None = Field(
+        default=None, description="seed, method and dataset hashes (null in older reports)"
+    )
     notes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

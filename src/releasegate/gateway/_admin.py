@@ -1,4 +1,5 @@
-"""Admin routes' handlers (admin token): keys and incidents.
+"""Admin routes' handlers (principals with roles, or the bootstrap admin token): keys and
+incidents.
 
 Each action goes through the same pipeline as model requests (authenticate with the admin token,
 rate limit, audit); its record names the action and the key or incident, never a plaintext key.
@@ -59,8 +60,8 @@ class AdminRoute(NoInput):
         return body
 
     def authorize(self, principal: Principal, parsed: object) -> None:
-        if not principal.admin:  # unreachable: admin rows authenticate the admin token
-            raise ApiError(403, "admin only", type="permission_error")
+        if not principal.roles:  # unreachable: the pipeline checked the row's roles
+            raise ApiError(403, "staff only", type="permission_error")
 
     async def execute(self, call: Call) -> Unary:
         try:

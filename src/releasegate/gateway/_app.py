@@ -24,7 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from releasegate._util.tokens import GENERATE_HINT, token_problem
+from releasegate.access._applications import AccessProgramme
 from releasegate.access._keys import KeyRecord, KeyStore
+from releasegate.access._principals import PrincipalRecord, PrincipalStore
 from releasegate.access._tiers import DEFAULT_TIERS, TierSpec
 from releasegate.approvals import (
     DecisionForbidsServing,
@@ -51,7 +53,7 @@ from releasegate.gateway._row import RouteRow
 from releasegate.gateway._state import Gateway
 from releasegate.gateway._table import ROUTES
 from releasegate.guards import build_guards
-from releasegate.guards._chain import GuardChain
+from releasegate.guards._chain import GuardChain, guard_artefacts
 from releasegate.policy._decision import Decision
 from releasegate.settings import Settings
 from releasegate.store import open_store
@@ -284,6 +286,8 @@ async def _guard_chains(tiers: dict[str, TierSpec], settings: Settings) -> dict[
         names = tuple(tier.guards)
         if names not in built:
             built[names] = await asyncio.to_thread(build_guards, names, settings)
+            for path, digest in guard_artefacts(built[names]).items():
+                log.info("guards %s: %s sha256 %s", ",".join(names), path, digest)
         chains[name] = built[names]
     return chains
 
@@ -310,6 +314,10 @@ async def _start(
             assert model is not None
             backend = await asyncio.to_thread(load_backend, model, settings)
         cache: KeyCache[KeyRecord] = KeyCache(store.authenticate, ttl_s=settings.key_cache_ttl_s)
+        principals = PrincipalStore(sessions, audit_log)
+        principal_cache: KeyCache[PrincipalRecord] = KeyCache(
+            principals.authenticate, ttl_s=settings.key_cache_ttl_s
+        )
         limiter = RateLimiter(settings.redis_url)
         pipeline = Pipeline(
             tiers=tiers,
@@ -325,11 +333,14 @@ async def _start(
             stream_overlap=settings.guard_stream_overlap_chars,
             gate=gate,
             inflight=inflight,
+            principals=principal_cache,
         )
         monitor, metrics, watch = start_monitoring(settings.redis_url, sessions, audit, cache)
         pipeline.observers.append(watch)
         pipeline.anonymous_observers.append(watch.anonymous)
         pipeline.observers.extend(observers)
+        if isinstance(gate, LiveGate):  # guard failure rates for the stage plan's triggers
+            pipeline.observers.append(gate.observe)
         gateway = Gateway(
             settings=settings,
             backend=backend,
@@ -346,6 +357,8 @@ async def _start(
             monitor=monitor,
             metrics=metrics,
             engine=engine,
+            principals=principals,
+            programme=AccessProgramme(sessions, audit_log, tiers),
             gate=gate,
         )
         gateway.handlers = {row.name: row.handler(gateway) for row in ROUTES}
@@ -366,6 +379,8 @@ async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
         await gateway.pipeline.inflight.aclose()
     await gateway.monitor.aclose()
     gateway.key_cache.close()
+    if gateway.pipeline.principals is not None:
+        gateway.pipeline.principals.close()
     await gateway.limiter.aclose()
     if close_backend:
         await gateway.backend.aclose()

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 
 from releasegate.access._keys import KeyRecord
+from releasegate.access._principals import PrincipalRecord
 from releasegate.access._tiers import TierSpec
 from releasegate.audit import JsonValue
 from releasegate.backends._base import ChatMessage, StreamChunk
@@ -25,7 +26,8 @@ from releasegate.guards._chain import GuardChain
 
 @dataclass(slots=True)
 class Principal:
-    """Who is calling: a key of a tier, or the admin."""
+    """Who is calling: a key of a tier, a staff principal (`roles`, `person`), the bootstrap
+    admin token, or an anonymous client of a public route (`anonymous`, id `ip:<address>`)."""
 
     id: str
     owner: str
@@ -34,6 +36,16 @@ class Principal:
     guards: GuardChain | None
     admin: bool = False
     record: KeyRecord | None = None
+    roles: frozenset[str] = frozenset()
+    person: PrincipalRecord | None = None
+    anonymous: bool = False
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names who acted: a principal's id and name, a key's id."""
+        if self.person is not None:
+            return f"{self.person.id}:{self.person.name}"[:200]
+        return self.id
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ class ApiError(Exception):
         code: a machine-readable code (`invalid_api_key`, `model_not_found`...).
         param: the request field at fault, when there is one.
         headers: extra response headers (e.g. `Retry-After`).
+        extra: more fields of the error object (`terms_url`, `terms_version`...).
     """
 
     def __init__(
@@ -34,6 +35,7 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -42,15 +44,17 @@ class ApiError(Exception):
         self.code = code
         self.param = param
         self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
 
-    def body(self, request_id: str | None = None) -> dict[str, dict[str, str | None]]:
+    def body(self, request_id: str | None = None) -> dict[str, dict[str, object]]:
         """The error as OpenAI's JSON object, with the request's id when it has one (the server
         log holds the details under the same id)."""
-        error: dict[str, str | None] = {
+        error: dict[str, object] = {
             "message": self.message,
             "type": self.type,
             "param": self.param,
             "code": self.code,
+            **self.extra,
         }
         if request_id is not None:
             error["request_id"] = request_id

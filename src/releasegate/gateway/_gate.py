@@ -5,7 +5,9 @@ refreshes it off the hot path. `LiveGate` polls the store's change counter every
 (default 0.25 s) and, with Redis, also wakes at once on the `releasegate:approvals` channel,
 so a halt, a revoked signer or a fired trigger reaches every gateway process well within a
 second. Each poll also checks the triggers that fire by themselves (incidents, expiry) and
-records any that are due.
+records any that are due, and, when the decision has a staged release, the stage in force and
+the plan's rollback triggers (incidents opened in the stage, this process's guard failure
+rate), stepping the release back when one is due.
 
 It fails closed: when the state could not be refreshed for longer than `max_age_s` (default
 1 s, the same bound as a halt's propagation), every keyed request gets 503
@@ -19,7 +21,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -30,7 +35,15 @@ from releasegate.approvals._changes import CHANNEL, read_version
 from releasegate.approvals._openness import Openness, ReleaseState, load_release_state, open_now
 from releasegate.approvals._triggers import due_triggers, fire_trigger
 from releasegate.audit import AuditLog
+from releasegate.gateway._call import Call
 from releasegate.gateway._errors import ApiError, forbidden, unavailable
+from releasegate.stages import (
+    CurrentStage,
+    DueRollback,
+    StagedRelease,
+    current_stage,
+    due_rollbacks,
+)
 from releasegate.store._types import utcnow
 
 log = logging.getLogger("releasegate.gateway")
@@ -120,6 +133,32 @@ class LiveGate:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.refreshes = 0
+        self._stage: CurrentStage | None = None
+        # (monotonic time, guard failed) of each keyed request, for guard_failure_rate triggers.
+        self._outcomes: deque[tuple[float, bool]] = deque()
+        self.rollbacks = 0
+
+    async def observe(self, call: Call) -> None:
+        """Pipeline observer: count keyed requests and those refused because a guard could
+        not run (the plan's `guard_failure_rate` triggers read the window)."""
+        if call.principal is not None and call.principal.tier is not None:
+            self._outcomes.append((time.monotonic(), call.error_code == "guard_unavailable"))
+
+    def _guard_window(self) -> tuple[int, int]:
+        stage = self._stage
+        windows = [
+            t.window_s
+            for t in (stage.plan.rollback_triggers if stage else ())
+            if t.kind == "guard_failure_rate"
+        ]
+        if not windows:
+            self._outcomes.clear()
+            return 0, 0
+        horizon = time.monotonic() - max(windows)
+        while self._outcomes and self._outcomes[0][0] < horizon:
+            self._outcomes.popleft()
+        outcomes = list(self._outcomes)
+        return len(outcomes), sum(1 for _, failed in outcomes if failed)
 
     @property
     def snapshot(self) -> Openness:
@@ -185,20 +224,68 @@ class LiveGate:
             finally:
                 await client.aclose()
 
+    def release(self) -> StagedRelease:
+        """The staged release of the decision served (the admin routes change it)."""
+        return StagedRelease(
+            self._sessions, self._audit, self.decision_id, self._tiers, trusted_keys=self._trusted
+        )
+
+    def _load(self, session: Session) -> ReleaseState:
+        state = load_release_state(session, self.decision_id, self._trusted)
+        self._stage = current_stage(session, state.decision_id)
+        if self._stage is not None:
+            state = replace(state, stage=self._stage.limit(self._tiers))
+        return state
+
+    def _rollbacks_due(self, session: Session) -> list[DueRollback]:
+        if self._stage is None:
+            return []
+        requests, failures = self._guard_window()
+        return due_rollbacks(session, self._stage, guard_requests=requests, guard_failures=failures)
+
+    def _step_back(self, due: list[DueRollback], now: datetime) -> bool:
+        """Roll the staged release back to the furthest stage a due trigger names."""
+        stage = self._stage
+        if stage is None or not due:
+            return False
+        first = due[0]
+        release = StagedRelease(self._sessions, self._audit, stage.decision_id, self._tiers)
+        done = release.rollback(
+            first.trigger.to,
+            reason=first.reason,
+            actor="gateway",
+            trigger_id=first.trigger.id,
+            details=first.details,
+            now=now,
+        )
+        if done is not None:
+            self.rollbacks += 1
+            log.warning(
+                "staged release rolled back to %s by trigger %s: %s",
+                first.trigger.to,
+                first.trigger.id,
+                first.reason,
+            )
+        return True
+
     def _refresh(self) -> None:
         """One poll (on a worker thread): reload on a change, fire due triggers, recompute."""
         now = utcnow()
         with self._sessions() as session:
             version = read_version(session)
             if version != self._version or self._state is None:
-                self._state = load_release_state(session, self.decision_id, self._trusted)
+                self._state = self._load(session)
                 self._version = version
             state = self._state
-            due = (
-                due_triggers(session, self.decision_id, state.decision, now)
-                if state.verification is not None and state.verification.in_force
-                else []
-            )
+            in_force = state.verification is not None and state.verification.in_force
+            due = due_triggers(session, self.decision_id, state.decision, now) if in_force else []
+            rollbacks = self._rollbacks_due(session)
+        if self._step_back(
+            rollbacks, now
+        ):  # the rollback bumped the counter: read the state it left
+            with self._sessions() as session:
+                self._version = read_version(session)
+                self._state = state = self._load(session)
         for spec, reason, details in due:
             fire_trigger(
                 self._sessions,
@@ -213,7 +300,7 @@ class LiveGate:
         if due:  # the firing bumped the counter: read the state it left
             with self._sessions() as session:
                 self._version = read_version(session)
-                self._state = state = load_release_state(session, self.decision_id, self._trusted)
+                self._state = state = self._load(session)
         self._openness = open_now(state, self._tiers, now)
         self._fresh_at = time.monotonic()
         self.refreshes += 1

@@ -126,7 +126,8 @@ def _finish(schema: dict[str, Any], rows: tuple[RouteRow[Any], ...]) -> None:
     components.setdefault("securitySchemes", {})["bearer"] = {
         "type": "http",
         "scheme": "bearer",
-        "description": "a key (rg-...) or, for admin routes, the admin token",
+        "description": "a key (rg-...); for admin routes a principal token (rgp-...) or the "
+        "bootstrap admin token",
     }
     error_ref = {"$ref": "#/components/schemas/ErrorResponse"}
     for row in rows:
@@ -134,7 +135,7 @@ def _finish(schema: dict[str, Any], rows: tuple[RouteRow[Any], ...]) -> None:
         op["responses"].pop("422", None)
         for status in _ERRORS:  # refusals are JSON even where the answer is not (/metrics)
             op["responses"][str(status)]["content"] = {"application/json": {"schema": error_ref}}
-        op["security"] = [{"bearer": []}]
+        op["security"] = [] if row.requires.kind == "public" else [{"bearer": []}]
         fields = row.request.model_fields if row.request is not None else {}
         if "stream" in fields:
             op["responses"]["200"]["content"]["text/event-stream"] = {

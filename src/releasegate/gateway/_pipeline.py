@@ -1,10 +1,12 @@
 """The one request pipeline that every gateway route goes through.
 
     authenticate from the headers (401/429/503) → is the key's tier open now (403/503)
-    → read the body, capped and timed (413/408) → validate with the row's model (400)
+    → read the body, capped and timed (413/408) → invisible characters stripped or refused,
+    per tier (400) → validate with the row's model (400)
     → the route's own checks (400/404) → authorize: the row's capability, then the tier's
     limits (403) → the row's rate limit and quota (429/503)
-    → input guards (400 content_filter / 503) → execute (backend, admin action...)
+    → input guards (413 guard_input_too_large / 400 content_filter / 503)
+    → execute (backend, admin action...)
     → output guards → settle the token reservation → audit (503 if it cannot be written)
     → observers (misuse monitoring counts flagged requests: 503 if it cannot; metrics)
     → response
@@ -44,20 +46,29 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from releasegate.access._keys import KeyRecord
+from releasegate.access._principals import TOKEN_PREFIX as PRINCIPAL_PREFIX
+from releasegate.access._principals import PrincipalRecord
 from releasegate.access._tiers import TierSpec
 from releasegate.audit._sink import AuditSink
 from releasegate.backends._base import ChatMessage
 from releasegate.gateway._authz import require
 from releasegate.gateway._call import Call, Observer, Principal, Route, Streamed
-from releasegate.gateway._errors import ApiError, bad_request, unauthorized, unavailable
+from releasegate.gateway._errors import (
+    ApiError,
+    bad_request,
+    forbidden,
+    unauthorized,
+    unavailable,
+)
 from releasegate.gateway._gate import Gate
 from releasegate.gateway._inflight import InFlight
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._protocol import error_event
 from releasegate.gateway._ratelimit import Quota, RateLimiter
-from releasegate.gateway._row import RouteRow
+from releasegate.gateway._row import Requires, RouteRow
 from releasegate.gateway._validation import empty_body, validation_error
-from releasegate.guards._base import GuardError, GuardVerdict
+from releasegate.gateway._visible import visible_body
+from releasegate.guards._base import GuardError, GuardInputTooLarge, GuardVerdict
 from releasegate.guards._chain import GuardChain
 from releasegate.guards._stream import StreamScanner
 
@@ -86,6 +97,8 @@ class Pipeline:
         gate: what is open now (`approvals.open_now`, kept fresh); None: every offered tier.
         inflight: where open streams are recorded, so that a killed process's streams get an
             `aborted` record; None: not recorded.
+        principals: cached principal-token lookups (`PrincipalStore.authenticate`); None:
+            only the admin token opens staff routes.
     """
 
     def __init__(
@@ -104,8 +117,10 @@ class Pipeline:
         stream_overlap: int = 100,
         gate: Gate | None = None,
         inflight: InFlight | None = None,
+        principals: KeyCache[PrincipalRecord] | None = None,
     ) -> None:
         self.tiers = tiers
+        self.principals = principals
         self.gate = gate
         self.inflight = inflight
         self.guards = guards
@@ -156,11 +171,18 @@ class Pipeline:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def authenticate(self, call: Call, admin: bool) -> Principal:
+    async def authenticate(self, call: Call, requires: Requires) -> Principal:
         """Who is calling, from the request's headers alone (the body is not read yet)."""
-        if admin:
-            return await self._authenticate_admin(call)
-        token = _bearer(call.request.headers.get("authorization"))
+        request = call.request
+        if requires.kind == "public":
+            host = request.client.host if request.client is not None else "unknown"
+            return Principal(
+                id=f"ip:{host}", owner=host, tier=None, quota=ADMIN_QUOTA, guards=None,
+                anonymous=True,
+            )  # fmt: skip
+        if requires.kind == "staff":
+            return await self._authenticate_staff(call, requires.roles)
+        token = _bearer(request.headers.get("authorization"))
         if not token.startswith(KEY_PREFIX) or len(token) > 200:
             raise unauthorized("malformed API key: releasegate keys start with 'rg-'")
         try:
@@ -196,30 +218,67 @@ class Pipeline:
             record=record,
         )
 
-    async def _authenticate_admin(self, call: Call) -> Principal:
-        if self._admin_token is None:
+    async def _authenticate_staff(self, call: Call, roles: frozenset[str]) -> Principal:
+        """A staff route's caller. A client address that failed `admin_failures` times in the
+        last minute is refused with 429 before its credential is compared; each failure (a
+        missing, malformed or wrong admin or principal token) is counted and audited."""
+        if self._admin_token is None and self.principals is None:
             raise ApiError(
                 403, "the admin API is disabled (no admin token set)", type="permission_error"
             )
         client = call.request.client
         address = client.host if client is not None else "unknown"
-        # A throttled address is refused before its token is compared: guessing stops here.
         await self.limiter.refuse_if_exhausted(
             "admin-auth", address, self.admin_failures, "admin_auth_throttled"
         )
         try:
             token = _bearer(call.request.headers.get("authorization"))
-            if not hmac.compare_digest(token.encode(), self._admin_token):
-                raise unauthorized("invalid admin token", code="invalid_admin_token")
+            principal = await self._staff(token)
         except ApiError as exc:
-            await self._admin_failure(call, address, exc)
+            if exc.status == 401:
+                await self._admin_failure(call, address, exc)
             raise
-        return Principal(
-            id="admin", owner="admin", tier=None, quota=ADMIN_QUOTA, guards=None, admin=True
+        if not principal.roles & roles:
+            held = ", ".join(sorted(principal.roles)) or "none"
+            raise forbidden(
+                f"this route needs one of the roles {', '.join(sorted(roles))}; "
+                f"{principal.owner} holds {held}",
+                code="role_required",
+            )
+        return principal
+
+    async def _staff(self, token: str) -> Principal:
+        """A principal token, or the bootstrap admin token (role `admin`)."""
+        if self._admin_token is not None and hmac.compare_digest(token.encode(), self._admin_token):
+            return Principal(
+                id="admin", owner="admin", tier=None, quota=ADMIN_QUOTA, guards=None, admin=True,
+                roles=frozenset({"admin"}),
+            )  # fmt: skip
+        if token.startswith(PRINCIPAL_PREFIX) and self.principals is not None:
+            try:
+                person = await self.principals.get(token)
+            except Exception as exc:
+                log.warning("principal store unreachable: %s", exc)
+                raise unavailable(
+                    "the principal store is unreachable; refusing rather than acting unchecked",
+                    code="store_unavailable",
+                ) from exc
+            if person is None:
+                raise unauthorized(
+                    "invalid principal token (unknown, revoked, or its principal is suspended)",
+                    code="invalid_token",
+                )
+            return Principal(
+                id=person.id, owner=person.name, tier=None, quota=ADMIN_QUOTA, guards=None,
+                roles=frozenset(r.value for r in person.roles), person=person,
+            )  # fmt: skip
+        raise unauthorized(
+            "invalid admin credential: send a principal token (rgp-...) or the admin token",
+            code="invalid_admin_token",
         )
 
     async def _admin_failure(self, call: Call, address: str, exc: ApiError) -> None:
-        """Count a failed admin authentication against its address and audit it (fail closed:
+        """Count a failed staff authentication against its address and audit it (fail closed:
         a failure that cannot be counted or recorded is a 503)."""
         await self.limiter.count_attempt("admin-auth", address, self.admin_failures)
         try:
@@ -245,8 +304,16 @@ class Pipeline:
         messages = route.input_messages(call.parsed)
         if principal.guards is None or not messages or not len(principal.guards):
             return
+        cap = principal.tier.guard_max_chars if principal.tier is not None else None
+        if cap is not None and (size := sum(len(m.content) for m in messages)) > cap:
+            raise _guard_too_large(
+                f"the input guards score at most {cap} characters per request on this tier; "
+                f"this request has {size}"
+            )
         try:
             verdict = await principal.guards.check_input(messages)
+        except GuardInputTooLarge as exc:
+            raise _guard_too_large(f"input guard: {exc}") from exc
         except GuardError as exc:
             log.warning("input guard failed: %s", exc)
             raise unavailable(
@@ -286,7 +353,7 @@ class Pipeline:
 
     async def _audit(self, call: Call) -> None:
         principal = call.principal
-        if principal is None:
+        if principal is None or principal.anonymous:
             return
         payload: dict[str, Any] = {
             "request_id": call.request_id,
@@ -306,9 +373,11 @@ class Pipeline:
         if flagged:
             payload["output_flags"] = flagged
         payload.update(call.audit_extra)
+        if principal.person is not None:
+            payload["principal"] = principal.person.name
         record = await self._audit_sink.append_async(
-            "admin" if principal.admin else "request",
-            principal.id,
+            "admin" if principal.roles else "request",
+            principal.actor,
             payload,
             call.content or None,
         )
@@ -355,17 +424,25 @@ class Pipeline:
         )
         body_read = not row.has_body
         try:
-            call.principal = await self.authenticate(call, row.requires.role == "admin")
+            call.principal = await self.authenticate(call, row.requires)
+            if row.requires.terms and call.principal.record is not None:
+                _check_terms(call.principal.record)
             if self.gate is not None and call.principal.tier is not None:
                 self.gate.check(call.principal.tier.name)  # a halt or a trigger closes tiers
             body = await self.read_body(request) if row.has_body else b""
             body_read = True
+            if call.principal.tier is not None and body:
+                # the guards judge, and the model gets, the same visible text (_visible.py)
+                body = visible_body(body, call.principal.tier.invisible_text)
             call.parsed = route.parse(validate(row, request, body), call)
             if row.requires.capability is not None:
                 _require_capability(call.principal, row.requires.capability)
             route.authorize(call.principal, call.parsed)
+            # An anonymous client is metered per address and route (reading a status never
+            # uses up the allowance for filing an application).
+            who = call.principal.id
             call.reservation = await self.limiter.admit(
-                call.principal.id,
+                f"{who}|{row.name}" if call.principal.anonymous else who,
                 row.rate_limit.quota(call.principal),
                 route.reserve_tokens(call.parsed),
             )
@@ -609,11 +686,28 @@ def validate(row: RouteRow[Any], request: Request, body: bytes) -> BaseModel | N
     return None
 
 
+def _check_terms(record: KeyRecord) -> None:
+    """403 `terms_not_accepted` (with where to read and accept them) for a key whose holder has
+    not accepted the current version of its tier's terms."""
+    due = record.terms_due
+    if due is None:
+        return
+    version, url = due
+    raise ApiError(
+        403,
+        f"tier {record.tier!r} has new terms (version {version}, {url}); accept them with "
+        f"POST /v1/access/terms/{record.tier}/accept before this key works again",
+        type="permission_error",
+        code="terms_not_accepted",
+        extra={"terms_url": url, "terms_version": version},
+    )
+
+
 def _require_capability(principal: Principal, capability: str) -> None:
-    if principal.tier is None:  # the admin token carries no tier and so no capability
+    if principal.tier is None:  # staff credentials carry no tier and so no capability
         raise ApiError(
             403,
-            f"the admin token has no {capability} access; use a key of a tier that has it",
+            f"a staff credential has no {capability} access; use a key of a tier that has it",
             type="permission_error",
             code="tier_lacks_capability",
         )
@@ -639,6 +733,10 @@ def _too_large(size: int, cap: int) -> ApiError:
         f"request body of {size} bytes exceeds this gateway's limit of {cap} bytes",
         code="request_too_large",
     )
+
+
+def _guard_too_large(why: str) -> ApiError:
+    return ApiError(413, f"{why}. Send less text", code="guard_input_too_large")
 
 
 def _policy_cut(verdict: GuardVerdict) -> ApiError:

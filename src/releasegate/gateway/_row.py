@@ -32,29 +32,51 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 @dataclass(frozen=True, slots=True)
 class Requires:
-    """Who may call a route: the admin token, or a key (optionally one whose tier grants a
-    boolean capability such as `research`).
+    """Who may call a route: a principal holding one of `roles` (or the bootstrap admin token,
+    which counts as `admin`), a key (optionally one whose tier grants a boolean capability such
+    as `research`), or anyone (`public`: no credential, metered per client address).
 
-    Build it with `Requires.admin()` or `Requires.key(capability)`.
+    Build it with `Requires.staff(*roles)`, `Requires.admin()`, `Requires.key(capability)` or
+    `Requires.public()`.
     """
 
-    role: Literal["admin", "key"]
+    kind: Literal["staff", "key", "public"]
     capability: str | None = None
+    roles: frozenset[str] = frozenset()
+    # A key route that works before its holder accepted the tier's current terms (accepting them).
+    terms: bool = True
+
+    @classmethod
+    def staff(cls, *roles: str) -> Requires:
+        """A principal token (`rgp-...`) of a principal holding one of `roles`; the admin token
+        (`RELEASEGATE_ADMIN_TOKEN`, the bootstrap path) counts as the `admin` role."""
+        if not roles:
+            raise ValueError("Requires.staff needs at least one role")
+        return cls("staff", roles=frozenset(roles))
 
     @classmethod
     def admin(cls) -> Requires:
-        """The admin token (`RELEASEGATE_ADMIN_TOKEN`)."""
-        return cls("admin")
+        """The `admin` role only."""
+        return cls.staff("admin")
 
     @classmethod
-    def key(cls, capability: str | None = None) -> Requires:
-        """Any valid key, or one whose tier has `capability` set (a `TierSpec` field)."""
-        return cls("key", capability)
+    def key(cls, capability: str | None = None, *, terms: bool = True) -> Requires:
+        """Any valid key, or one whose tier has `capability` set (a `TierSpec` field).
+        `terms=False`: also before the holder accepted the tier's current terms."""
+        return cls("key", capability, terms=terms)
+
+    @classmethod
+    def public(cls) -> Requires:
+        """No credential (applications, terms): metered per client address, never audited as
+        a request (the changes such a route makes are audited by the library)."""
+        return cls("public")
 
     def describe(self) -> str:
-        """One line for the docs: 'admin token', 'key', 'key with tier capability research'."""
-        if self.role == "admin":
-            return "admin token"
+        """One line for the docs: 'roles admin, reviewer', 'key', 'public'."""
+        if self.kind == "staff":
+            return "role " + " | ".join(sorted(self.roles))
+        if self.kind == "public":
+            return "public (per client address)"
         return f"key, tier capability `{self.capability}`" if self.capability else "key"
 
 

@@ -31,9 +31,13 @@ from releasegate.settings import Settings
 class ServeRefused(ReleasegateError):
     """`serve` must not start; `code` names the reason (pending, unverifiable, wrong_model...)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self, code: str, message: str, *, decision_id: str | None = None, fingerprint: str = ""
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.decision_id = decision_id
+        self.fingerprint = fingerprint  # the new fingerprint, for code "new_fingerprint"
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,11 @@ def plan_serve(
     expired = expiry_due(chosen, now)
     if expired is not None:
         raise ServeRefused("expired", f"decision {record.id} has expired: {expired.reason}")
-    fingerprint, notes = _check_model(chosen, model)
+    try:
+        fingerprint, notes = _check_model(chosen, model)
+    except ServeRefused as exc:
+        exc.decision_id = record.id
+        raise
     openness = open_now(ReleaseState(chosen, record.id, record.verification, fired), offered, now)
     if not openness.open_tiers:
         reasons = "\n".join(f"  - tier {n!r}: {r}" for n, r in openness.withheld.items())
@@ -219,6 +227,15 @@ def _check_model(decision: Decision, model: str) -> tuple[ModelFingerprint, list
             "cannot check that this is the model assessed; assess it again with this version",
         )
     actual = model_fingerprint(model)
+    if actual.value != expected and model == decision.model.name:
+        # The model the decision names, with other weights: the event the policy's
+        # `model_fingerprint` trigger is for (serve's caller fires it).
+        raise ServeRefused(
+            "new_fingerprint",
+            f"the weights of {model} changed since the decision was made: fingerprint "
+            f"{_short(actual.value)} != {_short(expected)}; it needs reassessing",
+            fingerprint=actual.value,
+        )
     if actual.value != expected:
         raise ServeRefused(
             "wrong_model",

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from releasegate.access._applications import AccessProgramme
 from releasegate.access._keys import KeyRecord, KeyStore
+from releasegate.access._principals import PrincipalStore
 from releasegate.access._tiers import TierSpec
 from releasegate.audit import AuditLog, AuditSink, Checkpointer
 from releasegate.backends._base import ModelBackend
@@ -44,6 +46,8 @@ class Gateway:
         gate: what is open now (`approvals.open_now`, kept fresh); asked on every request.
         dev: started with `--dev` (every model entry and response marked unreviewed).
         fingerprint: the served model's fingerprint, shown in `/v1/models`.
+        principals: people and service accounts with roles (the admin routes' callers).
+        programme: applications, review, claims, renewals and terms.
         checkpointer: signs audit checkpoints at an interval and when the gateway stops.
     """
 
@@ -61,6 +65,8 @@ class Gateway:
     monitor: Monitor
     metrics: GatewayMetrics
     engine: Engine
+    principals: PrincipalStore
+    programme: AccessProgramme
     handlers: dict[str, Route] = field(default_factory=dict)
     gate: StaticGate | LiveGate | None = None
     dev: bool = False

@@ -28,6 +28,11 @@ class GuardError(Exception):
     """The guard could not judge; callers must fail closed."""
 
 
+class GuardInputTooLarge(GuardError):
+    """The text is more than the guard will score per request (its cost would be a denial of
+    service); callers refuse the request as too large (413), never pass it unscored."""
+
+
 @runtime_checkable
 class Guard(Protocol):
     @property

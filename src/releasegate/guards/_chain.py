@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from releasegate.backends._base import ChatMessage
-from releasegate.guards._base import Guard, GuardError, GuardVerdict
+from releasegate.guards._base import Guard, GuardError, GuardInputTooLarge, GuardVerdict
 
 
 def combine(verdicts: Sequence[GuardVerdict], name: str = "chain") -> GuardVerdict:
@@ -27,6 +27,14 @@ def combine(verdicts: Sequence[GuardVerdict], name: str = "chain") -> GuardVerdi
         categories=categories,
         guard=",".join(v.guard for v in flagged) if flagged else name,
     )
+
+
+def guard_artefacts(guard: Guard) -> dict[str, str]:
+    """The files a guard (or every guard of a chain) judges with, by path, with their SHA-256."""
+    found: dict[str, str] = dict(getattr(guard, "artefacts", None) or {})
+    for member in getattr(guard, "guards", ()):
+        found.update(guard_artefacts(member))
+    return found
 
 
 class GuardChain:
@@ -56,6 +64,8 @@ class GuardChain:
         async def one(guard: Guard) -> GuardVerdict:
             try:
                 verdict = await call(guard)
+            except GuardInputTooLarge as exc:  # a refusal of its own (413), not an outage
+                raise GuardInputTooLarge(f"guard {guard.name!r}: {exc}") from exc
             except GuardError as exc:
                 raise GuardError(f"guard {guard.name!r} failed: {exc}") from exc
             except Exception as exc:  # any failure of a guard must refuse, never allow

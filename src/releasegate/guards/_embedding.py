@@ -11,6 +11,7 @@ comes from the category head, on the piece that scored highest.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -20,17 +21,28 @@ import numpy.typing as npt
 
 from releasegate.backends._base import ChatMessage
 from releasegate.guards import _normalize
-from releasegate.guards._base import GuardError, GuardVerdict
+from releasegate.guards._base import GuardError, GuardInputTooLarge, GuardVerdict
 from releasegate.guards._linear import LinearHeads
 from releasegate.guards._minilm import MiniLMEncoder, load_encoder
 from releasegate.guards._taxonomy import HazardCategory
 from releasegate.guards._text import input_texts
 
 WEIGHTS_FILE = "minilm_linear.npz"
-CHUNK_WORDS = 96  # ≈ 128 word pieces, well inside the model's 256
-CHUNK_STRIDE = 64
+# A view up to LONG_WORDS words is embedded whole; a longer one in windows of whole sentences
+# of at most WINDOW_WORDS words (≈ 64 word pieces), consecutive windows sharing a sentence, so
+# one harmful sentence in a long harmless text is scored nearly alone, not diluted by it.
+LONG_WORDS = 64
+WINDOW_WORDS = 48
+# Pieces embedded per forward pass; scoring stops after the first pass with a flagged piece.
+BATCH = 16
+DEFAULT_TOKEN_BUDGET = 24_576
+"""Word pieces the guard embeds per request at most (every view's every window counted, each
+truncated at the encoder's 256): above it `GuardInputTooLarge`. With the tier's
+`guard_max_chars` this bounds a request's guard cost (see bench/guards.py, "worst case")."""
 # A second category is reported when the head gives it at least this share.
 SECOND_CATEGORY_PROB = 0.35
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\s*\n\s*")
 
 
 def default_weights_path() -> Path:
@@ -38,13 +50,41 @@ def default_weights_path() -> Path:
     return Path(str(files("releasegate.guards").joinpath("_weights", WEIGHTS_FILE)))
 
 
+def _word_windows(words: list[str]) -> list[list[str]]:
+    stride = WINDOW_WORDS * 2 // 3
+    starts = range(0, max(len(words) - WINDOW_WORDS, 0) + stride, stride)
+    return [words[s : s + WINDOW_WORDS] for s in starts]
+
+
 def chunks(view: str) -> list[str]:
-    """The view itself if short, else overlapping windows of `CHUNK_WORDS` words."""
+    """The view itself if short, else windows of whole sentences (see `WINDOW_WORDS`).
+
+    Consecutive windows share their boundary sentence, so a sentence split across two is
+    also scored whole; a sentence longer than a window is cut into overlapping word windows.
+    """
     words = view.split()
-    if len(words) <= CHUNK_WORDS:
+    if len(words) <= LONG_WORDS:
         return [view]
-    starts = range(0, max(len(words) - CHUNK_WORDS, 0) + CHUNK_STRIDE, CHUNK_STRIDE)
-    return [" ".join(words[s : s + CHUNK_WORDS]) for s in starts]
+    sentences: list[list[str]] = []
+    for sentence in _SENTENCE_END.split(view):
+        part = sentence.split()
+        if len(part) > WINDOW_WORDS:
+            sentences.extend(_word_windows(part))
+        elif part:
+            sentences.append(part)
+    out: list[str] = []
+    i = 0
+    while i < len(sentences):
+        window = list(sentences[i])
+        j = i + 1
+        while j < len(sentences) and len(window) + len(sentences[j]) <= WINDOW_WORDS:
+            window += sentences[j]
+            j += 1
+        out.append(" ".join(window))
+        if j >= len(sentences):
+            break
+        i = j - 1 if j - 1 > i else j  # share the last sentence with the next window
+    return out
 
 
 class EmbeddingGuard:
@@ -73,10 +113,19 @@ class EmbeddingGuard:
         normalize: Callable[[str], list[str]] | None = None,
         name: str = "embedding",
         check_outputs: bool = False,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
     ) -> None:
         self.heads = heads
         self.encoder = encoder or load_encoder()
+        if not heads.layer < self.encoder.num_layers:
+            raise GuardError(
+                f"guard weights use encoder layer {heads.layer}; the encoder has "
+                f"{self.encoder.num_layers}"
+            )
         self.threshold = heads.threshold if threshold is None else threshold
+        if not (np.isfinite(self.threshold) and 0.0 < self.threshold <= 1.0):
+            raise GuardError(f"guard threshold {self.threshold!r} is not in (0, 1]")
+        self.token_budget = token_budget
         self._normalize = normalize or _normalize.normalize
         self._name = name
         self.check_outputs = check_outputs
@@ -98,6 +147,11 @@ class EmbeddingGuard:
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def artefacts(self) -> dict[str, str]:
+        """The files this guard judges with, by path, with their SHA-256 (logged at start)."""
+        return {self.heads.path: self.heads.sha256} if self.heads.path else {}
 
     def pieces(self, texts: Sequence[str]) -> list[str]:
         """Every piece of every text that gets embedded (views, chunked)."""
@@ -133,11 +187,34 @@ class EmbeddingGuard:
         return verdicts
 
     def judge(self, texts: Sequence[str]) -> GuardVerdict:
-        """Judge texts synchronously (the async methods run this off the event loop)."""
+        """Judge texts synchronously (the async methods run this off the event loop).
+
+        Pieces are embedded `BATCH` at a time, and scoring stops after the first batch with a
+        piece at or above the threshold (a flagged request costs no more than it must).
+
+        Raises:
+            GuardInputTooLarge: the pieces hold more than `token_budget` word pieces.
+        """
         pieces = self.pieces(texts)
         if not pieces:
             return GuardVerdict(flagged=False, score=0.0, guard=self._name)
-        return self._verdict(self.encoder.features(pieces, self.heads.layer))
+        tokens = sum(self.encoder.token_counts(pieces))
+        if tokens > self.token_budget:
+            raise GuardInputTooLarge(
+                f"{self._name}: the request is {tokens} word pieces to score, above this "
+                f"guard's budget of {self.token_budget}"
+            )
+        best: GuardVerdict | None = None
+        for start in range(0, len(pieces), BATCH):
+            verdict = self._verdict(
+                self.encoder.features(pieces[start : start + BATCH], self.heads.layer)
+            )
+            if verdict.flagged:
+                return verdict
+            if best is None or verdict.score > best.score:
+                best = verdict
+        assert best is not None
+        return best
 
     def _verdict(self, emb: npt.NDArray[np.float32]) -> GuardVerdict:
         if not len(emb):

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from releasegate._util.files import file_sha256
+
 F = npt.NDArray[np.float64]
 
 
@@ -74,6 +76,8 @@ class LinearHeads:
     mu: F  # feature means and standard deviations (standardization)
     sd: F
     meta: dict[str, Any] = field(default_factory=dict)
+    path: str = ""  # where the heads were loaded from, and that file's SHA-256 (`load`)
+    sha256: str = ""
 
     def standardize(self, feats: npt.NDArray[np.floating[Any]]) -> F:
         out: F = (feats.astype(np.float64) - self.mu) / self.sd
@@ -106,11 +110,50 @@ class LinearHeads:
         )
         tmp.replace(path)
 
+    def validate(self) -> None:
+        """Check that these heads can judge: every number finite, the threshold in (0, 1],
+        standard deviations positive, shapes consistent, categories known.
+
+        Raises:
+            ValueError: naming the first field at fault (a NaN threshold would pass every text).
+        """
+        d = self.w.shape[0] if self.w.ndim == 1 else -1
+        if d <= 0:
+            raise ValueError(f"w: expected a vector, got shape {self.w.shape}")
+        for name, value in (("b", self.b), ("threshold", self.threshold)):
+            if not np.isfinite(value):
+                raise ValueError(f"{name}: {value!r} is not a finite number")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold: {self.threshold!r} is not in (0, 1]")
+        for name, arr, shape in (
+            ("w", self.w, (d,)),
+            ("mu", self.mu, (d,)),
+            ("sd", self.sd, (d,)),
+            ("cat_w", self.cat_w, (len(self.categories), d + 1)),
+        ):
+            if arr.shape != shape:
+                raise ValueError(f"{name}: shape {arr.shape}, expected {shape}")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{name}: holds NaN or infinite values")
+        if not (self.sd > 0).all():
+            raise ValueError("sd: standard deviations must be positive")
+        if self.layer < 0:
+            raise ValueError(f"layer: {self.layer} is negative")
+        known = {f"S{i}" for i in range(1, 15)}
+        bad = [c for c in self.categories if c not in known]
+        if bad:
+            raise ValueError(f"categories: unknown {bad} (expected S1..S14)")
+
     @classmethod
     def load(cls, path: Path) -> LinearHeads:
-        """Read heads written by `save`."""
+        """Read heads written by `save`, validated (`validate`), with the file's SHA-256.
+
+        Raises:
+            ValueError: the file's contents are unusable (see `validate`).
+            OSError, KeyError: the file is missing or not a weight file.
+        """
         with np.load(path, allow_pickle=False) as z:
-            return cls(
+            heads = cls(
                 w=z["w"].astype(np.float64),
                 b=float(z["b"]),
                 threshold=float(z["threshold"]),
@@ -121,3 +164,7 @@ class LinearHeads:
                 sd=z["sd"].astype(np.float64),
                 meta=json.loads(str(z["meta"])),
             )
+        heads.validate()
+        heads.path = str(path)
+        heads.sha256 = file_sha256(path)
+        return heads

@@ -1,6 +1,7 @@
 """`LlamaGuard`: Llama Guard 3 (or 4) served by any OpenAI-compatible server.
 
-The prompt is built here in Llama Guard's own format (Meta, "Llama Guard 3" model card; Inan et
+Every turn of the conversation is judged, in its context (see `LlamaGuard.check_input`). The
+prompt is built here in Llama Guard's own format (Meta, "Llama Guard 3" model card; Inan et
 al. 2023, "Llama Guard") and sent to `/v1/completions`, so it works with any server — vLLM,
 llama.cpp, Ollama — whatever chat template it has. The model answers `safe`, or `unsafe` and
 a line of categories (`S1,S9`), in the MLCommons numbering `HazardCategory` uses.
@@ -11,12 +12,14 @@ a real HTTP server answering in that format.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Literal
 
 from releasegate.backends._base import ChatMessage
 from releasegate.guards._base import GuardError, GuardVerdict
+from releasegate.guards._chain import combine
 from releasegate.guards._http import HTTPGuardBase
 from releasegate.guards._normalize import normalize
 from releasegate.guards._taxonomy import HAZARD_TITLES, HazardCategory
@@ -24,17 +27,34 @@ from releasegate.guards._taxonomy import HAZARD_TITLES, HazardCategory
 _CATEGORY_RE = re.compile(r"^S(?:[1-9]|1[0-4])$")
 
 
-def llama_guard_prompt(
-    messages: Sequence[ChatMessage], role: Literal["User", "Agent"] = "User"
-) -> str:
+Side = Literal["User", "Agent"]
+
+
+def llama_guard_turns(messages: Sequence[ChatMessage]) -> list[tuple[Side, str]]:
+    """A conversation as Llama Guard reads it: alternating `User` and `Agent` turns.
+
+    Assistant messages are the `Agent`'s; system, user and tool messages are the `User`'s
+    (the client writes all of them). Consecutive messages of one side are joined into one
+    turn, as the model's chat template requires alternating roles.
+    """
+    turns: list[tuple[Side, str]] = []
+    for m in messages:
+        side: Side = "Agent" if m.role == "assistant" else "User"
+        if turns and turns[-1][0] == side:
+            turns[-1] = (side, f"{turns[-1][1]}\n\n{m.content}")
+        else:
+            turns.append((side, m.content))
+    return turns
+
+
+def llama_guard_prompt(messages: Sequence[ChatMessage], role: Side = "User") -> str:
     """The Llama Guard 3 prompt that asks about the last `role` turn of a conversation.
 
-    System and user turns are shown as `User`, assistant turns as `Agent`.
+    The whole conversation is shown, as alternating turns (`llama_guard_turns`), in the format
+    of the model's chat template.
     """
     categories = "\n".join(f"{c.value}: {HAZARD_TITLES[c]}." for c in HazardCategory)
-    turns = "\n\n".join(
-        f"{'Agent' if m.role == 'assistant' else 'User'}: {m.content}" for m in messages
-    )
+    turns = "\n\n".join(f"{side}: {text}" for side, text in llama_guard_turns(messages))
     return (
         "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"
         f"Task: Check if there is unsafe content in '{role}' messages in conversations according "
@@ -109,9 +129,27 @@ class LlamaGuard(HTTPGuardBase):
         return parse_llama_guard(text, self.name)
 
     async def check_input(self, messages: Sequence[ChatMessage]) -> GuardVerdict:
+        """Every turn of the conversation is judged, in its context.
+
+        Llama Guard judges only the last turn of the conversation it is shown, and a client
+        writes every turn of a request (an early user turn, a system prompt, a fabricated
+        assistant turn): so the conversation up to each turn is one question (concurrent), and
+        the request is flagged if any turn is.
+        """
         if not messages:
             return GuardVerdict(flagged=False, score=0.0, guard=self.name)
-        return await self._ask(llama_guard_prompt([_with_views(m) for m in messages], "User"))
+        prompts: list[str] = []
+        upto: list[ChatMessage] = []
+        for i, m in enumerate(messages):
+            upto.append(_with_views(m))
+            side: Side = "Agent" if m.role == "assistant" else "User"
+            last_of_turn = i + 1 == len(messages) or (messages[i + 1].role == "assistant") != (
+                m.role == "assistant"
+            )
+            if last_of_turn:
+                prompts.append(llama_guard_prompt(upto, side))
+        verdicts = await asyncio.gather(*(self._ask(p) for p in prompts))
+        return combine(verdicts, self.name).model_copy(update={"guard": self.name})
 
     async def check_output(self, text: str, context: Sequence[ChatMessage] = ()) -> GuardVerdict:
         convo = [*context, _with_views(ChatMessage(role="assistant", content=text))]

@@ -249,6 +249,11 @@ class MiniLMEncoder:
         out: Array = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return out
 
+    def token_counts(self, texts: list[str]) -> list[int]:
+        """Word pieces each text is embedded as (truncated to `max_length`, with [CLS]/[SEP])."""
+        with self._lock:
+            return [len(e.ids) for e in self._tokenizer.encode_batch(texts)]
+
     @property
     def num_layers(self) -> int:
         return len(self._layers)

@@ -12,7 +12,8 @@ rot13 and leetspeak; Boucher et al. 2022, "Bad Characters", invisible characters
 4. Leetspeak folding (`h0w t0 m4k3 4 b0mb`), as a separate view because digits in plain text are
    usually digits.
 5. Letter-spacing folding (`b o m b`, `b.o.m.b`), as a separate view.
-6. Decoding: base64 and hex segments are decoded and read in place (replaced by their
+6. Decoding: base64 (of UTF-8 or UTF-16 text), base32, hex, percent-encoded and ascii85
+   segments are decoded and read in place (replaced by their
    decoding), and normalized in turn (nested encodings too, to a small depth); a rot13 view is
    added when it reads more like English than the text does.
 
@@ -28,6 +29,8 @@ import binascii
 import codecs
 import re
 import unicodedata
+import urllib.parse
+from collections import Counter
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -82,6 +85,12 @@ _SPACED = re.compile(r"\b[a-z]([ .\-_*])(?:[a-z]\1){2,}[a-z]\b")
 # optional separators / `0x` / `\x` prefixes.
 _B64 = re.compile(r"[A-Za-z0-9+/\-_]{12,}={0,2}")
 _HEX = re.compile(r"(?:(?:0x|\\x)?[0-9A-Fa-f]{2}[\s:,]?){8,}")
+# Base32 (RFC 4648, either case), percent-encoding (two or more escapes in a run without
+# spaces), ascii85 (Adobe's `<~ ~>` form, or a bare run of its alphabet `!`..`u`).
+_B32 = re.compile(r"[A-Z2-7]{16,}={0,6}|[a-z2-7]{16,}={0,6}")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT = re.compile(r"\S+")  # each run without spaces; `_percent` wants two escapes in it
+_A85 = re.compile(r"<~[!-u\s]+~>|[!-u]{15,}")
 
 # Frequent English words, to tell whether a rot13 view reads more like English.
 _COMMON = frozenset(
@@ -136,18 +145,54 @@ MAX_DEPTH = 2  # nested encodings decoded (base64 inside base64 ...)
 MAX_VIEWS = 16  # further decoded segments are joined into the last view, never dropped
 
 
-def clean(text: str) -> str:
-    """Steps 1–2: NFKC, then remove invisible and control characters (newlines/tabs → space)."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    out = []
+# Variation selectors: 16 in the BMP, 240 more in plane 14. Runs of them carry bytes past a
+# reader ("emoji smuggling"); only one emoji/text presentation selector after a visible
+# character is kept, as emoji use it.
+_PRESENTATION = frozenset("\ufe0e\ufe0f")
+
+
+def _is_variation_selector(cp: int) -> bool:
+    return 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
+
+
+def visible(text: str) -> str:
+    """`text` without the characters a reader does not see, as the gateway forwards it.
+
+    Removed: invisible format characters (zero-width, bidi controls, the Unicode tag block
+    U+E0000–E007F that can spell a whole hidden request, every other `Cf`), control characters
+    except newline, tab and carriage return, and variation selectors (one emoji/text
+    presentation selector after a visible character stays). Idempotent:
+    `visible(visible(t)) == visible(t)`, and the guard's views of `visible(t)` are those of `t`.
+    """
+    if text.isascii():
+        if text.isprintable():
+            return text  # the common case: nothing to remove
+        return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t\r")
+    out: list[str] = []
     for ch in text:
+        cp = ord(ch)
+        if cp in _INVISIBLE:
+            continue
         cat = unicodedata.category(ch)
         if cat == "Cc":
             if ch in "\n\t\r":
-                out.append(" ")
-        elif cat != "Cf":  # any other format character is invisible too
-            out.append(ch)
+                out.append(ch)
+            continue
+        if cat == "Cf":
+            continue
+        if _is_variation_selector(cp):
+            keep = ch in _PRESENTATION and out and not _is_variation_selector(ord(out[-1]))
+            if keep and out[-1] not in "\n\t\r ":
+                out.append(ch)
+            continue
+        out.append(ch)
     return "".join(out)
+
+
+def clean(text: str) -> str:
+    """Steps 1–2: invisible characters removed (`visible`), NFKC, newlines and tabs → space."""
+    text = visible(unicodedata.normalize("NFKC", visible(text)))
+    return text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
 
 
 def fold_homoglyphs(text: str) -> str:
@@ -211,46 +256,122 @@ def fold_spacing(text: str) -> str:
     return _SPACED.sub(join, text.lower())
 
 
-def _printable_text(raw: bytes) -> str | None:
-    try:
-        s = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+def _script(ch: str) -> str:
+    return unicodedata.name(ch, "?").split(" ", 1)[0]  # LATIN, CYRILLIC, CJK, HANGUL...
+
+
+def _readable(s: str, scripts: int = 0) -> str | None:
+    """`s` if it reads as words, else None (random bytes that happen to decode).
+
+    With `scripts`, the letters must also come from at most that many scripts (90 % of them):
+    a wrong guess of a UTF-16 byte order decodes to letters from all over Unicode.
+    """
     if not s or sum(ch.isprintable() or ch in "\n\t" for ch in s) < 0.95 * len(s):
         return None
-    if sum(ch.isalpha() for ch in s) < 0.5 * len(s.replace(" ", "")):
-        return None  # random bytes that happen to decode: not words
+    letters = [ch for ch in s if ch.isalpha()]
+    if len(letters) < 0.5 * len(s.replace(" ", "")):
+        return None
+    if scripts and not s.isascii():
+        counts = Counter(_script(ch) for ch in letters).most_common(scripts)
+        if sum(n for _, n in counts) < 0.9 * len(letters):
+            return None
     return s
 
 
+def _printable_text(raw: bytes) -> str | None:
+    """`raw` as readable text: UTF-8, else UTF-16 (with a byte-order mark, or either byte
+    order without one: base64 of UTF-16 text hides it from a reader of UTF-8). Without a mark,
+    only text with spaces between words is read (not, say, Chinese: a known gap)."""
+    try:
+        found = _readable(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        found = None
+    if found is not None or len(raw) % 2 or len(raw) < 4:
+        return found
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        encodings = ("utf-16-le", "utf-16-be")
+    for encoding in encodings:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        # Without a byte-order mark the wrong order also decodes, to letters from all over
+        # Unicode and never a space (that would take the bytes 00 20): ask for words.
+        if len(encodings) > 1 and " " not in text.strip():
+            continue
+        found = _readable(text, scripts=2)
+        if found is not None:
+            return found
+    return None
+
+
+def _b64(seg: str) -> bytes | None:
+    if seg.isalpha() and seg.islower():
+        return None  # a plain long word, not base64
+    altchars = b"-_" if ("-" in seg or "_" in seg) else None
+    bare = seg.rstrip("=")
+    try:
+        return base64.b64decode(bare + "=" * (-len(bare) % 4), altchars=altchars, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _b32(seg: str) -> bytes | None:
+    if seg.isalpha() and (seg.isupper() or seg.islower()) and len(seg) < 24:
+        return None  # most likely a word in capitals
+    bare = seg.rstrip("=")
+    try:
+        return base64.b32decode(bare + "=" * (-len(bare) % 8), casefold=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _a85(seg: str) -> bytes | None:
+    adobe = seg.startswith("<~") and seg.endswith("~>")
+    try:
+        return base64.a85decode(seg, adobe=adobe)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _percent(seg: str) -> bytes | None:
+    if "%" not in seg or len(_PERCENT_ESCAPE.findall(seg)) < 2:
+        return None
+    return urllib.parse.unquote_to_bytes(seg.replace("+", " "))
+
+
+def _hex(seg: str) -> bytes | None:
+    digits = re.sub(r"0x|\\x|[\s:,]", "", seg)
+    return binascii.unhexlify(digits) if len(digits) % 2 == 0 else None
+
+
+# Each encoding: the runs that may hold it, and their decoder (None: not this encoding).
+# Order matters where runs overlap at the same start (see `_read_in_place`).
+_DECODERS: tuple[tuple[re.Pattern[str], Callable[[str], bytes | None]], ...] = (
+    (_HEX, _hex),
+    (_B64, _b64),
+    (_B32, _b32),
+    (_PERCENT, _percent),
+    (_A85, _a85),
+)
+
+
 def _decoded_segments(text: str) -> list[tuple[re.Match[str], str]]:
-    """Each base64 and hex segment of `text` that decodes to readable text, with that text."""
+    """Each encoded segment of `text` that decodes to readable text, with that text."""
     found: list[tuple[re.Match[str], str]] = []
-    for m in _HEX.finditer(text):
-        digits = re.sub(r"0x|\\x|[\s:,]", "", m.group(0))
-        if len(digits) % 2 == 0:
-            s = _printable_text(binascii.unhexlify(digits))
+    for pattern, decode in _DECODERS:
+        for m in pattern.finditer(text):
+            raw = decode(m.group(0))
+            s = _printable_text(raw) if raw else None
             if s:
                 found.append((m, s))
-    for m in _B64.finditer(text):
-        seg = m.group(0)
-        if seg.isalpha() and seg.islower():
-            continue  # a plain long word, not base64
-        altchars = b"-_" if ("-" in seg or "_" in seg) else None
-        bare = seg.rstrip("=")
-        padded = bare + "=" * (-len(bare) % 4)
-        try:
-            raw = base64.b64decode(padded, altchars=altchars, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        s = _printable_text(raw)
-        if s:
-            found.append((m, s))
     return found
 
 
 def decode_segments(text: str) -> list[str]:
-    """Step 6: the decoded text of each base64 and hex segment that decodes to readable text."""
+    """Step 6: the decoded text of each encoded segment that decodes to readable text."""
     return [decoded for _, decoded in _decoded_segments(text)]
 
 

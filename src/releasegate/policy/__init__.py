@@ -42,7 +42,7 @@ from releasegate.policy._model import (
     TriggerKind,
 )
 from releasegate.policy._schemas import SCHEMAS, schema_text
-from releasegate.policy._standing import ReleaseView, SignatureLine, TierLine
+from releasegate.policy._standing import ReleaseView, SignatureLine, StageLine, TierLine
 
 __all__ = [
     "BUNDLED_POLICIES",
@@ -68,6 +68,7 @@ __all__ = [
     "SignatureLine",
     "Signoff",
     "SignoffRequirement",
+    "StageLine",
     "Then",
     "TierLine",
     "TierWhen",

@@ -42,6 +42,21 @@ class TierLine:
 
 
 @dataclass(frozen=True)
+class StageLine:
+    """One move of a staged release (start, promote, rollback) as the documents list it."""
+
+    seq: int
+    kind: str
+    from_stage: str | None
+    to_stage: str
+    at: str
+    actor: str
+    reason: str
+    audit_seq: int
+    trigger: str | None = None
+
+
+@dataclass(frozen=True)
 class ReleaseView:
     """The decision's standing when the documents were rendered."""
 
@@ -57,6 +72,9 @@ class ReleaseView:
     tiers: tuple[TierLine, ...] = ()
     problems: tuple[str, ...] = ()
     tiers_evaluated: bool = True
+    stage: str | None = None  # the current stage of the staged release
+    stage_plan: str | None = None  # its plan's name and version
+    stage_timeline: tuple[StageLine, ...] = ()
 
     @property
     def reassessment_required(self) -> bool:
@@ -81,4 +99,4 @@ class ReleaseView:
         )
 
 
-__all__ = ["ReleaseView", "SignatureLine", "TierLine"]
+__all__ = ["ReleaseView", "SignatureLine", "StageLine", "TierLine"]

@@ -1,3 +1,10 @@
 """Every table of releasegate, one module per area. Importing this package registers them all."""
 
-from releasegate.store.tables import access, approvals, audit, decisions, monitoring  # noqa: F401
+from releasegate.store.tables import (  # noqa: F401
+    access,
+    approvals,
+    audit,
+    decisions,
+    monitoring,
+    stages,
+)

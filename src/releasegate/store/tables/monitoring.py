@@ -35,7 +35,7 @@ class IncidentRow(Base):
     audit_seqs: Mapped[list[Any]] = mapped_column(JSON)
     trigger_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
