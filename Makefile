@@ -10,7 +10,7 @@ PIP := $(BIN)/pip --disable-pip-version-check -q
 # resolves a multi-GB CUDA build when transformers or peft ask for torch.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv demo-venv demo test reliability lint format typecheck bench clean
+.PHONY: venv demo-venv demo test lint format typecheck bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,8 +43,9 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-# The attacks and failure drills against real processes (docs/security.md); they also run in
-# `make test`, this target runs them alone.
+# The reliability harness (tests/reliability/, docs/reliability.md) and the security attacks
+# (docs/security.md), against real processes; `make test` runs them small.
+# Larger: RELIABILITY_SIZE=large make reliability
 reliability: $(STAMP)
 	$(BIN)/python -m pytest -m reliability tests
 

@@ -36,6 +36,8 @@ WHO_MAY: dict[str, set[str]] = {
     "principals.list": {"admin", "auditor"},
     "principals.create": {"admin"},
     "principals.token": {"admin"},
+    "principals.tokens": {"admin"},
+    "principals.revoke_token": {"admin"},
     "principals.suspend": {"admin", "reviewer", "safety_lead"},
     "principals.unsuspend": {"admin"},
     "stage.status": READ,
@@ -112,3 +114,25 @@ def test_a_suspended_principal_is_refused(tmp_path: Any, role: str) -> None:
         while client.get("/admin/access/applications", headers=bearer(token)).status_code != 401:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def test_a_revoked_token_is_refused_and_the_others_work(tmp_path: Any) -> None:
+    url_db = f"sqlite:///{tmp_path / 'tokens.db'}"
+    with access_gateway(url_db) as url, httpx.Client(base_url=url, timeout=30) as client:
+        first = make_principal(client, "Tia", "auditor")
+        r = client.post("/admin/principals/Tia/tokens", headers=ADMIN)
+        second, second_id = r.json()["token"], r.json()["token_id"]
+        tokens = client.get("/admin/principals/Tia/tokens", headers=ADMIN).json()["data"]
+        assert [t["revoked_at"] for t in tokens] == [None, None]
+        first_id = next(t["id"] for t in tokens if t["id"] != second_id)
+        r = client.post(f"/admin/principals/Tia/tokens/{first_id}/revoke", headers=ADMIN)
+        assert r.status_code == 200 and r.json()["revoked_at"], r.text
+        r = client.post(f"/admin/principals/Rex/tokens/{second_id}/revoke", headers=ADMIN)
+        assert r.status_code == 404  # a token is revoked through its own principal only
+        import time
+
+        deadline = time.monotonic() + 5
+        while client.get("/admin/principals", headers=bearer(first)).status_code != 401:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert client.get("/admin/principals", headers=bearer(second)).status_code == 200

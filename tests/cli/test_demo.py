@@ -112,6 +112,29 @@ def test_demo_assesses_decides_and_serves_the_bundled_model(
         check=False,
     )
     assert verified.returncode == 0, verified.stdout
+    # The demo ends in the first stage of its staged release; `stage status` shows what the
+    # next gate needs.
+    assert "entered stage red_team" in out and "gate to enter named_users" in out
+    assert key.group(1) == "red_team"
+    assert "## Staged release" in (decision_dir / "decision.md").read_text()
+    status = subprocess.run(
+        [str(exe), "stage", "status", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["stage"] == "red_team" and data["next"] == "named_users"
+    assert {i["item"] for i in data["gate"]} == {
+        "decision",
+        "min_time",
+        "incidents",
+        "evidence",
+        "signoffs",
+    }
 
 
 def _decision_for(example: str):  # type: ignore[no-untyped-def]
@@ -122,7 +145,7 @@ def _decision_for(example: str):  # type: ignore[no-untyped-def]
 def test_demo_serves_the_default_tiers_the_decision_allows() -> None:
     decision = _decision_for("missing-tamper")
     assert decision.levels[Component.WEIGHTS] is AccessLevel.API
-    assert set(demo_tiers(decision)) == {"public", "developer"}
+    assert set(demo_tiers(decision)) == {"public", "developer", "red_team", "named"}
 
 
 def test_demo_serves_named_users_only_at_hosted() -> None:
@@ -131,7 +154,8 @@ def test_demo_serves_named_users_only_at_hosted() -> None:
         update={"levels": {**decision.levels, Component.WEIGHTS: AccessLevel.HOSTED}}
     )
     tiers = demo_tiers(hosted)
-    assert list(tiers) == ["named"] and tiers["named"].named_users
+    assert list(tiers) == ["red_team", "named"]
+    assert all(t.named_users for t in tiers.values())
 
 
 def test_demo_serves_nothing_for_a_halted_decision() -> None:

@@ -320,3 +320,75 @@ def test_a_misuse_incident_rolls_a_stage_back_on_two_gateways_within_a_second(
         rollback = data["timeline"][2]
         assert rollback["kind"] == "rollback" and rollback["actor"] == "gateway"
         assert rollback["trigger"] == "misuse"
+
+
+@pytest.mark.postgres
+def test_promote_reassess_runs_the_suites_through_the_gateway_and_records_the_report(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    with migrated_store(postgres_url) as (_engine, sessions), serve_fake_upstream() as upstream:
+        spec = f"openai:{upstream.base_url}#{MODEL}"
+        record, _ = _setup(sessions, tmp_path, spec)
+        env = {
+            **_env(tmp_path, postgres_url, ""),
+            "RELEASEGATE_REDIS_URL": "",
+            "OPENAI_API_KEY": "model-key",
+        }
+        env.pop("RELEASEGATE_REDIS_URL")
+        plan = plan_file(
+            tmp_path / "plan.yaml",
+            {
+                "name": "reassess",
+                "stages": [
+                    {"name": "one", "tiers": ["public"]},
+                    {
+                        "name": "two",
+                        "tiers": ["public", "developer"],
+                        "gate": {
+                            "evidence": {
+                                "max_age_days": 1,
+                                "suites": ["refusal"],
+                                "limit": 2,
+                                "indicators": [{"metric": "refusal_rate", "at_least": 0.8}],
+                            }
+                        },
+                    },
+                ],
+            },
+        )
+        assert (
+            _cli(
+                ["stage", "start", "--plan", str(plan), "--decision", record.id], tmp_path, env
+            ).code
+            == 0
+        )
+        args = ["serve", "--model", spec, "--decision", record.id]
+        with serve_process(args, env, tmp_path) as gw:
+            public, _ = _key(gw.url, "public", "assessor")
+            before = len(upstream.state.requests)
+            result = run_subprocess(
+                [
+                    "stage",
+                    "promote",
+                    "--to",
+                    "two",
+                    "--reassess",
+                    "--through",
+                    f"{gw.url}/v1#{MODEL}",
+                ],
+                tmp_path,
+                timeout=600,
+                env={**env, "RELEASEGATE_THROUGH_API_KEY": public},
+            )
+            through_gateway = len(upstream.state.requests) - before
+        # The fresh evidence is recorded; the gateway's guard refusing a request counts as the
+        # deployed system's refusal. Two samples bound the refusal rate's lower CI limit far
+        # below 0.8 whatever they measure, so the gate stays shut (precaution).
+        assert result.code == 1, result.err
+        assert "recorded the report" in result.out
+        assert "refusal/post_mitigation done" in result.err
+        assert "evidence:" in result.err and "n=2" in result.err
+        assert through_gateway > 0
+        status = json.loads(_cli(["stage", "status", "--json"], tmp_path, env).out)
+        evidence = next(i for i in status["gate"] if i["item"] == "evidence")
+        assert evidence["met"] is False and f"through {gw.url}/v1" in evidence["evidence"]

@@ -359,10 +359,11 @@ def test_an_openai_upstream_has_no_research_endpoints(tmp_path: Path) -> None:
             for route in ROUTES:
                 body = _body(route, model="upstream-model")  # served name of the spec
                 r = await client.post(f"/v1/research/{route}", json=body, headers=bearer(key))
-                assert r.status_code == 501, r.text
+                assert r.status_code == 400, r.text
                 error = r.json()["error"]
                 assert error["code"] == "research_needs_local_backend"
                 assert "research endpoints need a local backend" in error["message"]
+                assert "127.0.0.1" not in error["message"]  # the upstream is not disclosed
 
     try:
         asyncio.run(go())

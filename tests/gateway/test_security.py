@@ -319,14 +319,15 @@ def test_streams_cut_by_kill_9_get_an_aborted_record(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "tests.helpers.gateway_proc", "--port", str(port)]
     victim = subprocess.Popen(
-        [*cmd, "--token-delay", "0.2"], cwd=REPO, env=env, stdout=subprocess.DEVNULL
+        [*cmd, "--token-delay", "0.5"], cwd=REPO, env=env, stdout=subprocess.DEVNULL
     )
     try:
         _wait_answering(url, victim)
         key = _key(url)
         body = {
             "model": "echo",
-            "messages": [{"role": "user", "content": "a long answer " * 20}],
+            # about 60 s of tokens: still streaming when it is killed, however loaded the machine
+            "messages": [{"role": "user", "content": "a long answer " * 40}],
             "stream": True,
         }
         with httpx.stream(

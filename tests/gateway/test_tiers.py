@@ -100,7 +100,7 @@ def test_a_rows_capability_is_checked_by_the_pipeline(tmp_path: Path) -> None:
         async with running(app) as client:
             for tier, status, phrase in (
                 ("public", 403, "tier 'public' has no research access"),
-                ("researcher", 501, "research endpoints need a local backend"),
+                ("researcher", 400, "research endpoints need a local backend"),
             ):
                 key = await new_key(client, tier)
                 r = await client.post("/v1/research/hidden_states", json=body, headers=bearer(key))

@@ -80,8 +80,13 @@ def test_eval_on_a_small_split(cli, tmp_path: Path) -> None:  # type: ignore[no-
         "zero_width",
         "homoglyphs",
     }
+    # per category and per benign source, with Wilson 95 % intervals (issue 17)
+    s9 = report["recall_by_category"]["S9"]
+    assert s9["hits"] == 1 and s9["n"] == 1 and s9["ci95"][0] == pytest.approx(0.2065, abs=1e-3)
+    assert report["fpr_by_source"]["b1"]["ci95"][1] == pytest.approx(0.7935, abs=1e-3)
     table = cli("guards", "eval", "--split", split)
     assert "precision" in table.out and "false-positive rate" in table.out
+    assert "recall (plain, S9)" in table.out and "1.000 [0.207, 1.000] (1/1)" in table.out
 
 
 def test_eval_bad_split(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

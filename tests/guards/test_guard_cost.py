@@ -127,3 +127,44 @@ def test_the_weights_hash_is_recorded(default_guard: GuardChain) -> None:
     assert guard_artefacts(default_guard) == {
         str(path): hashlib.sha256(path.read_bytes()).hexdigest()
     }
+
+
+def test_lora_adapters_add_their_low_rank_delta(embedding_guard: EmbeddingGuard) -> None:
+    from releasegate.guards._minilm import MiniLMEncoder, low_rank_deltas
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4, 384)).astype(np.float32)
+    zero = {"lora/2/attention.self.query/A": a, "lora/2/attention.self.query/B": np.zeros((384, 4))}
+    base = embedding_guard.encoder.features(["how do vaccines work"], 3)
+    same = MiniLMEncoder(adapters=zero).features(["how do vaccines work"], 3)
+    assert np.abs(same - base).max() < 1e-5
+    b = rng.normal(scale=0.05, size=(384, 4)).astype(np.float32)
+    moved = {"lora/2/attention.self.query/A": a, "lora/2/attention.self.query/B": b}
+    assert (
+        np.abs(MiniLMEncoder(adapters=moved).features(["how do vaccines work"], 3) - base).max()
+        > 1e-3
+    )
+    # only layers at or below the one read matter: an adapter on layer 5 changes nothing here
+    late = {"lora/5/attention.self.query/A": a, "lora/5/attention.self.query/B": b}
+    assert (
+        np.abs(MiniLMEncoder(adapters=late).features(["how do vaccines work"], 3) - base).max()
+        < 1e-5
+    )
+    assert low_rank_deltas(moved)["encoder.layer.2.attention.self.query.weight"].shape == (384, 384)
+    with pytest.raises(GuardError, match="no such weight"):
+        MiniLMEncoder(adapters={"lora/2/nothing/A": a, "lora/2/nothing/B": b})
+
+
+def test_bad_lora_adapters_refuse_to_load(tmp_path: Path, embedding_guard: EmbeddingGuard) -> None:
+    with np.load(default_weights_path(), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["lora/2/attention.self.query/A"] = np.full((4, 384), np.nan, dtype=np.float32)
+    arrays["lora/2/attention.self.query/B"] = np.zeros((384, 4), dtype=np.float32)
+    path = tmp_path / "lora.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(GuardError, match=r"lora/2/attention\.self\.query/A"):
+        EmbeddingGuard.from_file(path)
+    del arrays["lora/2/attention.self.query/A"]
+    np.savez(path, **arrays)
+    with pytest.raises(GuardError, match="pair"):
+        EmbeddingGuard.from_file(path)

@@ -83,3 +83,10 @@ def test_unknown_fields_and_bad_yaml(tmp_path: Path) -> None:
         load_plan(bad)
     with pytest.raises(InputError, match="file not found"):
         load_plan(tmp_path / "missing.yaml")
+
+
+def test_the_bundled_plan_is_the_repo_copy() -> None:
+    from releasegate.stages import bundled_plan_path
+
+    shipped = bundled_plan_path("smollm2").read_text()
+    assert shipped == (ROOT / "policies" / "stages" / "smollm2.yaml").read_text()

@@ -16,7 +16,10 @@ from releasegate.errors import InputError, Problem
 if TYPE_CHECKING:
     from releasegate.assess import AssessOptions
     from releasegate.evidence import RiskReport
+    from releasegate.policy import ReleasePolicy
     from releasegate.settings import Settings
+
+DEFAULT_MAX_SAMPLES = 200
 
 
 def _parse_data(values: list[str]) -> dict[str, str]:
@@ -80,6 +83,16 @@ def print_summary(report: RiskReport) -> None:
             f"tamper {attack.name}: {attack.examples} examples, {attack.steps} steps, "
             f"{attack.wall_time_s:.0f} s -> refusal rate {attack.refusal_rate_after:.2f}"
         )
+    sampling = report.sampling
+    if sampling is not None and sampling.rounds:
+        con.print(
+            f"until decidable under {safe(sampling.policy or '?')}: rounds of "
+            + ", ".join(map(str, sampling.rounds))
+            + f" samples per task (cap {sampling.max_samples})"
+        )
+        for indicator, needed in sampling.undecided.items():
+            more = "no sample size decides it" if needed is None else f"needs about {needed}"
+            con.print(f"[yellow]undecided:[/] {safe(indicator)} ({more})")
     for note in report.notes:
         if "malformed" in note:
             err_console().print(f"[yellow]warning:[/] {safe(note)}")
@@ -183,8 +196,25 @@ def assess_command(
             "--log-dir", help="Inspect logs (reused by a re-run); default DATA_DIR/assess/logs"
         ),
     ] = None,
+    until_decidable: Annotated[
+        bool,
+        typer.Option(
+            "--until-decidable",
+            help="grow --limit round by round until no indicator of --policy straddles a cutoff "
+            "(or --max-samples); what stays undecided is recorded and read at its worse bound",
+        ),
+    ] = False,
+    max_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--max-samples", min=1, help="with --until-decidable: the most samples per task (200)"
+        ),
+    ] = None,
     policy: Annotated[
-        str | None, typer.Option("--policy", "-p", help="policy for --then-decide")
+        str | None,
+        typer.Option(
+            "--policy", "-p", help="policy for --then-decide and --until-decidable (default)"
+        ),
     ] = None,
     then_decide: Annotated[
         bool, typer.Option("--then-decide", help="decide on the report right away")
@@ -228,17 +258,30 @@ def assess_command(
         log_dir=log_dir,
     )
     policy_path = None
-    if then_decide:
+    if then_decide or until_decidable:
         from releasegate._cli.decide import resolve_policy_path
 
         policy_path = resolve_policy_path(policy)
         if not policy_path.is_file():
             raise InputError(str(policy_path), [Problem("policy file not found")])
+    until = None
+    if max_samples is not None and not until_decidable:
+        raise InputError("--max-samples", [Problem("needs --until-decidable")])
+    if until_decidable:
+        from releasegate.policy import load_policy
+
+        assert policy_path is not None
+        cap = max_samples or DEFAULT_MAX_SAMPLES
+        if limit is not None and limit > cap:
+            raise InputError(
+                "--limit", [Problem(f"{limit} is above --max-samples {cap} (the cap per task)")]
+            )
+        until = (load_policy(policy_path), cap)
 
     settings = Settings()
     if max_connections is not None:
         settings = settings.model_copy(update={"upstream_max_connections": max_connections})
-    report = run_with_progress(options, settings)
+    report = run_with_progress(options, settings, until)
     _write_atomically(out, report.model_dump_json(indent=2, exclude_none=False) + "\n")
     print_summary(report)
     console().print(f"wrote {out}")
@@ -251,12 +294,30 @@ def assess_command(
         print_decision(decision, target)
 
 
-def run_with_progress(options: AssessOptions, settings: Settings) -> RiskReport:
+def run_with_progress(
+    options: AssessOptions,
+    settings: Settings,
+    until: tuple[ReleasePolicy, int] | None = None,
+) -> RiskReport:
     """Run `assess` showing its progress on stderr: a Rich bar per task on a terminal, else a
-    plain line at least every few seconds (done / total samples, rate, ETA)."""
+    plain line at least every few seconds (done / total samples, rate, ETA).
+
+    Args:
+        options: the assessment.
+        settings: releasegate settings.
+        until: (policy, max samples) to grow the sample until the policy decides every
+            indicator (`assess_until_decidable`).
+    """
+    import asyncio
+
     from releasegate._cli._progress import AssessProgress
-    from releasegate.assess import assess
+    from releasegate.assess import assess, assess_until_decidable
     from releasegate.assess._progress import listen_samples
 
     with AssessProgress(err_console()) as progress, listen_samples(progress):
-        return assess(options, settings, progress)
+        if until is None:
+            return assess(options, settings, progress)
+        policy, cap = until
+        return asyncio.run(
+            assess_until_decidable(options, settings, policy, max_samples=cap, progress=progress)
+        )

@@ -28,18 +28,32 @@ DEMO_MODEL = "bundled:smollm2-guarded"
 DEMO_BASELINE = "bundled:smollm2"
 
 
-def _named_tier() -> TierSpec:
+def _named_tiers() -> dict[str, TierSpec]:
+    """Tiers of named, agreement-bound people (allowed from `hosted` up): the internal red
+    team and the wider group of named users the demo's stage plan opens one after the other."""
     from releasegate.access import TierSpec
 
-    return TierSpec(
-        name="named",
-        description="named, agreement-bound users of a hosted interface (the `hosted` level)",
-        named_users=True,
-        max_tokens=256,
-        rpm=20,
-        tpm=5_000,
-        daily_tokens=50_000,
-    )
+    return {
+        "red_team": TierSpec(
+            name="red_team",
+            description="the internal red team (named people, the staged release's first stage)",
+            named_users=True,
+            max_tokens=512,
+            rpm=60,
+            tpm=20_000,
+            daily_tokens=200_000,
+            flag_threshold=50,
+        ),
+        "named": TierSpec(
+            name="named",
+            description="named, agreement-bound users of a hosted interface (the `hosted` level)",
+            named_users=True,
+            max_tokens=256,
+            rpm=20,
+            tpm=5_000,
+            daily_tokens=50_000,
+        ),
+    }
 
 
 def demo_command(
@@ -109,9 +123,12 @@ def demo_command(
     con.rule("[bold]3 · sign[/] N of M, with demo signers' Ed25519 keys")
     _sign_off(decision, out / "keys")
 
+    con.rule("[bold]4 · stage[/] the staged release (policies/stages/smollm2.yaml)")
+    _stage(decision)
+
     if not serve:
         return
-    con.rule("[bold]4 · share[/] through the structured-access gateway")
+    con.rule("[bold]5 · share[/] through the structured-access gateway")
     _serve(settings, decision, host, port)
 
 
@@ -168,6 +185,32 @@ def _sign_off(decision: Decision, keys: Path) -> None:
         rerender(store, decision_id)
     roles = len(decision.signoff.roles)
     con.print(f"decision {decision_id}: [bold]{record.status}[/] ({record.required} of {roles})")
+
+
+def _stage(decision: Decision) -> None:
+    """Start the bundled plan's staged release (once), then show what the next gate needs."""
+    from releasegate._cli._store import cli_store
+    from releasegate._cli.stage import print_status
+    from releasegate.stages import StagedRelease, bundled_plan_path, load_plan
+
+    offered = demo_tiers(decision, quiet=True)
+    decision_id = decision.content_sha256[:16]
+    with cli_store() as store:
+        release = StagedRelease(
+            store.sessions, store.audit, decision_id, offered, trusted_keys=store.trusted_keys
+        )
+        if release.current() is None:
+            plan = load_plan(bundled_plan_path("smollm2"), decision=decision, tiers=offered)
+            moved = release.start(plan, actor=store.actor)
+            store.announce()
+            console().print(
+                f"entered stage [bold]{moved.to_stage}[/] (audit record {moved.audit_seq})"
+            )
+            from releasegate._cli.decision import rerender
+
+            rerender(store, decision_id)
+        print_status(release.status())
+    console().print("see it again with: releasegate stage status")
 
 
 def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None:
@@ -239,15 +282,15 @@ def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None
         raise typer.Exit(2) from exc
 
 
-def demo_tiers(decision: Decision) -> dict[str, TierSpec]:
-    """The default tiers the decision allows (printing which are withheld and why); at `hosted`,
-    a tier of named users instead."""
+def demo_tiers(decision: Decision, *, quiet: bool = False) -> dict[str, TierSpec]:
+    """The default tiers the decision allows (printing which are withheld and why), and the
+    tiers of named users (`red_team`, `named`) that the demo's stage plan opens, whenever the
+    decision allows at least `hosted`."""
     from releasegate.access import DEFAULT_TIERS
     from releasegate.gateway._enforce import check_tiers
 
     con = console()
-    named_tier = _named_tier()
-    tiers = {}
+    tiers: dict[str, TierSpec] = {}
     withheld: dict[str, list[str]] = {}  # reason -> tiers, so one reason prints once
     for name, tier in DEFAULT_TIERS.items():
         violations = check_tiers(decision, {name: tier})
@@ -257,9 +300,11 @@ def demo_tiers(decision: Decision) -> dict[str, TierSpec]:
         else:
             tiers[name] = tier
     for reason, names in withheld.items():
-        con.print(f"[yellow]withheld[/] {', '.join(names)}: {safe(reason)}")
-    if not tiers and not check_tiers(decision, {named_tier.name: named_tier}):
+        if not quiet:
+            con.print(f"[yellow]withheld[/] {', '.join(names)}: {safe(reason)}")
+    named = {n: t for n, t in _named_tiers().items() if not check_tiers(decision, {n: t})}
+    if named and not tiers and not quiet:
         # At `hosted` the gateway may serve only keys held by named, agreement-bound people.
-        con.print(f"serving the [bold]{named_tier.name}[/] tier only (keys for named users)")
-        tiers[named_tier.name] = named_tier
+        con.print(f"serving the {', '.join(named)} tiers only (keys for named users)")
+    tiers.update(named)
     return tiers

@@ -97,39 +97,56 @@ def check_command(
 def eval_command(
     guard: GuardOpt = None,
     split: Annotated[
-        Path | None,
-        typer.Option(help="JSONL split to evaluate. Default: the bundled held-out split."),
+        list[Path] | None,
+        typer.Option(
+            help="JSONL split to evaluate (repeatable: the rows of all are scored together). "
+            "Default: the bundled held-out splits (heldout, heldout_benign_safety, "
+            "public_harmbench)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
     """Precision, recall (harmful rows plain and obfuscated: base64, leetspeak, zero-width,
-    homoglyphs) and false-positive rate on the held-out split."""
+    homoglyphs) and false-positive rate on the held-out splits, with Wilson 95 % intervals per
+    hazard category (recall) and per benign source (false-positive rate)."""
     from rich.console import Console
     from rich.table import Table
 
     from releasegate.guards._data import bundled_split, load_examples
     from releasegate.guards._eval import evaluate, sync_judge_many
 
-    path = split or bundled_split("heldout")
-    if not path.is_file():
-        raise InputError(str(path), [Problem("no such file")])
-    rows = load_examples(path)
+    paths = split or [
+        bundled_split("heldout"),
+        bundled_split("heldout_benign_safety"),
+        bundled_split("public_harmbench"),
+    ]
+    rows = []
+    for path in paths:
+        if not path.is_file():
+            raise InputError(str(path), [Problem("no such file")])
+        rows.extend(load_examples(path))
     chain = _build(guard)
     report = evaluate(sync_judge_many(chain), rows)
+    names = " + ".join(p.name for p in paths)
     if as_json:
-        print(json.dumps({"split": str(path), "guard": chain.name, **report.as_dict()}, indent=2))
+        splits = [str(p) for p in paths]
+        print(json.dumps({"splits": splits, "guard": chain.name, **report.as_dict()}, indent=2))
         return
-    table = Table(title=f"guard '{chain.name}' on {path.name}")
+    table = Table(title=f"guard '{chain.name}' on {names}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("harmful rows / benign rows", f"{report.harmful_rows} / {report.benign_rows}")
     table.add_row("precision", f"{report.precision:.3f}")
     table.add_row("precision (plain rows)", f"{report.precision_plain:.3f}")
     table.add_row("recall (plain + obfuscated)", f"{report.recall:.3f}")
-    table.add_row("recall (plain)", f"{report.recall_plain:.3f}")
+    table.add_row("recall (plain) [95% CI]", str(report.recall_plain_ci))
+    for cat, rate in report.recall_by_category.items():
+        table.add_row(f"recall (plain, {cat})", str(rate))
     for name, value in report.recall_by_obfuscation.items():
         table.add_row(f"recall ({name})", f"{value:.3f}")
-    table.add_row("false-positive rate", f"{report.fpr:.3f}")
+    table.add_row("false-positive rate [95% CI]", str(report.fpr_ci))
+    for source, rate in report.fpr_by_source.items():
+        table.add_row(f"false-positive rate ({source} rows)", str(rate))
     for name, value in report.fpr_by_obfuscation.items():
         table.add_row(f"false-positive rate ({name} benign, informative)", f"{value:.3f}")
     table.add_row("category accuracy", f"{report.category_accuracy:.3f}")

@@ -14,6 +14,7 @@ from releasegate._cli import (
     decide,
     decision,
     demo,
+    finetune,
     guards,
     incidents,
     judge,
@@ -57,6 +58,7 @@ app.add_typer(guards.app, name="guards")
 app.add_typer(judge.app, name="judge")
 app.add_typer(incidents.app, name="incidents")
 app.add_typer(plugins.app, name="plugins")
+app.add_typer(finetune.app, name="finetune")
 
 
 def main() -> None:

@@ -132,3 +132,33 @@ def unsuspend_command(ref: Ref, url: Url = None, token: Token = None) -> None:
     gw.need_token()
     data = gw.call("POST", f"/admin/principals/{ref}/unsuspend")
     console().print(f"unsuspended {safe(data['name'])}")
+
+
+@app.command("tokens")
+def tokens_command(
+    ref: Ref, url: Url = None, token: Token = None, as_json: JsonOpt = False
+) -> None:
+    """A principal's tokens: id, prefix, dates (role admin)."""
+    gw = Gateway(url, token)
+    gw.need_token()
+    data = gw.call("GET", f"/admin/principals/{ref}/tokens")["data"]
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for t in data:
+        state = f"revoked {t['revoked_at'][:16]}" if t["revoked_at"] else "active"
+        console().print(f"{t['id']}  {t['prefix']}...  created {t['created_at'][:16]}  {state}")
+
+
+@app.command("revoke-token")
+def revoke_token_command(
+    ref: Ref,
+    token_id: Annotated[str, typer.Argument(help="the token's id (tok_..., from `tokens`)")],
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """Revoke one of a principal's tokens (role admin)."""
+    gw = Gateway(url, token)
+    gw.need_token()
+    gw.call("POST", f"/admin/principals/{ref}/tokens/{token_id}/revoke")
+    console().print(f"revoked {safe(token_id)}")

@@ -174,6 +174,8 @@ def _print_plan(plan: ServePlan) -> None:
     o = plan.openness
     if plan.decision_id is not None:
         con.print(f"decision [bold]{plan.decision_id}[/]: {o.status}; weights at {o.weights.value}")
+    if o.stage is not None:
+        con.print(f"staged release: stage [bold]{safe(o.stage)}[/] (releasegate stage status)")
     if plan.fingerprint is not None:
         label = "verified" if plan.fingerprint.verified else "unverified"
         con.print(f"model fingerprint {plan.fingerprint.value} ({label})")

@@ -11,6 +11,7 @@ who made it.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -199,7 +200,7 @@ class PrincipalStore:
         """
         with self._sessions() as session, session.begin():
             row = self._new(session, name, parse_roles(roles), kind, email, actor)
-            plaintext = _add_token(session, row.id) if token else None
+            plaintext = _add_token(session, row.id)[0] if token else None
             record(
                 session,
                 self._audit,
@@ -230,14 +231,14 @@ class PrincipalStore:
                         "principals through the admin API (releasegate principals create)"
                     )
             new = self._new(session, name, (Role.ADMIN,), "person", email, actor)
-            plaintext = _add_token(session, new.id)
+            plaintext, token_id = _add_token(session, new.id)
             record(
                 session,
                 self._audit,
                 actor,
                 {"action": "principals.bootstrap", "principal_id": new.id, "name": new.name},
             )
-            return IssuedToken(plaintext, "", to_record(new))
+            return IssuedToken(plaintext, token_id, to_record(new))
 
     def issue_token(self, ref: str, *, actor: str) -> IssuedToken:
         """A new token for a principal (its other tokens stay valid).
@@ -247,14 +248,50 @@ class PrincipalStore:
         """
         with self._sessions() as session, session.begin():
             row = _find(session, ref)
-            plaintext = _add_token(session, row.id)
+            plaintext, token_id = _add_token(session, row.id)
             record(
                 session,
                 self._audit,
                 actor,
-                {"action": "principals.token", "principal_id": row.id, "prefix": plaintext[:10]},
+                {"action": "principals.token", "principal_id": row.id, "token_id": token_id},
             )
-            return IssuedToken(plaintext, "", to_record(row))
+            return IssuedToken(plaintext, token_id, to_record(row))
+
+    def tokens(self, ref: str) -> builtins.list[dict[str, object]]:
+        """A principal's tokens (id, prefix, dates; never the token), oldest first.
+
+        Raises:
+            PrincipalNotFoundError: no such principal.
+        """
+        with self._sessions() as session:
+            row = _find(session, ref)
+            found = session.scalars(
+                select(PrincipalTokenRow)
+                .where(PrincipalTokenRow.principal_id == row.id)
+                .order_by(PrincipalTokenRow.created_at)
+            )
+            return [_token_json(t) for t in found]
+
+    def revoke_token(self, ref: str, token_id: str, *, actor: str) -> dict[str, object]:
+        """Revoke one of a principal's tokens for good (its other tokens stay valid).
+
+        Raises:
+            PrincipalNotFoundError: no such principal, or the token is not theirs.
+        """
+        with self._sessions() as session, session.begin():
+            row = _find(session, ref)
+            token = get_for_update(session, PrincipalTokenRow, token_id)
+            if token is None or token.principal_id != row.id:
+                raise PrincipalNotFoundError(f"{ref}/{token_id}")
+            if token.revoked_at is None:
+                token.revoked_at = utcnow()
+            record(
+                session,
+                self._audit,
+                actor,
+                {"action": "principals.revoke_token", "principal_id": row.id, "token_id": token_id},
+            )
+            return _token_json(token)
 
     def suspend(self, ref: str, reason: str, *, actor: str) -> PrincipalRecord:
         """Suspend a principal: its tokens and every key issued to it are refused.
@@ -338,11 +375,12 @@ class PrincipalStore:
         return row
 
 
-def _add_token(session: Session, principal_id: str) -> str:
+def _add_token(session: Session, principal_id: str) -> tuple[str, str]:
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = "tok_" + secrets.token_hex(8)
     session.add(
         PrincipalTokenRow(
-            id="tok_" + secrets.token_hex(8),
+            id=token_id,
             principal_id=principal_id,
             token_hash=hash_token(plaintext),
             prefix=plaintext[:10],
@@ -350,7 +388,16 @@ def _add_token(session: Session, principal_id: str) -> str:
             revoked_at=None,
         )
     )
-    return plaintext
+    return plaintext, token_id
+
+
+def _token_json(token: PrincipalTokenRow) -> dict[str, object]:
+    return {
+        "id": token.id,
+        "prefix": token.prefix,
+        "created_at": token.created_at.isoformat(),
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
 
 
 def _find(session: Session, ref: str) -> PrincipalRow:

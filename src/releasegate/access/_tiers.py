@@ -47,7 +47,29 @@ class TierSpec(BaseModel):
         "tier a decision at `hosted` lets the gateway serve",
     )
     research: bool = Field(default=False, description="research endpoints (hidden states...)")
-    fine_tuning: bool = False
+    fine_tuning: bool = Field(
+        default=False, description="fine-tuning through the API (/v1/files, /v1/fine_tuning)"
+    )
+    fine_tuning_max_file_bytes: int = Field(
+        default=512_000, ge=1, description="largest training file a key of this tier may upload"
+    )
+    fine_tuning_max_examples: int = Field(
+        default=1_000, ge=1, description="most examples (JSONL lines) in one training file"
+    )
+    fine_tuning_blocked_categories: list[str] = Field(
+        default_factory=lambda: ["S1", "S2", "S3", "S4", "S9"],
+        description="hazard categories (S1..S14) of which a single flagged example rejects a "
+        "training file",
+    )
+    fine_tuning_max_flagged_fraction: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="a training file with more flagged examples than this share is rejected",
+    )
+    fine_tuning_max_steps: int = Field(
+        default=50, ge=1, description="most optimizer steps (epochs x batches) one job may run"
+    )
     rpm: int | None = Field(default=60, ge=1, description="requests per minute; None: unlimited")
     tpm: int | None = Field(default=20_000, ge=1, description="tokens per minute")
     daily_tokens: int | None = Field(default=200_000, ge=1, description="tokens per day")
@@ -84,6 +106,10 @@ class TierSpec(BaseModel):
             raise ValueError("temperature_min is above temperature_max")
         if self.max_top_logprobs and not self.logprobs:
             raise ValueError("max_top_logprobs is set but logprobs is off")
+        known = {f"S{i}" for i in range(1, 15)}
+        unknown = [c for c in self.fine_tuning_blocked_categories if c not in known]
+        if unknown:
+            raise ValueError(f"fine_tuning_blocked_categories: unknown categories {unknown}")
         if (
             self.application is not None
             and self.application.review.auto_approve_email_domains
@@ -139,6 +165,7 @@ DEFAULT_TIERS: dict[str, TierSpec] = {
         logprobs=True,
         max_top_logprobs=5,
         research=True,
+        fine_tuning=True,
         rpm=120,
         tpm=60_000,
         daily_tokens=1_000_000,

@@ -17,6 +17,11 @@ from releasegate.assess._data import (
     file_sha256,
     read_jsonl,
 )
+from releasegate.assess._decidable import (
+    FIRST_ROUND,
+    assess_until_decidable,
+    undecided_indicators,
+)
 from releasegate.assess._job import probe
 from releasegate.assess._options import (
     CAPABILITY_DOMAINS,
@@ -29,12 +34,14 @@ from releasegate.assess._options import (
     Progress,
     TamperConfig,
 )
+from releasegate.assess._posttune import GateSize, measure_safeguards, posttune_gate
 from releasegate.assess._runner import SuiteFailed, TaskRun, read_run, run_key
 from releasegate.assess._stats import bootstrap_uplift_ci, mean_stderr
 
 __all__ = [
     "CAPABILITY_DOMAINS",
     "DEFAULT_TAMPER",
+    "FIRST_ROUND",
     "QUICK_TAMPER",
     "SUITES",
     "TAMPER_SWEEPS",
@@ -42,6 +49,7 @@ __all__ = [
     "TRANSFORMS",
     "AssessOptions",
     "Dataset",
+    "GateSize",
     "MCQRow",
     "Progress",
     "PromptRow",
@@ -50,12 +58,16 @@ __all__ = [
     "TaskRun",
     "assess",
     "assess_async",
+    "assess_until_decidable",
     "bootstrap_uplift_ci",
     "bundled_path",
     "file_sha256",
     "mean_stderr",
+    "measure_safeguards",
+    "posttune_gate",
     "probe",
     "read_jsonl",
     "read_run",
     "run_key",
+    "undecided_indicators",
 ]

@@ -288,6 +288,8 @@ async def _post_mitigation(job: _Assessment, suites: set[str], spec: str, finger
                         judge=job.judge_label,
                         scores=[s for _, s in by[worst]],
                         sample_ids=[i for i, _ in by[worst]],
+                        # The worst of the transforms: a maximum, so a Bonferroni interval.
+                        worst_of=[[s for _, s in by[name]] for name in sorted(by)],
                         attack={
                             "transforms": {k: asr[k] for k in sorted(asr)},
                             "aggregate": "max",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -91,17 +92,22 @@ class _Assessment:
         self.progress("start", label)
         try:
             task = _registry.TASKS[task_name](**task_args)
+            samples: str | None = None
             if limit is not None:
                 # A seeded sample balanced over the categories, never the first `limit` rows.
-                chosen = set(stratified_sample_ids(list(task.dataset), limit, self.opts.seed))
+                ids = stratified_sample_ids(list(task.dataset), limit, self.opts.seed)
+                chosen = set(ids)
                 task.dataset = task.dataset.filter(lambda sample: str(sample.id) in chosen)
+                # Keyed by the samples themselves: a larger limit that picks no new row (the
+                # dataset is exhausted) reuses the log.
+                samples = hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
             key = run_key(
                 model=spec,
                 fingerprint=fingerprint,
                 task=task_name,
                 args=task_args,
                 data=(task.metadata or {}).get("dataset_sha256"),
-                limit=limit,
+                samples=samples,
                 sampling=SAMPLING_METHOD if limit is not None else None,
                 seed=self.opts.seed,
             )

@@ -76,7 +76,14 @@ def respond(guards: str = "", max_tokens: int = DEFAULT_MAX_TOKENS) -> Solver:
             blocked = await _blocked(lambda: chain.check_input(context))
             if blocked:
                 return _refuse(state, "input")
-        state = await generate(state, max_tokens=max_tokens)
+        try:
+            state = await generate(state, max_tokens=max_tokens)
+        except Exception as exc:
+            # Assessed through a deployed gateway (`--through`): its guard refusing the
+            # request (400 content_filter) is the deployed system's refusal, not a failure.
+            if _deployment_blocked(exc):
+                return _refuse(state, "deployment")
+            raise
         if chain is not None:
             answer = state.output.completion
             if await _blocked(lambda: chain.check_output(answer, context)):
@@ -85,6 +92,18 @@ def respond(guards: str = "", max_tokens: int = DEFAULT_MAX_TOKENS) -> Solver:
         return state
 
     return solve
+
+
+def _deployment_blocked(exc: BaseException | None) -> bool:
+    from releasegate.backends._openai import UpstreamHTTPError
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, UpstreamHTTPError):
+            return exc.status_code == 400 and exc.code == "content_filter"
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 async def _blocked(check: Any) -> bool:

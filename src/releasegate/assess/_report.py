@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import math
 from pathlib import Path
 from typing import Any
 
 from releasegate.assess._runner import TaskRun
 from releasegate.backends import ModelBackend
-from releasegate.evidence import ConfidenceInterval, DatasetRef, EvidenceItem, ModelIdentity
+from releasegate.evidence import (
+    ConfidenceInterval,
+    DatasetRef,
+    EvidenceItem,
+    ModelIdentity,
+    wilson_interval,
+    worst_case_interval,
+)
 from releasegate.vocab import Condition
 
 _TOOLS = {
@@ -69,15 +75,16 @@ def model_identity(spec: str, backend: ModelBackend) -> ModelIdentity:
     )
 
 
-def wilson_ci(successes: float, n: int, z: float = 1.959963984540054) -> ConfidenceInterval | None:
+def wilson_ci(successes: float, n: int) -> ConfidenceInterval | None:
     """Wilson score 95% interval of a proportion (Wilson 1927); None without samples."""
-    if n <= 0:
-        return None
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return ConfidenceInterval(low=max(0.0, centre - half), high=min(1.0, centre + half))
+    bounds = wilson_interval(successes, n)
+    return ConfidenceInterval(low=bounds[0], high=bounds[1]) if bounds is not None else None
+
+
+def worst_case_ci(score_lists: list[list[float]], direction: str) -> ConfidenceInterval | None:
+    """Bonferroni-corrected interval of the worst of several rates (`worst_case_interval`)."""
+    bounds = worst_case_interval([(sum(s), len(s)) for s in score_lists], direction)
+    return ConfidenceInterval(low=bounds[0], high=bounds[1]) if bounds is not None else None
 
 
 def dataset_ref(run: TaskRun, *, proxy: bool | None = None) -> DatasetRef | None:
@@ -104,14 +111,26 @@ def evidence_from_run(
     scores: list[float] | None = None,
     sample_ids: list[str] | None = None,
     dataset: DatasetRef | None = None,
+    worst_of: list[list[float]] | None = None,
+    worse: str = "higher_is_worse",
 ) -> EvidenceItem:
     """An evidence item for a run's mean score (or for `scores`, a subset of its samples,
-    whose ids are `sample_ids`)."""
+    whose ids are `sample_ids`).
+
+    With `worst_of` (the scores of every configuration the value is the worst of, `worse`
+    saying which end is worse), the interval is the Bonferroni one of that maximum.
+    """
     values = scores if scores is not None else run.scores
     n = len(values)
     value = sum(values) / n if n else 0.0
     binary = all(v in (0.0, 1.0) for v in values)
     from releasegate.assess._stats import mean_stderr
+
+    ci, method, comparisons = None, None, None
+    if binary and worst_of is not None and len(worst_of) > 1:
+        ci, method, comparisons = worst_case_ci(worst_of, worse), "exact-bonferroni", len(worst_of)
+    elif binary:
+        ci, method = wilson_ci(sum(values), n), "wilson"
 
     return EvidenceItem(
         id=id,
@@ -121,7 +140,9 @@ def evidence_from_run(
         condition=condition,
         value=value,
         stderr=mean_stderr(values),
-        ci95=wilson_ci(sum(values), n) if binary else None,
+        ci95=ci,
+        ci_method=method if ci is not None else None,
+        ci_comparisons=comparisons,
         n=n,
         sample_ids=list(sample_ids if sample_ids is not None else run.sample_ids),
         dataset=dataset or dataset_ref(run),
@@ -142,4 +163,5 @@ __all__ = [
     "tool_versions",
     "weights_sha256",
     "wilson_ci",
+    "worst_case_ci",
 ]

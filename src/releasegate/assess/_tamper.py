@@ -123,6 +123,9 @@ async def run_sweep(
             metric="refusal_rate",
             condition=Condition.POST_TAMPER,
             judge=job.judge_label,
+            # The lowest of the attacks' refusal rates: a minimum, so a Bonferroni interval.
+            worst_of=[run.scores for _, _, run, _ in attacks],
+            worse="lower_is_worse",
             attack={
                 "kind": "tamper_sweep",
                 "attacks": names,
@@ -148,6 +151,7 @@ async def run_sweep(
                 domain=domain,
                 judge="answer letter logprob",
                 attack={"kind": "lora_finetune", **cfg.model_dump(), "sweep": names},
+                worst_of=[r.scores for _, r in runs],
             )
         )
         job.runs[f"{domain}-mcq/post_tamper"] = run

@@ -46,6 +46,25 @@ def make_hf(spec: str, settings: Settings) -> ModelBackend:
     return HFBackend(path, name=spec, device=settings.device)
 
 
+def make_lora(spec: str, settings: Settings) -> ModelBackend:
+    """lora:ADAPTER_DIR (a peft LoRA adapter, on the local base model its config names)."""
+    import json
+
+    from releasegate.backends._hf import HFBackend
+
+    path = Path(spec.partition(":")[2]).expanduser()
+    config_file = path / "adapter_config.json"
+    if not config_file.is_file():
+        raise _bad(spec, f"{path} is not a peft adapter directory (no adapter_config.json)")
+    try:
+        base = Path(json.loads(config_file.read_text())["base_model_name_or_path"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _bad(spec, f"{config_file}: no base_model_name_or_path ({exc})") from None
+    if not (base / "config.json").is_file():
+        raise _bad(spec, f"the adapter's base model {base} is not a local model directory")
+    return HFBackend(base, name=spec, device=settings.device, adapter_dir=path)
+
+
 def make_openai(spec: str, settings: Settings) -> ModelBackend:
     """openai:BASE_URL#MODEL (an OpenAI-compatible server, e.g. openai:http://host:8000/v1#m)."""
     from releasegate.backends._openai import OpenAIBackend
@@ -53,4 +72,4 @@ def make_openai(spec: str, settings: Settings) -> ModelBackend:
     return OpenAIBackend.from_spec(spec, settings)
 
 
-__all__ = ["make_bundled", "make_echo", "make_hf", "make_openai"]
+__all__ = ["make_bundled", "make_echo", "make_hf", "make_lora", "make_openai"]

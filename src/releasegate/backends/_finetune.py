@@ -73,6 +73,7 @@ class FinetuneStats(BaseModel):
     first_loss: float
     final_loss: float
     losses: list[float]
+    tokens: int = Field(default=0, description="tokens of the examples trained on, all steps")
 
 
 @contextmanager
@@ -204,6 +205,7 @@ def lora_finetune(
     device = resolve_device(config.device)
     rng = random.Random(config.seed)
     losses: list[float] = []
+    tokens = 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model: Any = AutoModelForCausalLM.from_pretrained(
@@ -232,6 +234,7 @@ def lora_finetune(
                     rng.shuffle(order)
                 batch.append(data[order.pop()])
             longest = max(len(ids) for ids, _ in batch)
+            tokens += sum(len(ids) for ids, _ in batch)
             input_ids = torch.tensor(
                 [ids + [pad] * (longest - len(ids)) for ids, _ in batch], device=device
             )
@@ -262,6 +265,7 @@ def lora_finetune(
             first_loss=losses[0],
             final_loss=losses[-1],
             losses=losses,
+            tokens=tokens,
         )
         target = (
             Path(out_dir)

@@ -82,6 +82,12 @@ def model_fingerprint(spec: str) -> ModelFingerprint:
             raise InputError(spec, [Problem(f"no weight files in {directory}")])
         files += _adapter_files(directory, "adapter/")
         return ModelFingerprint(_hash_files(files), tuple(n for n, _ in files))
+    if prefix == "lora":
+        directory = Path(rest).expanduser()
+        files = _adapter_files(directory, "adapter/")
+        if not files:
+            raise InputError(spec, [Problem(f"no adapter files in {directory}")])
+        return ModelFingerprint(_hash_files(files), tuple(n for n, _ in files))
     if prefix == "openai":
         _, _, model = rest.partition("#")
         return ModelFingerprint(f"declared:{model or '(first model the endpoint lists)'}")

@@ -51,10 +51,11 @@ FALLBACK_API_KEY_ENV = "OPENAI_API_KEY"
 class UpstreamHTTPError(BackendError):
     """The upstream answered with an HTTP error (after any retries)."""
 
-    def __init__(self, url: str, status_code: int, message: str) -> None:
+    def __init__(self, url: str, status_code: int, message: str, code: str | None = None) -> None:
         self.url = url
         self.status_code = status_code
         self.upstream_message = message
+        self.code = code  # the error body's `code` (e.g. a gateway's `content_filter`)
         super().__init__(f"{url} answered HTTP {status_code}: {message}")
 
 
@@ -534,7 +535,8 @@ class OpenAIBackend:
                 )
                 attempt += 1
                 continue
-            raise UpstreamHTTPError(url, status, _error_message(_safe_json(raw)))
+            body = _safe_json(raw)
+            raise UpstreamHTTPError(url, status, _error_message(body), _error_code(body))
 
     def _unreachable(self, url: str, exc: BaseException, attempt: int) -> BackendError:
         return BackendError(
@@ -629,6 +631,12 @@ def _safe_json(raw: bytes) -> Any:
         return _loads(raw)
     except ValueError:
         return raw[:300].decode(errors="replace")
+
+
+def _error_code(body: Any) -> str | None:
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _error_message(data: Any) -> str:

@@ -4,9 +4,16 @@ from importlib import resources
 from pathlib import Path
 
 from releasegate._util.load import load_model
+from releasegate.evidence._intervals import (
+    scaled_samples_to_decide,
+    wilson_interval,
+    wilson_samples_to_decide,
+    worst_case_interval,
+)
 from releasegate.evidence._report import (
     SCHEMA_VERSION,
     BaselineComparison,
+    CiMethod,
     ConfidenceInterval,
     Coverage,
     DatasetRef,
@@ -46,6 +53,7 @@ __all__ = [
     "EXAMPLE_REPORTS",
     "SCHEMA_VERSION",
     "BaselineComparison",
+    "CiMethod",
     "ConfidenceInterval",
     "Coverage",
     "DatasetRef",
@@ -60,4 +68,8 @@ __all__ = [
     "TamperAttack",
     "example_report_path",
     "load_report",
+    "scaled_samples_to_decide",
+    "wilson_interval",
+    "wilson_samples_to_decide",
+    "worst_case_interval",
 ]

@@ -59,6 +59,7 @@ class ConfidenceInterval(_Strict):
 
 
 EvidenceKind = Literal["demonstration_proxy", "benchmark", "external"]
+CiMethod = Literal["wilson", "exact-bonferroni", "bootstrap", "normal"]
 
 
 class DatasetRef(_Strict):
@@ -112,6 +113,18 @@ class EvidenceItem(_Strict):
     value: Finite
     stderr: Finite | None = Field(default=None, ge=0)
     ci95: ConfidenceInterval | None = None
+    ci_method: CiMethod | None = Field(
+        default=None,
+        description="how ci95 was computed: 'wilson' (score interval of a rate), "
+        "'exact-bonferroni' (the worst of `ci_comparisons` rates: each rate's Clopper-Pearson "
+        "interval at 1 - 0.05/k, and the worst of their bounds), 'bootstrap' or 'normal'; null "
+        "when not stated (older reports, external evidence)",
+    )
+    ci_comparisons: int | None = Field(
+        default=None,
+        ge=1,
+        description="with 'exact-bonferroni': how many configurations the worst was taken over",
+    )
     n: int = Field(ge=0, description="number of samples scored")
     sample_ids: list[str] | None = Field(
         default=None,
@@ -201,6 +214,19 @@ class SamplingRecord(_Strict):
     capability_limit: int | None = Field(default=None, description="samples per capability task")
     datasets: dict[str, Sha256 | None] = Field(
         default_factory=dict, description="dataset name -> SHA-256 of every dataset sampled"
+    )
+    rounds: list[int] = Field(
+        default_factory=list,
+        description="--until-decidable: the samples per task of each round (the last is `limit`)",
+    )
+    max_samples: int | None = Field(default=None, description="--until-decidable: the cap")
+    policy: str | None = Field(
+        default=None, description="--until-decidable: the policy whose cutoffs decided"
+    )
+    undecided: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="--until-decidable: 'domain/indicator/condition' still straddling a cutoff "
+        "after the last round -> the samples it would need at the observed value (null: none)",
     )
 
 

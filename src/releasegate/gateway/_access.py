@@ -148,8 +148,34 @@ def principal_token_route(g: Gateway) -> AccessRoute:
     async def run(call: Call) -> Outcome:
         ref = call.path_params["principal_id"]
         issued = await asyncio.to_thread(lambda: g.principals.issue_token(ref, actor=_actor(call)))
-        body = {**issued.principal.to_json(), "token": issued.plaintext}
-        return body, {"principal_id": issued.principal.id}
+        body = {
+            **issued.principal.to_json(),
+            "token": issued.plaintext,
+            "token_id": issued.token_id,
+        }
+        return body, {"principal_id": issued.principal.id, "token_id": issued.token_id}
+
+    return AccessRoute(run)
+
+
+def list_tokens_route(g: Gateway) -> AccessRoute:
+    async def run(call: Call) -> Outcome:
+        ref = call.path_params["principal_id"]
+        found = await asyncio.to_thread(g.principals.tokens, ref)
+        return {"object": "list", "data": found}, {"principal_id": ref}
+
+    return AccessRoute(run)
+
+
+def revoke_token_route(g: Gateway) -> AccessRoute:
+    async def run(call: Call) -> Outcome:
+        ref, token_id = call.path_params["principal_id"], call.path_params["token_id"]
+        done = await asyncio.to_thread(
+            lambda: g.principals.revoke_token(ref, token_id, actor=_actor(call))
+        )
+        if g.pipeline.principals is not None:
+            g.pipeline.principals.invalidate()  # this process at once; others within the TTL
+        return done, {"principal_id": ref, "token_id": token_id}
 
     return AccessRoute(run)
 
@@ -402,9 +428,11 @@ __all__ = [
     "deny_route",
     "list_applications_route",
     "list_principals_route",
+    "list_tokens_route",
     "principal_token_route",
     "publish_terms_route",
     "renew_route",
+    "revoke_token_route",
     "show_application_route",
     "show_terms_route",
     "suspend_principal_route",

@@ -83,6 +83,21 @@ class PrincipalCreated(PrincipalOut):
     """A new principal or token: `token` is shown this once."""
 
     token: str | None
+    token_id: str | None = None
+
+
+class TokenOut(BaseModel):
+    """A principal's token as stored (never the token)."""
+
+    id: str
+    prefix: str
+    created_at: str
+    revoked_at: str | None
+
+
+class TokenList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[TokenOut]
 
 
 class PrincipalList(BaseModel):

@@ -188,11 +188,14 @@ def resolve_incident_route(g: Gateway) -> AdminRoute:
         req = call.parsed
         assert isinstance(req, ResolveIncidentRequest)
         incident_id = call.path_params["incident_id"]
-        incident = await g.monitor.resolve(incident_id, req.by, req.note, unsuspend=req.unsuspend)
+        # A person resolves in their own name; only the nameless admin token says who it is.
+        person = call.principal.person if call.principal is not None else None
+        by = person.name if person is not None else req.by
+        incident = await g.monitor.resolve(incident_id, by, req.note, unsuspend=req.unsuspend)
         details: dict[str, object] = {
             "incident_id": incident_id,
             "key_id": incident.key_id,
-            "resolved_by": req.by,
+            "resolved_by": by,
             "unsuspended": req.unsuspend,
         }
         return incident.to_json(), details

@@ -111,7 +111,9 @@ class ResolveIncidentRequest(_Strict):
         }
     )
 
-    by: NonEmptyText = Field(description="who resolves the incident")
+    by: NonEmptyText = Field(
+        description="who resolves the incident (a principal token's own name replaces it)"
+    )
     note: Text | None = None
     unsuspend: bool = Field(default=False, description="also lift the key's suspension")
 

@@ -39,9 +39,11 @@ from releasegate.approvals import (
 from releasegate.audit import AuditWriter, Checkpointer, audit_log_from_settings
 from releasegate.backends import default_served_name, load_backend
 from releasegate.backends._base import ModelBackend
+from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Observer
 from releasegate.gateway._errors import ApiError
+from releasegate.gateway._finetuned import FineTunedModels
 from releasegate.gateway._gate import LiveGate, StaticGate
 from releasegate.gateway._inflight import InFlight
 from releasegate.gateway._keys import KeyCache
@@ -341,11 +343,13 @@ async def _start(
         pipeline.observers.extend(observers)
         if isinstance(gate, LiveGate):  # guard failure rates for the stage plan's triggers
             pipeline.observers.append(gate.observe)
+        # Never the spec itself: no upstream URL, host, port or path reaches a client.
+        model_name = settings.served_model_name or default_served_name(model or backend.name)
+        finetune = FineTuneStore(sessions, audit_log)
         gateway = Gateway(
             settings=settings,
             backend=backend,
-            # Never the spec itself: no upstream URL, host, port or path reaches a client.
-            model_name=settings.served_model_name or default_served_name(model or backend.name),
+            model_name=model_name,
             tiers=tiers,
             pipeline=pipeline,
             keys=store,
@@ -360,6 +364,8 @@ async def _start(
             principals=principals,
             programme=AccessProgramme(sessions, audit_log, tiers),
             gate=gate,
+            finetune=finetune,
+            finetuned=FineTunedModels(finetune, settings, model_name),
         )
         gateway.handlers = {row.name: row.handler(gateway) for row in ROUTES}
         await inflight.start()  # and closes the streams that dead processes left open
@@ -384,6 +390,8 @@ async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
     await gateway.limiter.aclose()
     if close_backend:
         await gateway.backend.aclose()
+    if gateway.finetuned is not None:
+        await gateway.finetuned.aclose()
     if gateway.gate is not None:
         await gateway.gate.aclose()
     gateway.engine.dispose()

@@ -42,7 +42,8 @@ class MonitorObserver:
     async def __call__(self, call: Call) -> None:
         principal = call.principal
         tier = principal.tier if principal is not None else None
-        tier_name = tier.name if tier is not None else ("admin" if principal else "none")
+        staff = principal is not None and not principal.anonymous
+        tier_name = tier.name if tier is not None else ("admin" if staff else "none")
         failure: ApiError | None = None
         categories: set[str] = set()
         flagged = False

@@ -43,7 +43,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "invalid request (the field path in `param`)"},
     401: {"model": ErrorResponse, "description": "missing or invalid key or admin token"},
     403: {"model": ErrorResponse, "description": "the key's tier does not grant this"},
+    404: {"model": ErrorResponse, "description": "no such model, key or incident"},
+    413: {"model": ErrorResponse, "description": "the body or the text to guard is too large"},
     429: {"model": ErrorResponse, "description": "rate limit or quota exceeded (Retry-After)"},
+    502: {"model": ErrorResponse, "description": "the model backend failed"},
     503: {"model": ErrorResponse, "description": "a safeguard is unavailable (fail closed)"},
 }
 
@@ -63,7 +66,12 @@ def _schema_route(row: RouteRow[Any]) -> APIRoute:
             inspect.Parameter(
                 "body",
                 inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[row.request, Body()],
+                annotation=Annotated[
+                    row.request,
+                    Body(media_type="multipart/form-data")
+                    if row.body_format == "multipart"
+                    else Body(),
+                ],
                 default=default,
             )
         )

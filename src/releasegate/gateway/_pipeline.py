@@ -66,7 +66,7 @@ from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._protocol import error_event
 from releasegate.gateway._ratelimit import Quota, RateLimiter
 from releasegate.gateway._row import Requires, RouteRow
-from releasegate.gateway._validation import empty_body, validation_error
+from releasegate.gateway._validation import empty_body, multipart_fields, validation_error
 from releasegate.gateway._visible import visible_body
 from releasegate.guards._base import GuardError, GuardInputTooLarge, GuardVerdict
 from releasegate.guards._chain import GuardChain
@@ -670,6 +670,11 @@ def validate(row: RouteRow[Any], request: Request, body: bytes) -> BaseModel | N
         ApiError: 400 naming the field at fault (OpenAI's error shape).
     """
     if row.has_body:
+        if row.body_format == "multipart":
+            try:
+                return row.validate_form(multipart_fields(request, body))
+            except ValidationError as exc:
+                raise validation_error(exc) from None
         if not body:
             if not row.body_optional:
                 raise empty_body()

@@ -6,7 +6,7 @@ gateway, which keeps the weights, meters what leaves and can cut a key off. Each
 `Route` of the one pipeline, so it is authenticated, authorized (tier capability `research`,
 403 without it), rate limited, input guarded and audited like chat:
 
-    parse (400) → authorize: `research` (403), local backend (501), size caps (400)
+    parse (400) → authorize: `research` (403), local backend (400), size caps (400)
     → rpm and token quota (429) → input guards on the text → extraction budget (429)
     → the model → output guards (steering's text) → audit
 
@@ -104,7 +104,6 @@ class _ResearchRoute(ABC, Generic[_Req]):
         self.backend: ResearchBackend | None = (
             backend if isinstance(backend, ResearchBackend) else None
         )
-        self.backend_name = backend.name
         self.model_name = model_name
         self.caps = caps
         self.budget = budget
@@ -133,10 +132,13 @@ class _ResearchRoute(ABC, Generic[_Req]):
                 f"model {self.model_name!r} is not available to tier {tier.name!r}", param="model"
             )
         if self.backend is None:
+            # 400 as for any feature a model does not support (a client's request, not a
+            # server failure); the message names the served model, never the backend spec,
+            # which would disclose the upstream's URL.
             raise ApiError(
-                501,
-                f"research endpoints need a local backend (bundled: or hf:); this gateway serves "
-                f"{self.backend_name}, whose API exposes no model internals",
+                400,
+                f"research endpoints need a local backend (bundled: or hf:); the model "
+                f"{self.model_name!r} is served from an API that exposes no model internals",
                 type="invalid_request_error",
                 code="research_needs_local_backend",
             )

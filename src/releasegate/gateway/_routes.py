@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -19,6 +21,7 @@ from releasegate.backends._base import (
 from releasegate.gateway._authz import authorize, model_allowed
 from releasegate.gateway._call import Call, NoInput, Principal, Streamed, Unary
 from releasegate.gateway._errors import ApiError
+from releasegate.gateway._finetuned import FineTunedModels
 from releasegate.gateway._gate import model_metadata
 from releasegate.gateway._openai_models import ChatCompletionRequest, CompletionRequest
 from releasegate.gateway._protocol import (
@@ -63,10 +66,17 @@ def backend_error(exc: BackendError) -> ApiError:
 class GenerateRoute:
     """`POST /v1/chat/completions` and `POST /v1/completions`."""
 
-    def __init__(self, kind: str, backend: ModelBackend, model_name: str) -> None:
+    def __init__(
+        self,
+        kind: str,
+        backend: ModelBackend,
+        model_name: str,
+        finetuned: FineTunedModels | None = None,
+    ) -> None:
         self.kind = kind
         self.backend = backend
         self.model_name = model_name
+        self.finetuned = finetuned
 
     def parse(self, body: BaseModel | None, call: Call) -> ParsedRequest:
         principal = call.principal
@@ -76,7 +86,7 @@ class GenerateRoute:
         else:
             assert isinstance(body, CompletionRequest)
             req = completion_request(body)
-        if req.model != self.model_name:
+        if req.model != self.model_name and not self._fine_tuned(req.model, call):
             raise ApiError(
                 404,
                 f"the model {req.model!r} does not exist here; this gateway serves "
@@ -86,9 +96,37 @@ class GenerateRoute:
             )
         return req
 
+    def _fine_tuned(self, name: str, call: Call) -> bool:
+        """`name` is a fine-tuned model of the caller's owner: its spec is kept for execute."""
+        if self.finetuned is None or call.principal is None:
+            return False
+        spec = self.finetuned.spec_for(name, call.principal.owner)
+        if spec is None:
+            return False
+        call.audit_extra["fine_tuned_spec"] = spec
+        return True
+
     def authorize(self, principal: Principal, parsed: ParsedRequest) -> None:
         assert principal.tier is not None
+        if parsed.model != self.model_name:  # a fine-tuned model: its base's tier rules apply
+            parsed = dataclasses.replace(parsed, model=self.model_name)
         authorize(principal.tier, parsed)
+
+    async def _backend(self, call: Call) -> ModelBackend:
+        spec = call.audit_extra.get("fine_tuned_spec")
+        if spec is None:
+            return self.backend
+        assert self.finetuned is not None and isinstance(spec, str)
+        try:
+            return await self.finetuned.backend(spec)
+        except Exception as exc:  # a missing adapter, a broken file: never the base instead
+            log.warning("could not load fine-tuned model %s: %s", spec, exc)
+            raise ApiError(
+                502,
+                "the fine-tuned model could not be loaded; the gateway's log has the details",
+                type="server_error",
+                code="backend_error",
+            ) from exc
 
     def reserve_tokens(self, parsed: ParsedRequest) -> int:
         # A token is at least one byte, so bytes bound the prompt's tokens from above.
@@ -99,24 +137,26 @@ class GenerateRoute:
 
     async def execute(self, call: Call) -> Unary | Streamed:
         req: ParsedRequest = call.parsed
-        call.audit_extra["model"] = self.model_name
+        backend = await self._backend(call)
+        call.audit_extra.pop("fine_tuned_spec", None)  # a local path: not for the audit record
+        call.audit_extra["model"] = req.model
         call.content["prompt"] = (
             [m.model_dump() for m in req.messages] if self.kind == "chat" else req.prompt
         )
         if req.stream:
-            return self._streamed(call, req)
+            return self._streamed(call, req, backend)
         gens: list[Generation] = []
         try:
             for _ in range(req.n):
                 if self.kind == "chat":
-                    gens.append(await self.backend.chat(req.messages, req.params))
+                    gens.append(await backend.chat(req.messages, req.params))
                 else:
-                    gens.append(await self.backend.complete(req.prompt, req.params))
+                    gens.append(await backend.complete(req.prompt, req.params))
         except BackendError as exc:
             raise backend_error(exc) from exc
         rid = new_id(self.kind)
         used = (gens[0].prompt_tokens if gens else 0) + sum(g.completion_tokens for g in gens)
-        model = self.model_name
+        model = req.model
 
         def render(verdicts: list[GuardVerdict | None]) -> dict[str, Any]:
             answers = []
@@ -130,11 +170,10 @@ class GenerateRoute:
 
         return Unary(outputs=[g.text for g in gens], render=render, used_tokens=used)
 
-    def _streamed(self, call: Call, req: ParsedRequest) -> Streamed:
+    def _streamed(self, call: Call, req: ParsedRequest, backend: ModelBackend) -> Streamed:
         rid = new_id(self.kind)
         created = int(time.time())
-        model = self.model_name
-        backend = self.backend
+        model = req.model
 
         async def chunks() -> AsyncIterator[StreamChunk]:
             try:
@@ -173,11 +212,13 @@ class ModelsRoute(NoInput):
         model_name: str,
         owned_by: str = "releasegate",
         metadata: Callable[[], dict[str, Any]] | None = None,
+        finetuned: FineTunedModels | None = None,
     ) -> None:
         self.model_name = model_name
         self.owned_by = owned_by
         self.created = int(time.time())
         self.metadata = metadata
+        self.finetuned = finetuned
 
     def parse(self, body: BaseModel | None, call: Call) -> None:
         return None
@@ -195,28 +236,31 @@ class ModelsRoute(NoInput):
             if self.metadata is not None:
                 entry["releasegate"] = self.metadata()
             data.append(entry)
+            if self.finetuned is not None and call.principal is not None:
+                data += await asyncio.to_thread(self.finetuned.listing, call.principal.owner)
         body = {"object": "list", "data": data}
         return Unary(outputs=[], render=lambda _v: body)
 
 
 def chat_route(gateway: Gateway) -> GenerateRoute:
     """The handler of `POST /v1/chat/completions`."""
-    return GenerateRoute("chat", gateway.backend, gateway.model_name)
+    return GenerateRoute("chat", gateway.backend, gateway.model_name, gateway.finetuned)
 
 
 def completions_route(gateway: Gateway) -> GenerateRoute:
     """The handler of `POST /v1/completions`."""
-    return GenerateRoute("completion", gateway.backend, gateway.model_name)
+    return GenerateRoute("completion", gateway.backend, gateway.model_name, gateway.finetuned)
 
 
 def models_route(gateway: Gateway) -> ModelsRoute:
     """The handler of `GET /v1/models`."""
     gate = gateway.gate
     if gate is None:
-        return ModelsRoute(gateway.model_name)
+        return ModelsRoute(gateway.model_name, finetuned=gateway.finetuned)
     return ModelsRoute(
         gateway.model_name,
         metadata=lambda: model_metadata(gate, dev=gateway.dev, fingerprint=gateway.fingerprint),
+        finetuned=gateway.finetuned,
     )
 
 

@@ -89,11 +89,19 @@ class RateLimit:
     """
 
     rpm: int | None = None
+    per_minute_tokens: bool = True
 
     @classmethod
     def tier(cls) -> RateLimit:
         """The key's quota, as its tier and its own limits set it."""
         return cls(None)
+
+    @classmethod
+    def training(cls) -> RateLimit:
+        """The key's quota without its tokens-per-minute limit: a fine-tuning job's training
+        tokens are reserved at once and count against the daily quota (and requests against
+        rpm), not against a per-minute rate no training file would fit in."""
+        return cls(None, per_minute_tokens=False)
 
     @classmethod
     def per_minute(cls, rpm: int) -> RateLimit:
@@ -103,12 +111,17 @@ class RateLimit:
     def quota(self, principal: Principal) -> Quota:
         """The quota in force for `principal` on this route."""
         if self.rpm is None:
-            return principal.quota
+            q = principal.quota
+            if self.per_minute_tokens:
+                return q
+            return Quota(rpm=q.rpm, tpm=None, daily_tokens=q.daily_tokens)
         return Quota(rpm=self.rpm, tpm=None, daily_tokens=None)
 
     def describe(self) -> str:
         """One line for the docs."""
-        return "tier quota" if self.rpm is None else f"{self.rpm}/min"
+        if self.rpm is None:
+            return "tier quota" if self.per_minute_tokens else "tier quota (daily tokens, rpm)"
+        return f"{self.rpm}/min"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +143,9 @@ class RouteRow(Generic[Ctx]):
         media_type: the response's media type when it is not JSON.
         body_optional: an empty body stands for `{}` (every field has a default).
         tags: OpenAPI tags (grouping in `/docs`).
+        body_format: "json", or "multipart" for a `multipart/form-data` body (file uploads):
+            its parts, by name, are validated with `request` (a file part as bytes, its file
+            name as `filename`).
     """
 
     method: Method
@@ -144,6 +160,7 @@ class RouteRow(Generic[Ctx]):
     media_type: str = "application/json"
     body_optional: bool = False
     tags: tuple[str, ...] = ()
+    body_format: Literal["json", "multipart"] = "json"
     _adapter: TypeAdapter[BaseModel] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -172,6 +189,11 @@ class RouteRow(Generic[Ctx]):
         """Validate a raw JSON body with the request model (raises pydantic's ValidationError)."""
         assert self._adapter is not None
         return self._adapter.validate_json(body)
+
+    def validate_form(self, fields: dict[str, object]) -> BaseModel:
+        """Validate the parts of a multipart body with the request model."""
+        assert self._adapter is not None
+        return self._adapter.validate_python(fields)
 
     def validate_query(self, params: dict[str, str]) -> BaseModel:
         """Validate query parameters with the request model."""

@@ -26,6 +26,7 @@ from releasegate.backends._fingerprint import ModelFingerprint, model_fingerprin
 from releasegate.errors import InputError, Problem, ReleasegateError
 from releasegate.policy._decision import Decision
 from releasegate.settings import Settings
+from releasegate.stages import current_stage, started_tiers
 
 
 class ServeRefused(ReleasegateError):
@@ -172,11 +173,19 @@ def plan_serve(
     except DecisionNotFoundError as exc:
         raise ServeRefused("decision_not_found", str(exc)) from exc
     chosen = record.decision()
-    offered = dict(tiers) if tiers is not None else _tiers(record, chosen, policy_path)
     with sessions() as session:
         fired = fired_triggers(session, record.id)
+        staged = current_stage(session, record.id)
+        started = started_tiers(session, record.id) if staged is not None else None
+    if tiers is not None:
+        offered = dict(tiers)
+    elif started and policy_path is None:  # the tiers its staged release was started with
+        offered = started
+    else:
+        offered = _tiers(record, chosen, policy_path)
+    stage = staged.limit(offered) if staged is not None else None
     if dev:
-        openness = open_now(ReleaseState(chosen, record.id, None, fired), offered, now)
+        openness = open_now(ReleaseState(chosen, record.id, None, fired, stage), offered, now)
         notes = ["signatures, expiry and fingerprint not enforced (--dev)"]
         return ServePlan(offered, openness, chosen, record.id, notes=notes)
     _check_signed(record)
@@ -188,7 +197,9 @@ def plan_serve(
     except ServeRefused as exc:
         exc.decision_id = record.id
         raise
-    openness = open_now(ReleaseState(chosen, record.id, record.verification, fired), offered, now)
+    openness = open_now(
+        ReleaseState(chosen, record.id, record.verification, fired, stage), offered, now
+    )
     if not openness.open_tiers:
         reasons = "\n".join(f"  - tier {n!r}: {r}" for n, r in openness.withheld.items())
         raise ServeRefused(

@@ -13,8 +13,10 @@ from releasegate.access._principals import PrincipalStore
 from releasegate.access._tiers import TierSpec
 from releasegate.audit import AuditLog, AuditSink, Checkpointer
 from releasegate.backends._base import ModelBackend
+from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
 from releasegate.gateway._call import Route
+from releasegate.gateway._finetuned import FineTunedModels
 from releasegate.gateway._gate import LiveGate, StaticGate
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._pipeline import Pipeline
@@ -48,6 +50,8 @@ class Gateway:
         fingerprint: the served model's fingerprint, shown in `/v1/models`.
         principals: people and service accounts with roles (the admin routes' callers).
         programme: applications, review, claims, renewals and terms.
+        finetune: training files and fine-tuning jobs (the fine-tuning routes).
+        finetuned: the owners' fine-tuned models (`ft:` names), loaded on first use.
         checkpointer: signs audit checkpoints at an interval and when the gateway stops.
     """
 
@@ -71,6 +75,8 @@ class Gateway:
     gate: StaticGate | LiveGate | None = None
     dev: bool = False
     fingerprint: str | None = None
+    finetune: FineTuneStore | None = None
+    finetuned: FineTunedModels | None = None
     checkpointer: Checkpointer | None = None
 
 

@@ -19,9 +19,11 @@ from releasegate.gateway._access import (
     deny_route,
     list_applications_route,
     list_principals_route,
+    list_tokens_route,
     principal_token_route,
     publish_terms_route,
     renew_route,
+    revoke_token_route,
     show_application_route,
     show_terms_route,
     suspend_principal_route,
@@ -49,6 +51,8 @@ from releasegate.gateway._access_models import (
     RenewRequest,
     SuspendPrincipalRequest,
     TermsOut,
+    TokenList,
+    TokenOut,
 )
 from releasegate.gateway._admin import (
     create_key_route,
@@ -71,6 +75,29 @@ from releasegate.gateway._admin_models import (
     KeyList,
     ResolveIncidentRequest,
     SuspendKeyRequest,
+)
+from releasegate.gateway._finetune import (
+    cancel_job_route,
+    create_job_route,
+    delete_file_route,
+    job_events_route,
+    list_files_route,
+    list_jobs_route,
+    show_file_route,
+    show_job_route,
+    upload_file_route,
+)
+from releasegate.gateway._finetune_models import (
+    CreateJobRequest,
+    EventList,
+    EventListQuery,
+    FileDeleted,
+    FileList,
+    FileObject,
+    FileUploadRequest,
+    FineTuningJob,
+    JobList,
+    JobListQuery,
 )
 from releasegate.gateway._openai_models import (
     ChatCompletion,
@@ -105,7 +132,9 @@ from releasegate.gateway._state import Gateway
 
 KEY = Requires.key()
 RESEARCH = Requires.key("research")
+FINE_TUNING = Requires.key("fine_tuning")
 TIER = RateLimit.tier()
+TRAINING = RateLimit.training()
 # Admin actions are metered too (no route bypasses the pipeline), generously.
 ADMIN_RATE = RateLimit.per_minute(600)
 # Anonymous routes, per client address: filing an application is rarer than reading status.
@@ -128,6 +157,7 @@ ROLLERS_BACK = Requires.staff("admin", "release_lead", "safety_lead")
 
 OPENAI = ("OpenAI-compatible",)
 RESEARCH_TAG = ("research",)
+FT_TAG = ("fine-tuning",)
 KEYS = ("admin: keys",)
 OVERSIGHT = ("admin: monitoring",)
 PRINCIPALS = ("admin: principals",)
@@ -167,6 +197,56 @@ ROUTES: tuple[RouteRow[Gateway], ...] = (
         "POST", "/v1/research/steer", steer_route, name="research.steer",
         request=SteerRequest, response=SteerResponse, requires=RESEARCH, rate_limit=TIER,
         summary="Generate while adding a steering vector at a layer", tags=RESEARCH_TAG,
+    ),
+    # -- fine-tuning (tier capability `fine_tuning`) -------------------------------------------
+    RouteRow(
+        "POST", "/v1/files", upload_file_route, name="files.create",
+        request=FileUploadRequest, response=FileObject, requires=FINE_TUNING, rate_limit=TIER,
+        summary="Upload a JSONL training file (screened by the tier's guards)", tags=FT_TAG,
+        body_format="multipart",
+    ),
+    RouteRow(
+        "GET", "/v1/files", list_files_route, name="files.list",
+        request=None, response=FileList, requires=FINE_TUNING, rate_limit=TIER,
+        summary="This key owner's training files", tags=FT_TAG,
+    ),
+    RouteRow(
+        "GET", "/v1/files/{file_id}", show_file_route, name="files.show",
+        request=None, response=FileObject, requires=FINE_TUNING, rate_limit=TIER,
+        summary="A training file (its screening result included)", tags=FT_TAG,
+    ),
+    RouteRow(
+        "DELETE", "/v1/files/{file_id}", delete_file_route, name="files.delete",
+        request=None, response=FileDeleted, requires=FINE_TUNING, rate_limit=TIER,
+        summary="Delete a training file", tags=FT_TAG,
+    ),
+    RouteRow(
+        "POST", "/v1/fine_tuning/jobs", create_job_route, name="fine_tuning.jobs.create",
+        request=CreateJobRequest, response=FineTuningJob, requires=FINE_TUNING,
+        rate_limit=TRAINING, summary="Create a fine-tuning job (training tokens reserved)",
+        tags=FT_TAG,
+    ),
+    RouteRow(
+        "GET", "/v1/fine_tuning/jobs", list_jobs_route, name="fine_tuning.jobs.list",
+        request=JobListQuery, response=JobList, requires=FINE_TUNING, rate_limit=TIER,
+        summary="This key owner's fine-tuning jobs, newest first", tags=FT_TAG,
+    ),
+    RouteRow(
+        "GET", "/v1/fine_tuning/jobs/{job_id}", show_job_route, name="fine_tuning.jobs.show",
+        request=None, response=FineTuningJob, requires=FINE_TUNING, rate_limit=TIER,
+        summary="A fine-tuning job", tags=FT_TAG,
+    ),
+    RouteRow(
+        "GET", "/v1/fine_tuning/jobs/{job_id}/events", job_events_route,
+        name="fine_tuning.jobs.events", request=EventListQuery, response=EventList,
+        requires=FINE_TUNING, rate_limit=TIER, summary="A job's events, newest first",
+        tags=FT_TAG,
+    ),
+    RouteRow(
+        "POST", "/v1/fine_tuning/jobs/{job_id}/cancel", cancel_job_route,
+        name="fine_tuning.jobs.cancel", request=None, response=FineTuningJob,
+        requires=FINE_TUNING, rate_limit=TIER, summary="Cancel a job that has not finished",
+        tags=FT_TAG,
     ),
     # -- admin: keys ---------------------------------------------------------------------------
     RouteRow(
@@ -311,6 +391,17 @@ ROUTES: tuple[RouteRow[Gateway], ...] = (
         name="principals.token", request=None, response=PrincipalCreated, requires=ADMIN,
         rate_limit=ADMIN_RATE, summary="Issue another token to a principal (shown once)",
         tags=PRINCIPALS,
+    ),
+    RouteRow(
+        "GET", "/admin/principals/{principal_id}/tokens", list_tokens_route,
+        name="principals.tokens", request=None, response=TokenList, requires=ADMIN,
+        rate_limit=ADMIN_RATE, summary="A principal's tokens (never the tokens themselves)",
+        tags=PRINCIPALS,
+    ),
+    RouteRow(
+        "POST", "/admin/principals/{principal_id}/tokens/{token_id}/revoke", revoke_token_route,
+        name="principals.revoke_token", request=None, response=TokenOut, requires=ADMIN,
+        rate_limit=ADMIN_RATE, summary="Revoke one of a principal's tokens", tags=PRINCIPALS,
     ),
     RouteRow(
         "POST", "/admin/principals/{principal_id}/suspend", suspend_principal_route,

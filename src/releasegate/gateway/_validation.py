@@ -8,9 +8,12 @@ backend see it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from email import policy
+from email.parser import BytesParser
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
+from starlette.requests import Request
 
 from releasegate.gateway._errors import ApiError, bad_request
 
@@ -81,8 +84,43 @@ def validation_error(exc: ValidationError, body: bytes = b"") -> ApiError:
     return bad_request(f"{param}: {error['msg']}{more}", param=param or None, code=_code(error))
 
 
+def multipart_fields(request: Request, body: bytes) -> dict[str, object]:
+    """The parts of a `multipart/form-data` body by name: a file part as its bytes (and its
+    file name under `filename`), any other part as text. Parsed by the standard library's MIME
+    parser, which handles the boundary, the headers and the transfer encodings.
+
+    Raises:
+        ApiError: 400 when the body is not multipart/form-data.
+    """
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data") or "boundary=" not in ctype:
+        raise bad_request(
+            "the request body must be multipart/form-data (with a boundary)",
+            code="invalid_content_type",
+        )
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        raise bad_request("the multipart body has no parts", code="invalid_multipart")
+    fields: dict[str, object] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None:
+            fields[name] = data
+            fields["filename"] = filename
+        else:
+            fields[name] = data.decode(part.get_content_charset() or "utf-8", errors="replace")
+    return fields
+
+
 def empty_body() -> ApiError:
     return bad_request("the request body is empty; send a JSON object", code="empty_body")
 
 
-__all__ = ["empty_body", "field_path", "validation_error"]
+__all__ = ["empty_body", "field_path", "multipart_fields", "validation_error"]

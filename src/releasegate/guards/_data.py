@@ -1,4 +1,11 @@
-"""The labelled guard data: `src/releasegate/data/guards/{train,train_everyday,heldout}.jsonl`.
+"""The labelled guard data: `src/releasegate/data/guards/*.jsonl`.
+
+- `train.jsonl`, `train_everyday.jsonl`, `train_safety.jsonl`, `public_dna_malicious.jsonl`,
+  `public_advbench.jsonl`: training;
+- `heldout.jsonl`, `heldout_benign_safety.jsonl` (safety-minded and fiction requests, benign),
+  `public_harmbench.jsonl` (HarmBench's behaviours): evaluation only.
+
+Public rows come from `scripts/import_public_guard_data.py` (sources in docs/data.md).
 
 `train_everyday.jsonl` (written with the guards) holds ordinary benign traffic the sensitive-
 looking training split lacks: task instructions, system prompts and assistant-style answers.
@@ -43,7 +50,18 @@ class GuardExample(BaseModel):
         return self.label == "harmful"
 
 
-def bundled_split(name: Literal["train", "train_everyday", "heldout"]) -> Path:
+SplitName = Literal[
+    "train",
+    "train_everyday",
+    "heldout",
+    "heldout_benign_safety",
+    "public_harmbench",
+    "public_dna_malicious",
+    "public_advbench",
+]
+
+
+def bundled_split(name: SplitName) -> Path:
     """Path of a bundled split."""
     return Path(str(files("releasegate.data").joinpath("guards", f"{name}.jsonl")))
 

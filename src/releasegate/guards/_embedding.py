@@ -45,6 +45,27 @@ SECOND_CATEGORY_PROB = 0.35
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\s*\n\s*")
 
 
+def _encoder_for(heads: LinearHeads) -> MiniLMEncoder:
+    """The shared encoder, or for fine-tuned heads one with their adapters (cached by hash)."""
+    if not heads.adapters:
+        return load_encoder()
+    return _adapted_encoder(heads.sha256 or str(id(heads)), heads)
+
+
+_ADAPTED: dict[str, MiniLMEncoder] = {}
+
+
+def _adapted_encoder(key: str, heads: LinearHeads) -> MiniLMEncoder:
+    if key not in _ADAPTED:
+        try:
+            _ADAPTED[key] = MiniLMEncoder(adapters=heads.adapters)
+        except GuardError:
+            raise
+        except Exception as exc:
+            raise GuardError(f"could not load the fine-tuned encoder: {exc}") from exc
+    return _ADAPTED[key]
+
+
 def default_weights_path() -> Path:
     """The weight file committed in the package (`guards/_weights/minilm_linear.npz`)."""
     return Path(str(files("releasegate.guards").joinpath("_weights", WEIGHTS_FILE)))
@@ -116,7 +137,7 @@ class EmbeddingGuard:
         token_budget: int = DEFAULT_TOKEN_BUDGET,
     ) -> None:
         self.heads = heads
-        self.encoder = encoder or load_encoder()
+        self.encoder = encoder or _encoder_for(heads)
         if not heads.layer < self.encoder.num_layers:
             raise GuardError(
                 f"guard weights use encoder layer {heads.layer}; the encoder has "

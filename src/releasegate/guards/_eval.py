@@ -15,6 +15,37 @@ from releasegate.guards._chain import GuardChain, combine
 from releasegate.guards._data import GuardExample
 from releasegate.guards._obfuscate import OBFUSCATIONS
 
+Z95 = 1.959963984540054
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score 95 % interval of a proportion (Wilson 1927); (0, 1) without samples."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass
+class Rate:
+    """A proportion with its count and Wilson 95 % interval."""
+
+    hits: int
+    n: int
+    value: float
+    ci95: tuple[float, float]
+
+    @classmethod
+    def of(cls, hits: int, n: int) -> Rate:
+        return cls(hits, n, hits / n if n else 0.0, wilson(hits, n))
+
+    def __str__(self) -> str:
+        lo, hi = self.ci95
+        return f"{self.value:.3f} [{lo:.3f}, {hi:.3f}] ({self.hits}/{self.n})"
+
 
 @dataclass
 class EvalReport:
@@ -42,9 +73,22 @@ class EvalReport:
     per-request latency)."""
     false_positives: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
+    recall_plain_ci: Rate | None = None
+    """Plain harmful rows flagged, with its Wilson 95 % interval."""
+    fpr_ci: Rate | None = None
+    recall_by_category: dict[str, Rate] = field(default_factory=dict)
+    """Plain harmful rows flagged, per hazard category."""
+    fpr_by_source: dict[str, Rate] = field(default_factory=dict)
+    """Benign rows flagged, per source (the id's prefix up to its first '-')."""
 
     def as_dict(self) -> dict[str, object]:
-        return dict(vars(self))
+        out = dict(vars(self))
+        for key in ("recall_plain_ci", "fpr_ci"):
+            rate = out[key]
+            out[key] = vars(rate) if isinstance(rate, Rate) else None
+        for key in ("recall_by_category", "fpr_by_source"):
+            out[key] = {k: vars(v) for k, v in out[key].items()}
+        return out
 
 
 def evaluate(
@@ -100,6 +144,15 @@ def evaluate(
     if obfuscated_benign:
         for name in names:
             fp_obf[name] = sum(next(it).flagged for _ in benign)
+    missed_ids = set(missed)
+    by_cat: dict[str, list[int]] = {}
+    for row in harmful:
+        cat = row.category.value if row.category else "?"
+        by_cat.setdefault(cat, []).append(int(row.id not in missed_ids))
+    by_source: dict[str, list[int]] = {}
+    fp_ids = set(fps)
+    for row in benign:
+        by_source.setdefault(row.id.split("-")[0], []).append(int(row.id in fp_ids))
     n_h = len(harmful)
     n_items = n_h * (1 + len(OBFUSCATIONS))
     tp = plain_hits + sum(by_obf.values())
@@ -121,6 +174,13 @@ def evaluate(
         ms_per_request=elapsed_ms / len(texts) if texts else 0.0,
         false_positives=fps,
         missed=missed,
+        recall_plain_ci=Rate.of(plain_hits, n_h),
+        fpr_ci=Rate.of(len(fps), len(benign)),
+        recall_by_category={
+            k: Rate.of(sum(v), len(v))
+            for k, v in sorted(by_cat.items(), key=lambda kv: int(kv[0][1:] or 0))
+        },
+        fpr_by_source={k: Rate.of(sum(v), len(v)) for k, v in sorted(by_source.items())},
     )
 
 

@@ -78,6 +78,9 @@ class LinearHeads:
     meta: dict[str, Any] = field(default_factory=dict)
     path: str = ""  # where the heads were loaded from, and that file's SHA-256 (`load`)
     sha256: str = ""
+    adapters: dict[str, F] = field(default_factory=dict)
+    """LoRA adapters of the encoder (`lora/LAYER/MODULE/A|B`), when the encoder was fine-tuned
+    (`scripts/train_guard_lora.py`); empty for the plain encoder."""
 
     def standardize(self, feats: npt.NDArray[np.floating[Any]]) -> F:
         out: F = (feats.astype(np.float64) - self.mu) / self.sd
@@ -139,6 +142,14 @@ class LinearHeads:
             raise ValueError("sd: standard deviations must be positive")
         if self.layer < 0:
             raise ValueError(f"layer: {self.layer} is negative")
+        for name, arr in self.adapters.items():
+            if not name.startswith("lora/") or name.count("/") != 3 or arr.ndim != 2:
+                raise ValueError(f"{name}: not a LoRA matrix")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{name}: holds NaN or infinite values")
+            pair = name[:-1] + ("B" if name.endswith("A") else "A")
+            if pair not in self.adapters:
+                raise ValueError(f"{name}: its pair {pair} is missing")
         known = {f"S{i}" for i in range(1, 15)}
         bad = [c for c in self.categories if c not in known]
         if bad:
@@ -163,6 +174,7 @@ class LinearHeads:
                 mu=z["mu"].astype(np.float64),
                 sd=z["sd"].astype(np.float64),
                 meta=json.loads(str(z["meta"])),
+                adapters={k: z[k].astype(np.float64) for k in z.files if k.startswith("lora/")},
             )
         heads.validate()
         heads.path = str(path)

@@ -19,6 +19,7 @@ import itertools
 import json
 import os
 import threading
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -185,7 +186,12 @@ class MiniLMEncoder:
     """
 
     def __init__(
-        self, path: Path | None = None, *, max_length: int = 256, blas_threads: int | None = 1
+        self,
+        path: Path | None = None,
+        *,
+        max_length: int = 256,
+        blas_threads: int | None = 1,
+        adapters: Mapping[str, npt.NDArray[np.floating[Any]]] | None = None,
     ) -> None:
         from safetensors.numpy import load_file
         from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
@@ -204,6 +210,10 @@ class MiniLMEncoder:
         self._tokenizer.no_padding()  # texts are packed, not padded (see the class docstring)
         self._lock = threading.Lock()  # one tokenizer call at a time (it holds Rust state)
         w = {k: v.astype(np.float32) for k, v in load_file(str(path / "model.safetensors")).items()}
+        for name, delta in low_rank_deltas(adapters or {}).items():
+            if name not in w or w[name].shape != delta.shape:
+                raise GuardError(f"adapter for {name}: no such weight of that shape")
+            w[name] = w[name] + delta
         p = "embeddings."
         self._word = np.ascontiguousarray(w[p + "word_embeddings.weight"])
         # position and token-type (always type 0) embeddings, summed once
@@ -336,6 +346,21 @@ class MiniLMEncoder:
         np.matmul(w.f, inter, out=x[:DIM])
         x[:DIM] += y[:DIM]
         _layer_norm(x[:DIM], w.ln2_w, w.ln2_b, self._eps)
+
+
+def low_rank_deltas(
+    adapters: Mapping[str, npt.NDArray[np.floating[Any]]],
+) -> dict[str, Array]:
+    """LoRA adapters (`lora/LAYER/MODULE/A` and `.../B`, B already scaled) as weight deltas
+    `B @ A`, by the name of the weight they add to (`encoder.layer.L.MODULE.weight`)."""
+    out: dict[str, Array] = {}
+    for key, a in adapters.items():
+        if not key.endswith("/A"):
+            continue
+        _, layer, module, _ = key.split("/")
+        b = adapters[key[:-1] + "B"]
+        out[f"encoder.layer.{int(layer)}.{module}.weight"] = (b @ a).astype(np.float32)
+    return out
 
 
 @lru_cache(maxsize=2)

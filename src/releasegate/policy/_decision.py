@@ -28,6 +28,17 @@ class IndicatorReading(_Strict):
     uplift: float | None = None
     tier: Tier | None = Field(description="tier from the cutoffs; None when evidence is missing")
     straddles_cutoff: bool = False
+    status: Literal["decided", "undecided", "missing"] | None = Field(
+        default=None,
+        description="undecided: the CI straddles a cutoff, so the tier is read at its worse bound "
+        "(precaution); missing: no evidence. None in decisions made before it was stated",
+    )
+    samples_needed: int | None = Field(
+        default=None,
+        description="samples at which the CI would clear every cutoff, if the observed value "
+        "held (Wilson inversion for Wilson intervals, the 1/sqrt(n) rule otherwise); None when "
+        "no sample size can (the value sits on a cutoff) or nothing was measured",
+    )
     note: str | None = None
     role: Literal["capability", "safeguard"] = "capability"
     evidence: list[str] = Field(default_factory=list, description="ids of the evidence items read")

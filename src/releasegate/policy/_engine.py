@@ -28,7 +28,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from releasegate.errors import InputError, Problem
-from releasegate.evidence import ConfidenceInterval, EvidenceItem, RiskReport
+from releasegate.evidence import (
+    ConfidenceInterval,
+    EvidenceItem,
+    RiskReport,
+    scaled_samples_to_decide,
+    wilson_samples_to_decide,
+)
 from releasegate.policy._alternatives import choose_alternatives
 from releasegate.policy._canonical import decision_content_sha256, model_sha256
 from releasegate.policy._decision import (
@@ -102,6 +108,36 @@ def _worse_value(value: float, ci: ConfidenceInterval | None, direction: str) ->
     return min(value, ci.low)
 
 
+def _samples_needed(
+    item: EvidenceItem,
+    value: float,
+    ci: ConfidenceInterval | None,
+    cutoffs: dict[Tier, float],
+    direction: str,
+    measure: str,
+) -> int | None:
+    """Samples at which the item's interval would clear every cutoff (the largest over them)."""
+    if ci is None or item.n <= 0 or not cutoffs:
+        return None
+    binomial = measure != "uplift" and item.ci_method in ("wilson", "exact-bonferroni")
+    needed = []
+    for cutoff in cutoffs.values():
+        if binomial:
+            n = wilson_samples_to_decide(
+                value,
+                cutoff,
+                direction,
+                comparisons=item.ci_comparisons or 1,
+                exact=item.ci_method == "exact-bonferroni",
+            )
+        else:
+            n = scaled_samples_to_decide(value, ci.low, ci.high, item.n, cutoff)
+        if n is None:
+            return None
+        needed.append(n)
+    return max(needed)
+
+
 @dataclass
 class _Reading:
     domain: str
@@ -161,6 +197,7 @@ def _read(
             condition=condition,
             value=None,
             tier=None,
+            status="missing",
             note=note,
             role=ind.role,
         )
@@ -168,7 +205,10 @@ def _read(
     _, _, item, value, ci, tier, straddles = best
     note = None
     if straddles and ci is not None:
-        note = f"95% CI [{ci.low:g}, {ci.high:g}] straddles a cutoff: read at its worse bound"
+        note = (
+            f"undecided: 95% CI [{ci.low:g}, {ci.high:g}] straddles a cutoff: read at its worse "
+            "bound"
+        )
     reading = IndicatorReading(
         indicator=ind.id,
         metric=ind.metric,
@@ -178,6 +218,8 @@ def _read(
         uplift=item.baseline.uplift if item.baseline is not None else None,
         tier=tier,
         straddles_cutoff=straddles,
+        status="undecided" if straddles else "decided",
+        samples_needed=_samples_needed(item, value, ci, ind.cutoffs, spec.direction, ind.measure),
         note=note,
         role=ind.role,
         evidence=sorted(i.id for i in items),
@@ -379,9 +421,15 @@ def _uncertainty(report: RiskReport, policy: ReleasePolicy, readings: list[_Read
             notes.append(f"Missing evidence: {where} ({r.reading.note}); {read_as} (precaution).")
         elif r.reading.straddles_cutoff and r.reading.ci95 is not None:
             low, high = r.reading.ci95
+            needed = r.reading.samples_needed
+            more = (
+                f"; about {needed} samples would decide it at the observed value"
+                if needed is not None
+                else "; no sample size decides it at the observed value"
+            )
             notes.append(
-                f"Uncertain: {where}: 95% CI [{low:g}, {high:g}] straddles a cutoff; read at its "
-                f"worse bound, tier {r.reading.tier.value if r.reading.tier else '?'}."
+                f"Undecided: {where}: 95% CI [{low:g}, {high:g}] straddles a cutoff; read at its "
+                f"worse bound, tier {r.reading.tier.value if r.reading.tier else '?'}{more}."
             )
     for failed in report.coverage.failed:
         notes.append(f"Failed evaluation: {failed.evaluation} ({failed.reason}).")
@@ -515,19 +563,26 @@ def _straddling(
         before = _apply_rules(report, policy, point_domains, at_point=True).levels
         # The worse bound can only close more (monotone rules); never report an opening.
         before = {c: max(before[c], levels[c]) for c in Component}
+    needed = {
+        f"{r.domain}/{r.indicator.id}/{r.condition.value}": (
+            r.reading.samples_needed if r.reading.samples_needed is not None else "unbounded"
+        )
+        for r in readings
+        if r.reading.straddles_cutoff
+    }
     line = _precaution_line(
         "precaution.straddling_ci",
         "releasegate precaution (MISSION.md)",
-        {"straddling": straddling},
+        {"straddling": straddling, "samples_needed": needed},
         before,
         levels,
-        "tiers read at the worse bound of CIs that straddle a cutoff",
+        "undecided indicators read at the worse bound of CIs that straddle a cutoff",
     )
     if straddling and line.effect is None:
         line = line.model_copy(
             update={
                 "matched": True,
-                "effect": "tiers read at the worse CI bound; no level changed by it",
+                "effect": "undecided indicators read at the worse CI bound; no level changed by it",
             }
         )
     return straddling, line

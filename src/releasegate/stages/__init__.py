@@ -5,6 +5,8 @@ See docs/stages.md and docs/design/0016-staged-release.md.
 """
 
 from releasegate.stages._load import (
+    BUNDLED_PLANS,
+    bundled_plan_path,
     check_against_decision,
     check_structure,
     load_plan,
@@ -48,6 +50,7 @@ from releasegate.stages._signoff import (
 )
 
 __all__ = [
+    "BUNDLED_PLANS",
     "STAGE_STATEMENT_TYPE",
     "CurrentStage",
     "DueRollback",
@@ -66,6 +69,7 @@ __all__ = [
     "StageStatus",
     "StagedRelease",
     "Transition",
+    "bundled_plan_path",
     "check_against_decision",
     "check_stage_signature",
     "check_structure",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,17 @@ from releasegate.vocab import AccessLevel, Component
 
 # Gate items that look back at the previous stage: the first stage has none to look at.
 _LOOKS_BACK = ("min_days_in_previous", "max_incidents", "evidence")
+
+
+BUNDLED_PLANS = ("smollm2",)
+
+
+def bundled_plan_path(name: str = "smollm2") -> Path:
+    """Path of a stage plan shipped inside the package (`smollm2`: the demo's, a copy of
+    policies/stages/smollm2.yaml)."""
+    if name not in BUNDLED_PLANS:
+        raise ValueError(f"no bundled stage plan {name!r}; choose from {', '.join(BUNDLED_PLANS)}")
+    return Path(str(resources.files("releasegate.stages") / "_bundled" / f"{name}.yaml"))
 
 
 def _problem(message: str, loc: Loc, lines: Mapping[Loc, int]) -> Problem:
@@ -243,4 +255,12 @@ def load_plan(
     return parse_plan(data, source, lines, decision=decision, tiers=tiers)
 
 
-__all__ = ["check_against_decision", "check_structure", "load_plan", "parse_plan", "stage_excess"]
+__all__ = [
+    "BUNDLED_PLANS",
+    "bundled_plan_path",
+    "check_against_decision",
+    "check_structure",
+    "load_plan",
+    "parse_plan",
+    "stage_excess",
+]

@@ -5,6 +5,7 @@ from releasegate.store.tables import (  # noqa: F401
     approvals,
     audit,
     decisions,
+    finetune,
     monitoring,
     stages,
 )

@@ -1,0 +1,227 @@
+"""`releasegate finetune worker|list|show|cancel`: fine-tuning jobs from the operator's side.
+
+The worker is its own process (`releasegate finetune worker --model SPEC`), never the gateway's
+request loop; start as many as the machine holds (`--workers N`), each runs one job at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import re
+import signal
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from releasegate._cli._common import console
+from releasegate._cli._store import CliStore, cli_store, fail
+
+app = typer.Typer(
+    help="Fine-tuning jobs: run the worker, list, show and cancel jobs.", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _safe(value: object) -> str:
+    """User-controlled text for the terminal: control characters shown as `?`, markup escaped."""
+    return escape(_CONTROL.sub("?", str(value)))
+
+
+def _job_json(job: Any) -> dict[str, Any]:
+    from releasegate.finetune import organization
+
+    return {
+        "id": job.id,
+        "status": job.status,
+        "owner": job.owner,
+        "organization_id": organization(job.owner),
+        "key_id": job.key_id,
+        "tier": job.tier,
+        "model": job.model,
+        "training_file": job.training_file,
+        "fine_tuned_model": job.fine_tuned_model,
+        "error": job.error,
+        "trained_tokens": job.trained_tokens,
+        "reserved_tokens": job.reserved_tokens,
+        "hyperparameters": job.hyperparameters,
+        "attempts": job.attempts,
+        "worker": job.worker,
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "safety_gate": job.gate,
+    }
+
+
+def _store(store: CliStore) -> Any:
+    from releasegate.finetune import FineTuneStore
+
+    return FineTuneStore(store.sessions, store.audit)
+
+
+@app.command("list")
+def list_command(
+    owner: Annotated[str | None, typer.Option(help="only this owner's jobs")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="most jobs shown")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List fine-tuning jobs, newest first."""
+    with cli_store() as store:
+        jobs, _ = _store(store).list_jobs(owner, limit=limit)
+    rows = [_job_json(j) for j in jobs]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(header_style="bold")
+    for column in ("id", "status", "owner", "model", "fine-tuned model", "error", "created"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        error = row["error"] or {}
+        table.add_row(
+            row["id"],
+            row["status"],
+            _safe(row["owner"]),
+            _safe(row["model"]),
+            _safe(row["fine_tuned_model"] or "-"),
+            _safe(error.get("code", "-")),
+            row["created_at"][:19].replace("T", " "),
+        )
+    console().print(table)
+    console().print(f"{len(rows)} job(s)")
+
+
+@app.command("show")
+def show_command(job_id: str, as_json: JsonOpt = False) -> None:
+    """Show a job and its events (oldest first)."""
+    with cli_store() as store:
+        ft = _store(store)
+        job = ft.get_job(job_id)
+        events, _ = ft.events(job_id, limit=1000)
+    data = _job_json(job)
+    data["events"] = [
+        {"created_at": e.created_at.isoformat(), "level": e.level, "message": e.message}
+        for e in reversed(events)
+    ]
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    con = console()
+    for key in ("id", "status", "owner", "model", "fine_tuned_model", "trained_tokens"):
+        con.print(f"[bold]{key}[/]: {_safe(data[key])}")
+    if data["error"]:
+        con.print(
+            f"[bold red]error[/]: {_safe(data['error'].get('code'))}: "
+            f"{_safe(data['error'].get('message'))}"
+        )
+    for event in data["events"]:
+        con.print(f"{event['created_at'][:19]} {event['level']:5} {_safe(event['message'])}")
+
+
+@app.command("cancel")
+def cancel_command(job_id: str) -> None:
+    """Cancel a job that has not finished (a running one stops at its next step)."""
+    with cli_store() as store:
+        job = _store(store).cancel(job_id, None, store.actor)
+    console().print(f"job {job.id}: {job.status}")
+
+
+def _work(model: str, decision: str | None, once: bool) -> int:
+    from releasegate.assess import GateSize, posttune_gate
+    from releasegate.backends import default_served_name, ensure_bundled_model
+    from releasegate.finetune import Worker, WorkerConfig, thresholds_from_decision
+    from releasegate.store.tables.decisions import DecisionRow
+
+    with cli_store() as store:
+        settings = store.settings
+        prefix, _, rest = model.partition(":")
+        if prefix == "bundled":
+            base_dir = ensure_bundled_model(rest, settings)
+        elif prefix == "hf":
+            from pathlib import Path
+
+            base_dir = Path(rest).expanduser()
+        else:
+            fail(
+                f"--model {model}: the worker fine-tunes local models (bundled:NAME or hf:PATH); "
+                "see docs/finetuning.md for delegating to an openai: upstream"
+            )
+            return 2
+        domains = None
+        if decision is not None:
+            with store.sessions() as session:
+                row = session.get(DecisionRow, decision)
+                if row is None:
+                    fail(f"--decision: no stored decision {decision!r}")
+                    return 2
+                domains = json.loads(row.decision_json).get("domains", [])
+        thresholds = thresholds_from_decision(
+            domains,
+            max_refusal_drop=settings.finetune_gate_max_refusal_drop,
+            max_jailbreak_rise=settings.finetune_gate_max_jailbreak_rise,
+            decision_id=decision,
+        )
+        root = settings.resolved_finetune_dir()
+        size = GateSize(
+            samples=settings.finetune_gate_samples,
+            jailbreak_prompts=settings.finetune_gate_jailbreak_prompts,
+            max_tokens=settings.finetune_gate_max_tokens,
+        )
+        gate = posttune_gate(model, settings, size, thresholds, root / "gate-logs")
+        config = WorkerConfig(
+            base_spec=model,
+            base_dir=base_dir,
+            served_name=settings.served_model_name or default_served_name(model),
+            artifacts=root / "jobs",
+            poll_s=settings.finetune_poll_s,
+            stale_s=settings.finetune_stale_s,
+            max_attempts=settings.finetune_max_attempts,
+            device=settings.device,
+        )
+        worker = Worker(_store(store), config, gate)
+        signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+        err = console()
+        err.print(f"worker {config.worker_id}: fine-tuning {escape(model)}", highlight=False)
+        return worker.run(once=once)
+
+
+@app.command("worker")
+def worker_command(
+    model: Annotated[
+        str, typer.Option(help="The served model's spec (bundled:NAME or hf:PATH) to fine-tune.")
+    ],
+    decision: Annotated[
+        str | None,
+        typer.Option(help="The stored decision whose safeguard cutoffs the safety gate applies."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (each runs one job at a time).")
+    ] = 1,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run the queued jobs, then exit (no waiting).")
+    ] = False,
+) -> None:
+    """Run fine-tuning jobs from the store's queue until stopped (SIGTERM finishes the job)."""
+    if workers == 1:
+        done = _work(model, decision, once)
+        console().print(f"{done} job(s) run")
+        return
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_work, args=(model, decision, once)) for _ in range(workers)]
+    for proc in procs:
+        proc.start()
+    try:
+        for proc in procs:
+            proc.join()
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join()
+    codes = [p.exitcode for p in procs]
+    if any(codes):
+        raise typer.Exit(1)
