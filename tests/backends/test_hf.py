@@ -245,3 +245,19 @@ def test_research_inputs_are_checked(smollm2_backend: HFBackend) -> None:
 def test_context_overflow_is_input_error(smollm2_backend: HFBackend) -> None:
     with pytest.raises(InputError, match="exceeds the model's context"):
         run(smollm2_backend.chat(FRANCE, GenerationParams(max_tokens=9000)))
+
+
+def test_aclose_frees_the_model(smollm2_dir: Any) -> None:
+    """A closed backend lets its weights go (the assessment loads several models in turn)."""
+    import weakref
+
+    from releasegate.backends import BackendError
+
+    backend = HFBackend(smollm2_dir, device="cpu")
+    weights = weakref.ref(backend.model)
+    run(backend.chat(HI, GenerationParams(max_tokens=2)))
+    run(backend.aclose())
+    assert weights() is None
+    run(backend.aclose())  # closing twice is harmless
+    with pytest.raises(BackendError, match="closed"):
+        run(backend.chat(HI, GenerationParams(max_tokens=2)))

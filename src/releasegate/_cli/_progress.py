@@ -77,7 +77,7 @@ class AssessProgress:
         live: force the Rich bar (True) or plain lines (False); default: the console decides.
     """
 
-    def __init__(self, console: Console, *, interval_s: float = 5.0, live: bool | None = None):
+    def __init__(self, console: Console, *, interval_s: float = 4.0, live: bool | None = None):
         self._console = console
         self._interval_s = interval_s
         self._live = console.is_terminal if live is None else live
@@ -205,8 +205,11 @@ class AssessProgress:
                 step = self._current
                 if step is not None:
                     self._line(f"{escape(step.label)}: {step.status(now)}")
+                elif self._finished == 0:
+                    took = _duration(now - self._started)
+                    self._line(f"starting: loading the model ({took} so far)")
                 else:
-                    self._line(f"working ({self._finished} steps done, {self._samples} samples)")
+                    self._line(f"between steps ({self._finished} done, {self._samples} samples)")
 
 
 __all__ = ["AssessProgress"]

@@ -10,6 +10,8 @@ prints a key and ready-to-paste client examples.
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -76,11 +78,8 @@ def demo_command(
 ) -> None:
     """Assess the bundled guarded model, decide with the default policy, and serve it at the
     level the decision allows."""
-    from releasegate._cli.assess import print_summary as print_report
-    from releasegate._cli.assess import run_with_progress
     from releasegate._cli.decide import print_summary as print_decision
     from releasegate._cli.decide import run_decide
-    from releasegate.assess import QUICK_TAMPER, AssessOptions
     from releasegate.policy import bundled_policy_path
     from releasegate.settings import Settings
 
@@ -89,28 +88,11 @@ def demo_command(
     out.mkdir(parents=True, exist_ok=True)
 
     con.rule(f"[bold]1 · assess[/] {DEMO_MODEL} (baseline {DEMO_BASELINE}, {limit} samples/task)")
-    options = AssessOptions(
-        model=DEMO_MODEL,
-        baseline=DEMO_BASELINE,
-        limit=limit,
-        # Multiple choice scored by logprob is cheap, and precaution reads each accuracy at the
-        # upper bound of its CI: with 4 questions that bound is ~0.7 even for a model at chance,
-        # which would (rightly) keep the API closed. 16 questions bound it near 0.49, and keep the
-        # whole assessment under 3 minutes on 2 cores (docs/benchmarks.md).
-        capability_limit=capability_limit,
-        max_tokens=32,
-        jailbreak_prompts=2,
-        # Three attacks with a fraction of the optimizer steps keep the demo within minutes on
-        # a laptop CPU; `releasegate assess` runs the full sweep by default.
-        tamper=QUICK_TAMPER,
-    )
-    started = time.monotonic()
-    report = run_with_progress(options, settings)
-    assessed_in = time.monotonic() - started
     report_path = out / "report.json"
-    report_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    print_report(report)
-    con.print(f"assessed in {assessed_in:.0f} s (a re-run reuses every finished Inspect log)")
+    started = time.monotonic()
+    _assess_in_child(report_path, limit, capability_limit)
+    took = time.monotonic() - started
+    con.print(f"assessed in {took:.0f} s (a re-run reuses every finished Inspect log)")
 
     con.rule("[bold]2 · decide[/] with the bundled default policy")
     decision_dir = out / "decision"
@@ -131,6 +113,42 @@ def demo_command(
         return
     con.rule("[bold]5 · share[/] through the structured-access gateway")
     _serve(settings, decision, host, port)
+
+
+def _assess_in_child(report_path: Path, limit: int, capability_limit: int) -> None:
+    """`releasegate assess` on the demo's model, in a child process of this interpreter.
+
+    The assessment's memory (torch, two models, the tamper sweep's fine-tuning) goes back to the
+    system when the child exits, so the gateway this process starts next holds only the model it
+    serves, and this process never imports torch before it serves.
+    """
+    args = [
+        "assess",
+        DEMO_MODEL,
+        "--out",
+        str(report_path),
+        "--baseline",
+        DEMO_BASELINE,
+        "--limit",
+        str(limit),
+        # Multiple choice scored by logprob is cheap, and precaution reads each accuracy at the
+        # upper bound of its CI: with 4 questions that bound is ~0.7 even for a model at chance,
+        # which would (rightly) keep the API closed. 16 questions bound it near 0.49.
+        "--capability-limit",
+        str(capability_limit),
+        "--max-tokens",
+        "32",
+        "--jailbreak-prompts",
+        "2",
+        # Two attack strengths (two seeds each) with a fraction of the optimizer steps keep the
+        # demo within minutes on a laptop CPU; `releasegate assess` runs the full sweep by default.
+        "--tamper-sweep",
+        "quick",
+    ]
+    done = subprocess.run([sys.executable, "-m", "releasegate._cli", *args], check=False)
+    if done.returncode != 0:
+        err_console().print(f"[bold red]the assessment failed (exit {done.returncode})[/]")
+        raise typer.Exit(done.returncode)
 
 
 def _demo_signer(store: CliStore, role: str, keys: Path) -> tuple[str, Path]:

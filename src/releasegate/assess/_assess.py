@@ -318,6 +318,9 @@ async def _tamper(
             )
         )
         return
+    # The sweep trains and evaluates copies of the weights it loads itself, and the subject's
+    # own tasks are done: its model is freed first, one model less in memory while fine-tuning.
+    await backend.aclose()
     await run_sweep(job, directory, fingerprint, subject)
 
 

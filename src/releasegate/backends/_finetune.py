@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from releasegate.backends._base import ChatMessage
 from releasegate.backends._offline import force_offline
-from releasegate.backends._torch import quiet_peft, resolve_device
+from releasegate.backends._torch import quiet_peft, release_memory, resolve_device
 from releasegate.errors import InputError, Problem
 
 ChatExample = Sequence[ChatMessage | Mapping[str, str]] | Mapping[str, Any]
@@ -46,6 +46,15 @@ class LoraRunConfig(BaseModel):
     rank: int = Field(default=8, ge=1, description="LoRA rank r")
     alpha: int | None = Field(default=None, gt=0, description="LoRA alpha (default 2 * rank)")
     batch_size: int = Field(default=8, ge=1)
+    micro_batch_size: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "examples per forward/backward pass; gradients are summed over the batch, so the "
+            "update is the batch's whatever this is (up to float rounding). 1 keeps the memory "
+            "of a step's activations lowest (a CPU laptop); larger is faster on a GPU"
+        ),
+    )
     seed: int = 0
     max_length: int = Field(default=256, ge=8, description="tokens per example, longer cut")
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -148,12 +157,13 @@ def _tokenize(
     return ids, labels
 
 
-def _answer_loss(model: Any, input_ids: Any, mask: Any, labels: Any) -> Any:
-    """Mean next-token cross-entropy over answer tokens only.
+def _answer_loss(model: Any, input_ids: Any, mask: Any, labels: Any, denominator: int) -> Any:
+    """Next-token cross-entropy summed over answer tokens only, divided by `denominator` (the
+    answer tokens of the whole batch, so micro-batches add up to the batch's mean).
 
-    Same value as transformers' `labels=` loss, but the unembedding (a 49k-vocabulary matmul for
-    SmolLM2) runs only at answer positions instead of every position: on CPU that is a large
-    part of a step's cost.
+    Same value as transformers' `labels=` loss on the whole batch, but the unembedding (a
+    49k-vocabulary matmul for SmolLM2) runs only at answer positions instead of every position:
+    on CPU that is a large part of a step's cost.
     """
     import torch
 
@@ -162,7 +172,12 @@ def _answer_loss(model: Any, input_ids: Any, mask: Any, labels: Any) -> Any:
     targets = labels[:, 1:]
     keep = targets != -100
     logits = causal_lm.get_output_embeddings()(hidden[:, :-1][keep])
-    return torch.nn.functional.cross_entropy(logits.float(), targets[keep])
+    total = torch.nn.functional.cross_entropy(logits.float(), targets[keep], reduction="sum")
+    return total / denominator
+
+
+def _answer_tokens(labels: list[int]) -> int:
+    return sum(1 for label in labels[1:] if label != -100)
 
 
 def lora_finetune(
@@ -233,23 +248,30 @@ def lora_finetune(
                     order = list(range(len(data)))
                     rng.shuffle(order)
                 batch.append(data[order.pop()])
-            longest = max(len(ids) for ids, _ in batch)
+            # Activations are kept for one micro-batch at a time; gradients add up.
+            denominator = max(1, sum(_answer_tokens(lab) for _, lab in batch))
+            loss_value = 0.0
             tokens += sum(len(ids) for ids, _ in batch)
-            input_ids = torch.tensor(
-                [ids + [pad] * (longest - len(ids)) for ids, _ in batch], device=device
-            )
-            labels = torch.tensor(
-                [lab + [-100] * (longest - len(lab)) for _, lab in batch], device=device
-            )
-            mask = torch.tensor(
-                [[1] * len(ids) + [0] * (longest - len(ids)) for ids, _ in batch], device=device
-            )
-            loss = _answer_loss(model, input_ids, mask, labels)
-            loss.backward()
+            for start in range(0, len(batch), config.micro_batch_size):
+                part = batch[start : start + config.micro_batch_size]
+                longest = max(len(ids) for ids, _ in part)
+                input_ids = torch.tensor(
+                    [ids + [pad] * (longest - len(ids)) for ids, _ in part], device=device
+                )
+                labels = torch.tensor(
+                    [lab + [-100] * (longest - len(lab)) for _, lab in part], device=device
+                )
+                mask = torch.tensor(
+                    [[1] * len(ids) + [0] * (longest - len(ids)) for ids, _ in part],
+                    device=device,
+                )
+                loss = _answer_loss(model, input_ids, mask, labels, denominator)
+                loss.backward()
+                loss_value += float(loss.detach())
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(round(float(loss.detach()), 5))
+            losses.append(round(loss_value, 5))
             if on_step is not None:
                 on_step(len(losses), losses[-1])
         model.eval()
@@ -284,6 +306,9 @@ def lora_finetune(
                 )
                 + "\n"
             )
+    # The model copy and the optimizer state go now, not when the caller's next model is loaded.
+    del model, optimizer, trainable
+    release_memory()
     return target, stats
 
 

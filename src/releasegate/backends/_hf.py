@@ -32,7 +32,7 @@ from releasegate.backends._base import (
     TokenLogprob,
 )
 from releasegate.backends._offline import force_offline
-from releasegate.backends._torch import quiet_peft, resolve_device
+from releasegate.backends._torch import quiet_peft, release_memory, resolve_device
 from releasegate.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -241,8 +241,18 @@ class HFBackend:
         return await self._run(self._choice_logprobs_sync, items)
 
     async def aclose(self) -> None:
+        """Stop taking requests and free the model's memory (after the request on the model, if
+        any, has finished)."""
+        if self._closed:
+            return
         self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._release)
+
+    def _release(self) -> None:
+        with self._lock:
+            self._model = None
+        release_memory()
 
     # -- research primitives (local only) -------------------------------------------------------
 

@@ -16,5 +16,8 @@ def force_offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    # Conversion and loading draw tqdm bars (carriage returns in a log); `assess` shows its own
+    # progress.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # transformers prints one advisory line per process about missing optional accelerators.
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
