@@ -225,6 +225,8 @@ def measure_demo(releasegate: str, echo: bool) -> dict[str, Any]:
         while answer is None and proc.poll() is None:
             try:
                 answer = chat(url, key, model)
+            except urllib.error.HTTPError:
+                raise
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
         wall = time.monotonic() - started
@@ -260,6 +262,15 @@ def measure_serve(releasegate: str, requests: int) -> dict[str, Any]:
     # The converted model of an earlier run, so this measures serving, not the conversion.
     if os.environ.get("RELEASEGATE_MODEL_CACHE_DIR"):
         env["RELEASEGATE_MODEL_CACHE_DIR"] = os.environ["RELEASEGATE_MODEL_CACHE_DIR"]
+    made = subprocess.run(
+        [releasegate, "keys", "create", "--tier", "developer", "--owner", "bench", "--json"],
+        env=env,
+        cwd=data_dir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = json.loads(made.stdout)["key"]
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     started = time.monotonic()
@@ -279,7 +290,9 @@ def measure_serve(releasegate: str, requests: int) -> dict[str, Any]:
             if proc.poll() is not None:
                 raise RuntimeError(f"serve exited with {proc.returncode}")
             try:
-                chat(url, None, "smollm2-guarded")
+                chat(url, key, "smollm2-guarded")
+            except urllib.error.HTTPError:
+                raise  # the server answered: an error to see, not a server still starting
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
                 continue
