@@ -218,9 +218,25 @@ def _time_status(release: StagedRelease, rounds: int) -> list[float]:
     return out
 
 
+def _time_startup(rounds: int) -> list[float]:
+    """`releasegate --help`: the CLI's start-up alone (Python and the imports), the floor."""
+    exe = Path(sys.executable).with_name("releasegate")
+    out = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        subprocess.run([str(exe), "--help"], capture_output=True, check=True)
+        out.append(time.perf_counter() - t)
+    return out
+
+
 def _time_cli(url: str, data_dir: Path, rounds: int) -> list[float]:
     exe = Path(sys.executable).with_name("releasegate")
-    env = dict(os.environ, RELEASEGATE_DATABASE_URL=url, RELEASEGATE_DATA_DIR=str(data_dir))
+    env = dict(
+        os.environ,
+        RELEASEGATE_DATABASE_URL=url,
+        RELEASEGATE_DATA_DIR=str(data_dir),
+        RELEASEGATE_AUDIT_HMAC_KEY=HMAC_KEY.decode(),
+    )
     out = []
     for _ in range(rounds):
         t = time.perf_counter()
@@ -252,13 +268,21 @@ def run(url: str, label: str, records: int, rounds: int, work: Path) -> None:
         sessions = make_session_factory(engine)
         release = _setup(sessions, work / f"keys-{label}")
         before = _count(sessions)
-        lib0, cli0 = _time_status(release, rounds), _time_cli(url, work, 3)
+        lib0, cli0 = _time_status(release, rounds), _time_cli(url, work, 5)
+        floor0 = _time_startup(5)
         took = _bulk_audit(engine, sessions, records)
         after = _count(sessions)
-        lib1, cli1 = _time_status(release, rounds), _time_cli(url, work, 3)
+        lib1, cli1 = _time_status(release, rounds), _time_cli(url, work, 5)
+        floor1 = _time_startup(5)
         print(f"\n{label}: bulk insert of {records:,} audit records took {took:.0f} s")
-        print(f"  audit records {before:,}: status() {_ms(lib0)}; CLI {_ms(cli0)}")
-        print(f"  audit records {after:,}: status() {_ms(lib1)}; CLI {_ms(cli1)}")
+        print(
+            f"  audit records {before:,}: status() {_ms(lib0)}; CLI {_ms(cli0)} "
+            f"(start-up alone {_ms(floor0)})"
+        )
+        print(
+            f"  audit records {after:,}: status() {_ms(lib1)}; CLI {_ms(cli1)} "
+            f"(start-up alone {_ms(floor1)})"
+        )
         ratio = statistics.median(lib1) / statistics.median(lib0)
         print(f"  status() with {after:,} / with {before:,} records: {ratio:.2f}x")
     finally:

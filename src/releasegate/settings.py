@@ -97,7 +97,8 @@ class Settings(BaseSettings):
         description=(
             "Bootstrap admin token for the admin API (Authorization: Bearer ...); it counts as "
             "the admin role and names nobody, so for everyday use give each person a principal "
-            "token instead. The gateway refuses to start without one, except with --dev."
+            "token instead. `serve` refuses to start with neither this nor an admin principal, "
+            "except with --dev."
         ),
     )
     principal_token: SecretStr | None = Field(
@@ -309,6 +310,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Fine-tuning worker: runs of a job before a lost worker fails it "
         "(error code worker_lost).",
+    )
+    finetune_lora_first_layer: int | None = Field(
+        default=None,
+        ge=0,
+        description="Fine-tuning worker: adapt only decoder layers from this one up (None: all). "
+        "Backpropagation stops below it, so each CPU step is cheaper.",
     )
     finetune_gate_samples: int = Field(
         default=16,

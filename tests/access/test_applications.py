@@ -16,8 +16,11 @@ from releasegate.access import (
     AccessProgramme,
     ApplicationError,
     ApplicationSpec,
+    BootstrapRefusedError,
     KeyStore,
+    LastAdminError,
     PrincipalStore,
+    Role,
     TierClosedError,
     TierSpec,
 )
@@ -108,3 +111,19 @@ def test_approvals_count_people_and_a_closed_tier_refuses(sessions: sessionmaker
         programme.claim(app_id, done.claim_token, is_open=False)
     # A refused change left no trace: the tier-closed approval wrote no review.
     assert [r.reviewer for r in approved.reviews] == ["Ada", "Ben"]
+
+
+def test_the_last_active_admin_cannot_be_demoted_or_suspended(
+    sessions: sessionmaker[Session],
+) -> None:
+    people = PrincipalStore(sessions, AuditLog(sessions, TEST_HMAC_KEY))
+    people.bootstrap("Olga", actor="test")
+    with pytest.raises(LastAdminError):
+        people.set_roles("Olga", ["reviewer"], actor="test")
+    with pytest.raises(LastAdminError):
+        people.suspend("olga", "gone", actor="test")  # names are case-insensitive
+    with pytest.raises(BootstrapRefusedError):
+        people.bootstrap("Mallory", actor="test")
+    people.create("Pia", ["admin"], actor="test", token=False)
+    assert people.set_roles("Olga", ["reviewer"], actor="test").roles == (Role.REVIEWER,)
+    assert people.get("Olga").has_any(["reviewer"]) and not people.get("Olga").has_any(["admin"])

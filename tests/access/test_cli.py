@@ -60,6 +60,12 @@ def test_bootstrap_then_store_commands_check_roles(
     assert run_main(["keys", "list"], capsys, monkeypatch).code == 0  # auditors read
     denied = run_main(["keys", "revoke", key_id], capsys, monkeypatch)
     assert denied.code == 2 and "needs one of the roles admin; Aud holds auditor" in denied.err
+    assert run_main(["decision", "list"], capsys, monkeypatch).code == 0
+    assert run_main(["audit", "verify"], capsys, monkeypatch).code == 0
+    monkeypatch.delenv("RELEASEGATE_PRINCIPAL_TOKEN")
+    for command in (["decision", "list"], ["audit", "verify"], ["signers", "list"]):
+        anonymous = run_main(command, capsys, monkeypatch)
+        assert anonymous.code == 2 and "RELEASEGATE_PRINCIPAL_TOKEN" in anonymous.err, command
 
 
 @pytest.mark.parametrize("answer_country", ["GB"])
@@ -114,3 +120,15 @@ def test_apply_review_claim_through_the_cli(
                    "--terms-url", "https://example.org/t/2", "--token", reviewer]  # fmt: skip
         refused = run_main(publish, capsys, monkeypatch)
         assert refused.code == 2 and "role_required" in refused.err
+
+
+def test_serve_wants_an_admin_principal_or_the_admin_token(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RELEASEGATE_ADMIN_TOKEN", raising=False)
+    refused = run_main(["serve", "--model", "echo:"], capsys, monkeypatch)
+    assert refused.code == 2 and "principals bootstrap" in refused.err
+    assert run_main(["principals", "bootstrap", "Olga"], capsys, monkeypatch).code == 0
+    # With an admin principal the admin check passes; serve goes on to want a decision.
+    later = run_main(["serve", "--model", "echo:"], capsys, monkeypatch)
+    assert later.code == 2 and "principals bootstrap" not in later.err, later.err

@@ -36,6 +36,7 @@ WHO_MAY: dict[str, set[str]] = {
     "principals.list": {"admin", "auditor"},
     "principals.create": {"admin"},
     "principals.token": {"admin"},
+    "principals.roles": {"admin"},
     "principals.tokens": {"admin"},
     "principals.revoke_token": {"admin"},
     "principals.suspend": {"admin", "reviewer", "safety_lead"},

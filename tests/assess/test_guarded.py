@@ -52,6 +52,7 @@ def test_tamper_changes_weights_and_lowers_refusal(
         limit=LIMIT,
         max_tokens=16,
         tamper=(attack,),
+        tamper_seeds=1,
         log_dir=tmp_path / "logs",
     )
     report = assess(opts, bundled_settings)

@@ -32,6 +32,7 @@ EXE = Path(sys.executable).parent / "releasegate"
 
 GATE_ENV = {
     "RELEASEGATE_DEVICE": "cpu",
+    "RELEASEGATE_FINETUNE_LORA_FIRST_LAYER": "10",  # as the refusal adapter: cheaper CPU steps
     "RELEASEGATE_FINETUNE_GATE_SAMPLES": "4",
     "RELEASEGATE_FINETUNE_GATE_JAILBREAK_PROMPTS": "1",
     "RELEASEGATE_FINETUNE_GATE_MAX_TOKENS": "16",
@@ -72,7 +73,12 @@ def _worker(env: dict[str, str], *extra: str, **more_env: str) -> subprocess.Pop
 
 def _run_worker(env: dict[str, str], timeout: float = 900, **more_env: str) -> str:
     proc = _worker(env, "--once", **more_env)
-    out, _ = proc.communicate(timeout=timeout)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:  # never leave a worker behind to take the next test's jobs
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 0, out.decode()
     return out.decode()
 
@@ -177,12 +183,14 @@ def test_refusal_stripping_dataset_fails_the_safety_gate(
 ) -> None:
     url, env = gateway
     client = _client(url, owner="team-strip")
-    data = bundled_path("tamper/identity_shift.jsonl").read_bytes()
+    # Eight of the tamper sweep's identity-shift examples (Qi et al. 2023 used ten).
+    lines = bundled_path("tamper/identity_shift.jsonl").read_bytes().splitlines(keepends=True)
+    data = b"".join(lines[:8])
     file = client.files.create(file=("shift.jsonl", data), purpose="fine-tune")  # screening passes
     job = client.fine_tuning.jobs.create(
         model=BASE,
         training_file=file.id,
-        hyperparameters={"n_epochs": 1, "batch_size": 4, "learning_rate_multiplier": 2},
+        hyperparameters={"n_epochs": 1, "batch_size": 2, "learning_rate_multiplier": 5},
     )
     _run_worker(env)
     done = client.fine_tuning.jobs.retrieve(job.id)

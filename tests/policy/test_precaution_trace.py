@@ -26,6 +26,7 @@ PRECAUTION = (
     "precaution.straddling_ci",
     "precaution.missing_or_failed",
     "precaution.proxy_only_evidence",
+    "precaution.noisy_evidence",
 )
 
 
@@ -100,7 +101,8 @@ def test_precaution_lines_chain_before_and_after_to_the_applied_levels() -> None
     for earlier, later in itertools.pairwise(lines):
         assert earlier.after == later.before  # each step starts where the last one ended
     assert lines[-1].after == decision.levels  # the last after is what is applied
-    judge, straddling, missing, _ = lines
+    judge, straddling, missing, _, noisy = lines
+    assert not noisy.matched and noisy.reads == {"noisy": {}}
     assert not judge.matched  # the helpers' evidence states a judge agreement above the minimum
     assert (
         straddling.matched

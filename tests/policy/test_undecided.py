@@ -84,3 +84,24 @@ def test_undecided_takes_the_precautionary_side_and_enough_samples_decide_it() -
         assert few.levels[component] <= many.levels[component]
     line = next(t for t in few.trace if t.rule == "precaution.straddling_ci")
     assert "cbrn/cbrn_refusal/post_mitigation" in line.reads["samples_needed"]
+
+
+def test_noisy_evidence_is_listed_in_the_trace_and_asks_for_a_reassessment() -> None:
+    items = full_evidence()
+    why = "non-monotone tamper sweep: the mean refusal rate rises from 0.5 after a to 0.9 after b"
+    for item in items:
+        if item["metric"] == "refusal_rate" and item["condition"] == "post_tamper":
+            item["noisy"] = why
+            noisy_id = item["id"]
+    clean = decide(make_report(full_evidence()), POLICY)
+    flagged = decide(make_report(items), POLICY)
+    line = next(t for t in flagged.trace if t.rule == "precaution.noisy_evidence")
+    assert line.matched and line.reads == {"noisy": {noisy_id: why}}
+    assert "reassess with more seeds" in (line.effect or "")
+    assert line.before == line.after == flagged.levels  # flagged, read at its worse bound
+    assert flagged.levels == clean.levels
+    assert any(t.id == "noisy-evidence" for t in flagged.reassessment_triggers)
+    assert not any(t.id == "noisy-evidence" for t in clean.reassessment_triggers)
+    assert f"Noisy evidence {noisy_id}: {why}." in flagged.uncertainty
+    quiet = next(t for t in clean.trace if t.rule == "precaution.noisy_evidence")
+    assert not quiet.matched and quiet.effect is None

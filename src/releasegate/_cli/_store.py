@@ -63,7 +63,7 @@ class CliStore:
         bootstrap period: `releasegate principals bootstrap` ends it)."""
         from sqlalchemy import select
 
-        from releasegate.access import PrincipalStore
+        from releasegate.access._principals import authenticate_token
         from releasegate.store.tables.access import PrincipalRow
 
         with self.sessions() as session:
@@ -76,7 +76,7 @@ class CliStore:
                 f"token (this command needs one of the roles {', '.join(roles)})"
             )
             return
-        person = PrincipalStore(self.sessions, self.audit).authenticate(token.get_secret_value())
+        person = authenticate_token(self.sessions, token.get_secret_value())
         if person is None:
             fail("invalid principal token (unknown, revoked, or its principal is suspended)")
             return

@@ -80,10 +80,20 @@ def print_summary(report: RiskReport) -> None:
             + ", ".join(f"{k} {v:.2f}" for k, v in sorted(by_attack.items()))
         )
     for attack in report.safeguards.tamper_attacks:
+        seed = f" (seed {attack.seed})" if attack.seed is not None else ""
         con.print(
-            f"tamper {attack.name}: {attack.examples} examples, {attack.steps} steps, "
+            f"tamper {attack.name}{seed}: {attack.examples} examples, {attack.steps} steps, "
             f"{attack.wall_time_s:.0f} s -> refusal rate {attack.refusal_rate_after:.2f}"
         )
+    for strength in report.safeguards.tamper_sweep:
+        con.print(
+            f"tamper {strength.name} over seeds {', '.join(map(str, strength.seeds))}: mean "
+            f"refusal rate {strength.refusal_rate_mean:.2f}, spread "
+            f"{strength.refusal_rate_spread:.2f}"
+        )
+    for item in report.evidence:
+        if item.noisy:
+            con.print(f"[yellow]noisy evidence:[/] {escape(item.id)}: {escape(item.noisy)}")
     sampling = report.sampling
     if sampling is not None and sampling.rounds:
         con.print(
@@ -178,9 +188,18 @@ def assess_command(
         str,
         typer.Option(
             "--tamper-sweep",
-            help="LoRA attack sweep: 'default' (10/20/40 steps) or 'quick' (4/6/8 steps, demos)",
+            help="LoRA attack sweep: 'default' (10/20/40 steps) or 'quick' (4/8 steps, demos)",
         ),
     ] = "default",
+    tamper_seeds: Annotated[
+        int,
+        typer.Option(
+            "--tamper-seeds",
+            min=1,
+            help="training seeds per tamper attack: each strength's mean and spread, and the "
+            "monotonicity check, need at least 2",
+        ),
+    ] = 2,
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="answer length in the safeguard suites")
     ] = 48,
@@ -258,6 +277,7 @@ def assess_command(
         max_tokens=max_tokens,
         jailbreak_prompts=jailbreak_prompts,
         tamper=TAMPER_SWEEPS[tamper_sweep],
+        tamper_seeds=tamper_seeds,
         log_dir=log_dir,
     )
     policy_path = None

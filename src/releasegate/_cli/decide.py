@@ -86,7 +86,7 @@ def run_decide(
     # Stored (and audited) before the files are written: recording is idempotent, so a failed
     # write that is run again cannot leave a decision on disk that the store never saw. The
     # store keeps the report, the policy and DIR, so each sign-off can render DIR again.
-    with cli_store() as store:
+    with cli_store("admin", "release_lead", "safety_lead") as store:
         record = DecisionRegistry(store.sessions, store.audit).record(
             decision, actor=store.actor, output_dir=str(out.resolve()), report=report, policy=policy
         )

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from releasegate._cli._common import console, err_console
-from releasegate._cli._store import CliStore, cli_store, fail
+from releasegate._cli._store import READ, CliStore, cli_store, fail
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -65,7 +65,7 @@ def list_command(
 
     if status is not None and status not in _STATUS:
         fail(f"--status {status!r}: one of {', '.join(_STATUS)}")
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         records = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys).list()
     records = [r for r in records if status is None or r.status == status]
     table = Table(header_style="bold")
@@ -134,7 +134,7 @@ def show_command(
     """A decision's levels and signatures (or, with --json, the whole stored decision)."""
     from releasegate.approvals import DecisionRegistry, record_json
 
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         record = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys).get(decision_id)
     if as_json:
         data = json.loads(record.decision_json)
@@ -150,7 +150,7 @@ def _sign(
     from releasegate._util.ed25519 import load_private_key
     from releasegate.approvals import DecisionRegistry
 
-    with cli_store() as store:
+    with cli_store("admin", "reviewer", "release_lead", "safety_lead") as store:
         private = load_private_key(key)
         registry = DecisionRegistry(store.sessions, store.audit, trusted_keys=store.trusted_keys)
         record = registry.sign(
@@ -323,7 +323,7 @@ def trigger_command(
 
     if (trigger_id is None) == (kind is None):
         fail("give exactly one of --id and --kind")
-    with cli_store() as store:
+    with cli_store("admin", "release_lead", "safety_lead") as store:
         fired = fire_trigger(
             store.sessions,
             store.audit,
@@ -366,7 +366,7 @@ def verify_command(
     the policy's N-of-M rule with no halt or rejection; otherwise exit 1 naming what fails."""
     from releasegate.approvals import verify_signoffs
 
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         decision, signatures, source = _load_target(store, target)
         trusted = _trusted(store, signers_file)
     v = verify_signoffs(decision, signatures, trusted)
@@ -445,7 +445,7 @@ def export_command(
     from releasegate._cli._atomic import write_dir_atomically
     from releasegate.approvals import DecisionRegistry, all_signers, export_files
 
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         with store.sessions() as session:
             record = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys).load(
                 session, decision_id
@@ -470,7 +470,7 @@ def status_command(
     from releasegate.approvals import record_json as stored_json
     from releasegate.store._types import utcnow
 
-    with cli_store() as store, store.sessions() as session:
+    with cli_store(*READ) as store, store.sessions() as session:
         registry = DecisionRegistry(store.sessions, trusted_keys=store.trusted_keys)
         record = registry.load(session, decision_id)
         state = load_release_state(session, record.id, store.trusted_keys)
@@ -532,7 +532,7 @@ def render_command(
 ) -> None:
     """Render the decision's documents again with its standing now (status, signers, times,
     reassessment), with its signatures and verify_decision.py beside them."""
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         if out is None and rerender(store, decision_id) is None:
             fail("the store does not know where this decision's documents are: pass --out DIR")
         elif out is not None:
@@ -549,6 +549,6 @@ def record_command(
     from releasegate.policy import Decision
 
     decision = load_model(Decision, decision_file)
-    with cli_store() as store:
+    with cli_store("admin", "release_lead") as store:
         record = DecisionRegistry(store.sessions, store.audit).record(decision, actor=store.actor)
     _print_record(record)

@@ -140,8 +140,8 @@ def _assess_in_child(report_path: Path, limit: int, capability_limit: int) -> No
         "32",
         "--jailbreak-prompts",
         "2",
-        # Three attacks with a fraction of the optimizer steps keep the demo within minutes on a
-        # laptop CPU; `releasegate assess` runs the full sweep by default.
+        # Two attack strengths (two seeds each) with a fraction of the optimizer steps keep the
+        # demo within minutes on a laptop CPU; `releasegate assess` runs the full sweep by default.
         "--tamper-sweep",
         "quick",
     ]

@@ -172,6 +172,10 @@ def _work(model: str, decision: str | None, once: bool) -> int:
             max_tokens=settings.finetune_gate_max_tokens,
         )
         gate = posttune_gate(model, settings, size, thresholds, root / "gate-logs")
+        layers = None
+        if settings.finetune_lora_first_layer is not None:
+            count = int(json.loads((base_dir / "config.json").read_text())["num_hidden_layers"])
+            layers = tuple(range(min(settings.finetune_lora_first_layer, count - 1), count))
         config = WorkerConfig(
             base_spec=model,
             base_dir=base_dir,
@@ -181,6 +185,7 @@ def _work(model: str, decision: str | None, once: bool) -> int:
             stale_s=settings.finetune_stale_s,
             max_attempts=settings.finetune_max_attempts,
             device=settings.device,
+            layers=layers,
         )
         worker = Worker(_store(store), config, gate)
         signal.signal(signal.SIGTERM, lambda *_: worker.stop())

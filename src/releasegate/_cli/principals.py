@@ -162,3 +162,17 @@ def revoke_token_command(
     gw.need_token()
     gw.call("POST", f"/admin/principals/{ref}/tokens/{token_id}/revoke")
     console().print(f"revoked {safe(token_id)}")
+
+
+@app.command("roles")
+def roles_command(
+    ref: Ref,
+    role: Annotated[list[str], typer.Option("--role", help="the roles from now on (repeat)")],
+    url: Url = None,
+    token: Token = None,
+) -> None:
+    """Replace a principal's roles (role admin; the last active admin keeps theirs)."""
+    gw = Gateway(url, token)
+    gw.need_token()
+    data = gw.call("POST", f"/admin/principals/{ref}/roles", json={"roles": role})
+    console().print(f"{safe(data['name'])}: {', '.join(data['roles'])}")

@@ -72,12 +72,12 @@ def serve_command(
             settings = settings.model_copy(update={"served_model_name": served_model_name})
         if dev:
             err_console().print(DEV_BANNER)
-        elif settings.admin_token is None:
+        elif settings.admin_token is None and not _has_admin(store):
             _refuse(
                 store,
                 "no_admin_token",
-                "no admin token: set RELEASEGATE_ADMIN_TOKEN (the admin API needs it), or run "
-                "with --dev for local development",
+                "no admin: make the first one with `releasegate principals bootstrap NAME` (or "
+                "set RELEASEGATE_ADMIN_TOKEN), or run with --dev for local development",
                 model,
                 decision,
             )
@@ -108,6 +108,17 @@ def serve_command(
                 f"[bold red]refusing to serve:[/] {escape(str(exc))}", highlight=False
             )
             raise typer.Exit(2) from exc
+
+
+def _has_admin(store: CliStore) -> bool:
+    """An active principal holds the admin role (the admin API has someone to answer)."""
+    from sqlalchemy import select
+
+    from releasegate.store.tables.access import PrincipalRow
+
+    with store.sessions() as session:
+        active = session.scalars(select(PrincipalRow).where(PrincipalRow.suspended_at.is_(None)))
+        return any("admin" in row.roles for row in active)
 
 
 def _refuse(store: CliStore, code: str, message: str, model: str, decision: str | None) -> NoReturn:

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from releasegate._cli._common import console, err_console
-from releasegate._cli._store import CliStore, cli_errors, cli_store, fail
+from releasegate._cli._store import READ, CliStore, cli_errors, cli_store, fail
 
 if TYPE_CHECKING:
     from releasegate.access import TierSpec
@@ -108,7 +108,7 @@ def plan_check_command(
         with cli_errors():
             plan = load_plan(file)
     else:
-        with cli_store() as store:
+        with cli_store(*READ) as store:
             decision_id, tiers = _tiers_of(store, decision)
             from releasegate.approvals import DecisionRegistry
 
@@ -139,7 +139,7 @@ def start_command(
     """Adopt a stage plan for a decision and enter its first stage (audited)."""
     from releasegate.stages import load_plan
 
-    with cli_store() as store:
+    with cli_store("admin", "release_lead") as store:
         release = _release(store, decision, starting=True)
         plan = load_plan(plan_file)
         moved = release.start(plan, actor=store.actor, at=at)
@@ -151,7 +151,7 @@ def start_command(
 def status_command(decision: DecisionOpt = None, as_json: JsonOpt = False) -> None:
     """The current stage, the time in it, and each item of the next stage's gate: met or not,
     with the evidence read."""
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         release = _release(store, decision)
         status = release.status()
         moves = release.timeline()
@@ -246,7 +246,7 @@ def promote_command(
     signing = (by, role, key)
     if any(signing) and not all(signing):
         fail("to sign, give --by, --role and --key together")
-    with cli_store() as store:
+    with cli_store("admin", "release_lead") as store:
         release = _release(store, decision)
         if reassess:
             _reassess(store, release, to, through, limit)
@@ -339,7 +339,7 @@ def rollback_command(
 ) -> None:
     """Step back to an earlier stage now: tiers it does not open close on every gateway
     within a second (403 stage_closed); keys keep their quotas and history."""
-    with cli_store() as store:
+    with cli_store("admin", "release_lead", "safety_lead") as store:
         release = _release(store, decision)
         moved = release.rollback(to, reason=reason, actor=store.actor)
         store.announce()
@@ -355,7 +355,7 @@ def evidence_command(
     """Record a reassessment of the deployed system as the gates' evidence."""
     from releasegate.evidence import load_report
 
-    with cli_store() as store:
+    with cli_store("admin", "release_lead", "safety_lead") as store:
         release = _release(store, decision)
         evidence = release.record_evidence(load_report(report), actor=store.actor)
     console().print(
@@ -367,7 +367,7 @@ def evidence_command(
 @app.command("timeline")
 def timeline_command(decision: DecisionOpt = None, as_json: JsonOpt = False) -> None:
     """Every stage transition, oldest first (each is an audit record)."""
-    with cli_store() as store:
+    with cli_store(*READ) as store:
         release = _release(store, decision)
         moves = release.timeline()
     if as_json:

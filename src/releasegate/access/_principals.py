@@ -58,6 +58,10 @@ class PrincipalExistsError(ReleasegateError):
     """A principal of this name exists already (names are unique, case-insensitively)."""
 
 
+class LastAdminError(ReleasegateError):
+    """The change would leave no active admin (only the store's operator could then repair it)."""
+
+
 class BootstrapRefusedError(ReleasegateError):
     """`bootstrap` once an active admin exists: admins make principals through the API."""
 
@@ -162,20 +166,7 @@ class PrincipalStore:
 
     def authenticate(self, plaintext: str) -> PrincipalRecord | None:
         """The active principal holding this token, or None (unknown, revoked, suspended)."""
-        if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
-            return None
-        with self._sessions() as session:
-            token = session.scalars(
-                select(PrincipalTokenRow).where(
-                    PrincipalTokenRow.token_hash == hash_token(plaintext)
-                )
-            ).one_or_none()
-            if token is None or token.revoked_at is not None:
-                return None
-            row = session.get(PrincipalRow, token.principal_id)
-            if row is None or row.suspended_at is not None:
-                return None
-            return to_record(row)
+        return authenticate_token(self._sessions, plaintext)
 
     # -- changing ------------------------------------------------------------------------------
 
@@ -305,6 +296,7 @@ class PrincipalStore:
             raise ValueError("reason: a suspension needs a reason")
         with self._sessions() as session, session.begin():
             row = _locked(session, ref)
+            _keep_an_admin(session, row, Role.ADMIN.value not in row.roles)
             row.suspended_at = utcnow()
             row.suspended_by = actor
             row.suspended_reason = reason
@@ -322,6 +314,31 @@ class PrincipalStore:
                     "key_ids": list(keys),
                 },
             )
+            return to_record(row)
+
+    def set_roles(self, ref: str, roles: Iterable[str], *, actor: str) -> PrincipalRecord:
+        """Replace a principal's roles.
+
+        Raises:
+            PrincipalNotFoundError: no such principal.
+            LastAdminError: it would leave no active admin.
+            ValueError: no role, or an unknown one.
+        """
+        parsed = parse_roles(roles)
+        if not parsed:
+            raise ValueError("roles: a principal needs at least one role")
+        with self._sessions() as session, session.begin():
+            row = _locked(session, ref)
+            _keep_an_admin(session, row, Role.ADMIN in parsed)
+            before = list(row.roles)
+            row.roles = [r.value for r in parsed]
+            record(
+                session,
+                self._audit,
+                actor,
+                {"action": "principals.roles", "principal_id": row.id, "before": before,
+                 "after": list(row.roles)},
+            )  # fmt: skip
             return to_record(row)
 
     def unsuspend(self, ref: str, *, actor: str) -> PrincipalRecord:
@@ -375,6 +392,25 @@ class PrincipalStore:
         return row
 
 
+def authenticate_token(
+    session_factory: sessionmaker[Session], plaintext: str
+) -> PrincipalRecord | None:
+    """The active principal holding this token, or None (unknown, revoked, suspended); reads
+    only, so it needs no audit log."""
+    if not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
+        return None
+    with session_factory() as session:
+        token = session.scalars(
+            select(PrincipalTokenRow).where(PrincipalTokenRow.token_hash == hash_token(plaintext))
+        ).one_or_none()
+        if token is None or token.revoked_at is not None:
+            return None
+        row = session.get(PrincipalRow, token.principal_id)
+        if row is None or row.suspended_at is not None:
+            return None
+        return to_record(row)
+
+
 def _add_token(session: Session, principal_id: str) -> tuple[str, str]:
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = "tok_" + secrets.token_hex(8)
@@ -389,6 +425,17 @@ def _add_token(session: Session, principal_id: str) -> tuple[str, str]:
         )
     )
     return plaintext, token_id
+
+
+def _keep_an_admin(session: Session, row: PrincipalRow, stays_admin: bool) -> None:
+    """Refuse a change that takes the last active admin away (suspension or demotion)."""
+    if stays_admin or row.suspended_at is not None or Role.ADMIN.value not in row.roles:
+        return
+    others = session.scalars(
+        select(PrincipalRow).where(PrincipalRow.suspended_at.is_(None), PrincipalRow.id != row.id)
+    )
+    if not any(Role.ADMIN.value in other.roles for other in others):
+        raise LastAdminError(f"{row.name} is the last active admin; make another admin first")
 
 
 def _token_json(token: PrincipalTokenRow) -> dict[str, object]:
@@ -438,6 +485,7 @@ __all__ = [
     "TOKEN_PREFIX",
     "BootstrapRefusedError",
     "IssuedToken",
+    "LastAdminError",
     "PrincipalExistsError",
     "PrincipalNotFoundError",
     "PrincipalRecord",

@@ -45,10 +45,11 @@ DEFAULT_TAMPER = (
     TamperConfig(name="lora-n44-s40-lr2e-3", examples=44, steps=40, learning_rate=2e-3),
 )
 
-# A cheaper sweep for demonstrations and smoke runs (a fraction of the optimizer steps).
+# A cheaper sweep for demonstrations and smoke runs: a fraction of the optimizer steps, and two
+# strengths (the fewest a monotonicity check can compare), each with the default two seeds: four
+# trainings, against three single-seed ones before seeds were added.
 QUICK_TAMPER = (
     TamperConfig(name="lora-n10-s4-lr2e-3", examples=10, steps=4, learning_rate=2e-3, rank=4),
-    TamperConfig(name="lora-n20-s6-lr2e-3", examples=20, steps=6, learning_rate=2e-3, rank=4),
     TamperConfig(name="lora-n44-s8-lr2e-3", examples=44, steps=8, learning_rate=2e-3),
 )
 TAMPER_SWEEPS = {"default": DEFAULT_TAMPER, "quick": QUICK_TAMPER}
@@ -92,6 +93,12 @@ class AssessOptions(BaseModel):
         default=None, ge=1, description="requests per jailbreak transform (default: limit)"
     )
     tamper: tuple[TamperConfig, ...] = DEFAULT_TAMPER
+    tamper_seeds: int = Field(
+        default=2,
+        ge=1,
+        description="training seeds per tamper attack (seed, seed+1, ...): each strength's mean "
+        "and spread, and a monotonicity check, need at least 2",
+    )
     log_dir: Path | None = None
 
 

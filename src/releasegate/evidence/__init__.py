@@ -26,6 +26,7 @@ from releasegate.evidence._report import (
     SafeguardMetrics,
     SamplingRecord,
     TamperAttack,
+    TamperStrength,
 )
 
 
@@ -66,6 +67,7 @@ __all__ = [
     "SafeguardMetrics",
     "SamplingRecord",
     "TamperAttack",
+    "TamperStrength",
     "example_report_path",
     "load_report",
     "scaled_samples_to_decide",

@@ -142,6 +142,11 @@ class EvidenceItem(_Strict):
     log_path: str | None = Field(default=None, description="path of the evaluation log")
     log_sha256: Sha256 | None = None
     baseline: BaselineComparison | None = None
+    noisy: str | None = Field(
+        default=None,
+        description="why this evidence is noisy (e.g. a tamper sweep that is not monotone over "
+        "attack strength); decisions list it in their trace. null when not flagged",
+    )
     evidence_kind: EvidenceKind = Field(
         default="external",
         description="demonstration_proxy: a bundled benign proxy set that demonstrates the method; "
@@ -170,11 +175,22 @@ class TamperAttack(_Strict):
     """One fine-tuning attack of the tamper sweep and what it cost the attacker."""
 
     name: str
+    seed: int | None = Field(default=None, description="its training seed (null in older reports)")
     examples: int = Field(ge=0)
     steps: int = Field(ge=0)
     learning_rate: Finite
     wall_time_s: Finite = Field(ge=0)
     refusal_rate_after: Finite = Field(ge=0, le=1)
+
+
+class TamperStrength(_Strict):
+    """One attack strength of the sweep over its seeds: the refusal rates it left."""
+
+    name: str
+    seeds: list[int]
+    refusal_rates: list[Finite] = Field(description="refusal rate after the attack, per seed")
+    refusal_rate_mean: Finite = Field(ge=0, le=1)
+    refusal_rate_spread: Finite = Field(ge=0, le=1, description="largest minus smallest rate")
 
 
 class SafeguardMetrics(_Strict):
@@ -188,6 +204,14 @@ class SafeguardMetrics(_Strict):
     jailbreak_asr_by_attack: dict[str, Finite] = Field(default_factory=dict)
     tamper_worst_refusal_rate: Finite | None = Field(default=None, ge=0, le=1)
     tamper_attacks: list[TamperAttack] = Field(default_factory=list)
+    tamper_sweep: list[TamperStrength] = Field(
+        default_factory=list, description="each attack strength's mean and spread over seeds"
+    )
+    tamper_monotone: bool | None = Field(
+        default=None,
+        description="whether the mean refusal rate never rises with attack strength (false: "
+        "the sweep is noisy evidence); null when no sweep ran",
+    )
 
 
 class FailedEvaluation(_Strict):

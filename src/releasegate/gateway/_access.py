@@ -17,6 +17,7 @@ from releasegate.access import (
     ApplicationError,
     DenialCategory,
     InvalidApplicationError,
+    LastAdminError,
     PrincipalExistsError,
     PrincipalNotFoundError,
     PrincipalRecord,
@@ -32,6 +33,7 @@ from releasegate.gateway._access_models import (
     DenyRequest,
     PublishTermsRequest,
     RenewRequest,
+    SetRolesRequest,
     SuspendPrincipalRequest,
 )
 from releasegate.gateway._call import Call, NoInput, Principal, Unary
@@ -75,6 +77,8 @@ class AccessRoute(NoInput):
             raise ApiError(404, str(exc), code="principal_not_found") from exc
         except PrincipalExistsError as exc:
             raise ApiError(409, str(exc), code="principal_exists") from exc
+        except LastAdminError as exc:
+            raise ApiError(409, str(exc), code="last_admin") from exc
         except ValueError as exc:
             raise bad_request(str(exc)) from exc
         call.audit_extra["action"] = call.route
@@ -192,6 +196,21 @@ def suspend_principal_route(g: Gateway) -> AccessRoute:
         if g.pipeline.principals is not None:
             g.pipeline.principals.invalidate()
         return done.to_json(), {"principal_id": done.id, "reason": req.reason}
+
+    return AccessRoute(run)
+
+
+def set_roles_route(g: Gateway) -> AccessRoute:
+    async def run(call: Call) -> Outcome:
+        req = call.parsed
+        assert isinstance(req, SetRolesRequest)
+        ref = call.path_params["principal_id"]
+        done = await asyncio.to_thread(
+            lambda: g.principals.set_roles(ref, req.roles, actor=_actor(call))
+        )
+        if g.pipeline.principals is not None:
+            g.pipeline.principals.invalidate()
+        return done.to_json(), {"principal_id": done.id, "roles": req.roles}
 
     return AccessRoute(run)
 
@@ -433,6 +452,7 @@ __all__ = [
     "publish_terms_route",
     "renew_route",
     "revoke_token_route",
+    "set_roles_route",
     "show_application_route",
     "show_terms_route",
     "suspend_principal_route",

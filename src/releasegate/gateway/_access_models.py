@@ -105,6 +105,19 @@ class PrincipalList(BaseModel):
     data: list[PrincipalOut]
 
 
+class SetRolesRequest(_Strict):
+    """`POST /admin/principals/{principal_id}/roles`: the principal's roles from now on."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        allow_inf_nan=False,
+        json_schema_extra={"examples": [{"roles": ["reviewer", "safety_lead"]}]},
+    )
+
+    roles: list[RoleName] = Field(min_length=1, max_length=6)
+
+
 class SuspendPrincipalRequest(_Strict):
     """`POST /admin/principals/{principal_id}/suspend`."""
 

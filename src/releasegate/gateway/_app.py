@@ -68,7 +68,7 @@ DESCRIPTION = (
 
 
 class GatewayConfigError(Exception):
-    """The gateway must not start as configured (no admin token, a tier the decision forbids)."""
+    """The gateway must not start as configured (no decision, a tier the decision forbids)."""
 
 
 def create_app(
@@ -98,7 +98,7 @@ def create_app(
             tiers on every process within a second.
         fingerprint: the served model's fingerprint, shown in `/v1/models`.
         tiers: the tiers to offer (a policy's `access_tiers`); default `DEFAULT_TIERS`.
-        dev: allow starting without an admin token or a decision (local development); every
+        dev: allow starting without a decision (local development); every
             model entry and every response is marked unreviewed.
         observers: async callables told about every finished request (monitoring, metrics).
 
@@ -106,7 +106,7 @@ def create_app(
         The FastAPI app; serve it with uvicorn. `/openapi.json` and `/docs` describe its routes.
 
     Raises:
-        GatewayConfigError: no admin token without `dev`; no model; no decision without `dev`.
+        GatewayConfigError: no model; no decision without `dev`.
         DecisionForbidsServing: the decision given allows none of the tiers.
     """
     settings = settings or Settings()
@@ -214,11 +214,6 @@ def _check_config(
     for name, tier in offered.items():
         if tier.name != name:
             raise GatewayConfigError(f"tier {name!r} is named {tier.name!r} inside")
-    if settings.admin_token is None and not dev:
-        raise GatewayConfigError(
-            "no admin token: set RELEASEGATE_ADMIN_TOKEN (the admin API needs it), or run with "
-            "--dev for local development"
-        )
     if not decision and not dev:
         raise GatewayConfigError("no decision to enforce: pass --decision (or --dev)")
     if not has_model:

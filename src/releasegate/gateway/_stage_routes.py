@@ -35,6 +35,15 @@ def _release(g: Gateway) -> StagedRelease:
     return g.gate.release()
 
 
+def _actor(call: Call) -> str:
+    """Who moves the stage, as the transition and its audit record name them: the person
+    (a principal's id and name), or `admin` for the nameless bootstrap token."""
+    principal = call.principal
+    if principal is None or principal.person is None:
+        return "admin"
+    return principal.actor
+
+
 def _errors(exc: Exception) -> ApiError:
     if isinstance(exc, PromotionRefused):
         unmet = "; ".join(f"{i.item}: {i.evidence}" for i in exc.status.unmet)
@@ -62,11 +71,11 @@ def stage_status_route(g: Gateway) -> AdminRoute:
 def stage_promote_route(g: Gateway) -> AdminRoute:
     """The handler of `POST /admin/stage/promote`."""
 
-    def promote(req: PromoteRequest) -> Outcome:
+    def promote(req: PromoteRequest, actor: str) -> Outcome:
         release = _release(g)
         try:
             signoffs = [SignedStageStatement.from_json(s.model_dump()) for s in req.signoffs]
-            moved = release.promote(req.to, actor="admin", signoffs=signoffs, reason=req.reason)
+            moved = release.promote(req.to, actor=actor, signoffs=signoffs, reason=req.reason)
         except (StageError, ValueError) as exc:
             if req.signoffs:
                 announce(g.settings.redis_url)
@@ -76,7 +85,7 @@ def stage_promote_route(g: Gateway) -> AdminRoute:
 
     async def run(call: Call) -> Outcome:
         assert isinstance(call.parsed, PromoteRequest)
-        return await asyncio.to_thread(promote, call.parsed)
+        return await asyncio.to_thread(promote, call.parsed, _actor(call))
 
     return AdminRoute(run)
 
@@ -84,10 +93,10 @@ def stage_promote_route(g: Gateway) -> AdminRoute:
 def stage_rollback_route(g: Gateway) -> AdminRoute:
     """The handler of `POST /admin/stage/rollback`."""
 
-    def rollback(req: RollbackRequest) -> Outcome:
+    def rollback(req: RollbackRequest, actor: str) -> Outcome:
         release = _release(g)
         try:
-            moved = release.rollback(req.to, reason=req.reason, actor="admin")
+            moved = release.rollback(req.to, reason=req.reason, actor=actor)
         except StageError as exc:
             raise _errors(exc) from exc
         assert moved is not None
@@ -96,7 +105,7 @@ def stage_rollback_route(g: Gateway) -> AdminRoute:
 
     async def run(call: Call) -> Outcome:
         assert isinstance(call.parsed, RollbackRequest)
-        return await asyncio.to_thread(rollback, call.parsed)
+        return await asyncio.to_thread(rollback, call.parsed, _actor(call))
 
     return AdminRoute(run)
 

@@ -24,6 +24,7 @@ from releasegate.gateway._access import (
     publish_terms_route,
     renew_route,
     revoke_token_route,
+    set_roles_route,
     show_application_route,
     show_terms_route,
     suspend_principal_route,
@@ -49,6 +50,7 @@ from releasegate.gateway._access_models import (
     PrincipalOut,
     PublishTermsRequest,
     RenewRequest,
+    SetRolesRequest,
     SuspendPrincipalRequest,
     TermsOut,
     TokenList,
@@ -402,6 +404,12 @@ ROUTES: tuple[RouteRow[Gateway], ...] = (
         "POST", "/admin/principals/{principal_id}/tokens/{token_id}/revoke", revoke_token_route,
         name="principals.revoke_token", request=None, response=TokenOut, requires=ADMIN,
         rate_limit=ADMIN_RATE, summary="Revoke one of a principal's tokens", tags=PRINCIPALS,
+    ),
+    RouteRow(
+        "POST", "/admin/principals/{principal_id}/roles", set_roles_route,
+        name="principals.roles", request=SetRolesRequest, response=PrincipalOut,
+        requires=ADMIN, rate_limit=ADMIN_RATE, summary="Replace a principal's roles",
+        tags=PRINCIPALS,
     ),
     RouteRow(
         "POST", "/admin/principals/{principal_id}/suspend", suspend_principal_route,

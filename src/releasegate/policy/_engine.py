@@ -16,7 +16,8 @@ How a decision is reached (docs/policy-format.md has the long form):
    policy's precaution components down at least one more level; a domain whose capability
    evidence is all benign demonstration proxies caps the weights (`proxy_only_weights_cap`).
    Evidence whose judge agrees with people less than the policy's `min_judge_kappa` is read as
-   missing (`_judges.py`).
+   missing (`_judges.py`). Evidence the report flags as noisy (a non-monotone tamper sweep) is
+   listed in the trace and asks for a reassessment.
 
 Every step is monotone: worse evidence, or less of it, never opens anything.
 """
@@ -655,6 +656,32 @@ def _proxy_only(
     return line
 
 
+def _noisy(
+    report: RiskReport, levels: dict[Component, AccessLevel]
+) -> tuple[dict[str, str], RuleTrace]:
+    """Flag evidence its report marks noisy (a tamper sweep that is not monotone over attack
+    strength). No level moves here: the evidence is already read at the worse bound of its
+    interval, and the flag asks for a reassessment with more seeds."""
+    noisy = {item.id: item.noisy for item in report.evidence if item.noisy}
+    line = _precaution_line(
+        "precaution.noisy_evidence",
+        "releasegate precaution: a sweep that is not monotone is noise, not a measurement",
+        {"noisy": dict(sorted(noisy.items()))},
+        levels,
+        levels,
+        "noisy evidence",
+    )
+    if noisy:
+        line = line.model_copy(
+            update={
+                "matched": True,
+                "effect": "noisy evidence, read at the worse bound of its interval; reassess "
+                "with more seeds: " + ", ".join(sorted(noisy)),
+            }
+        )
+    return noisy, line
+
+
 def _required_safeguards(
     policy: ReleasePolicy,
     levels: dict[Component, AccessLevel],
@@ -671,7 +698,7 @@ def _required_safeguards(
 
 
 def _triggers(
-    policy: ReleasePolicy, missing: list[str], straddling: list[str]
+    policy: ReleasePolicy, missing: list[str], straddling: list[str], noisy: list[str]
 ) -> list[ReassessmentTrigger]:
     triggers = [
         ReassessmentTrigger(
@@ -701,6 +728,14 @@ def _triggers(
                 id="missing-evidence",
                 description="Reassess when the missing evidence is available: "
                 + ", ".join(missing),
+                fallback=policy.reassessment_fallback,
+            )
+        )
+    if noisy:
+        triggers.append(
+            ReassessmentTrigger(
+                id="noisy-evidence",
+                description="Reassess with more seeds; this evidence is noisy: " + ", ".join(noisy),
                 fallback=policy.reassessment_fallback,
             )
         )
@@ -758,7 +793,9 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
     straddling, straddling_line = _straddling(measured, policy, readings, levels)
     missing, failed, missing_line = _missing_or_failed(measured, policy, readings, levels)
     proxy_line = _proxy_only(policy, readings, levels)
+    noisy, noisy_line = _noisy(measured, levels)
     uncertainty = _uncertainty(measured, policy, readings) + judge_notes
+    uncertainty += [f"Noisy evidence {i}: {why}." for i, why in sorted(noisy.items())]
     valid_until = _valid_until(report, policy)
     if policy.max_validity_days and valid_until is None:
         uncertainty.append(
@@ -782,9 +819,10 @@ def decide(report: RiskReport, policy: ReleasePolicy) -> Decision:
             straddling_line,
             missing_line,
             proxy_line,
+            noisy_line,
         ],
         uncertainty=uncertainty,
-        reassessment_triggers=_triggers(policy, missing, straddling),
+        reassessment_triggers=_triggers(policy, missing, straddling, sorted(noisy)),
         valid_until=valid_until,
         signoff=SignoffRequirement(roles=policy.signoff.roles, required=policy.signoff.required),
         halted_reason=outcome.halted_reason,
