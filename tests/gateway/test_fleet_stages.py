@@ -196,6 +196,14 @@ def test_promotion_refused_for_each_unmet_item_then_allowed_across_a_fleet(
             )
             assert made.status_code == 200, made.text
             rosa = bearer(made.json()["token"])
+            # Once the store has principals, the CLI acts in a principal's name too.
+            lead = httpx.post(
+                a.url + "/admin/principals",
+                json={"name": "Lee Park", "roles": ["release_lead"]},
+                headers=ADMIN,
+            )
+            assert lead.status_code == 200, lead.text
+            env["RELEASEGATE_PRINCIPAL_TOKEN"] = lead.json()["token"]
             r = httpx.post(
                 b.url + "/admin/stage/rollback",
                 json={"to": "zero", "reason": "incident under review"},
@@ -257,6 +265,7 @@ def test_promotion_refused_for_each_unmet_item_then_allowed_across_a_fleet(
         assert [t["kind"] for t in moves] == ["start", "promote", "rollback", "promote", "promote"]
         # A person moving the stage over HTTP is named; the bootstrap token is `admin`.
         assert moves[2]["actor"].endswith(":Rosa Diaz") and moves[1]["actor"] == "admin"
+        assert moves[3]["actor"].endswith(":Lee Park")
         assert audit_log(sessions).verify().ok
 
 

@@ -290,3 +290,25 @@ def test_evidence_must_come_through_a_gateway(
     status = r.status()
     ev = next(i for i in status.items if i.item == "evidence")
     assert not ev.met and "too old" in ev.evidence
+
+
+def test_status_reads_no_audit_record(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    """`stage status` costs the same whatever the audit log's size: it never reads it."""
+    from sqlalchemy import event
+
+    record, _ = signed_decision(sessions, tmp_path / "keys", AccessLevel.RESEARCH_API)
+    r = release(sessions, record.id)
+    r.start(_plan(), actor="t")  # type: ignore[arg-type]
+    engine = sessions.kw["bind"]
+    seen: list[str] = []
+
+    def log(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", log)
+    try:
+        status = r.status()
+    finally:
+        event.remove(engine, "before_cursor_execute", log)
+    assert status.next_stage == "two" and seen
+    assert not [s for s in seen if "audit_records" in s], seen
