@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import re
 import signal
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from releasegate._cli._common import console
+from releasegate._cli._common import console, safe
 from releasegate._cli._store import CliStore, cli_store, fail
 
 app = typer.Typer(
@@ -24,12 +22,6 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _safe(value: object) -> str:
-    """User-controlled text for the terminal: control characters shown as `?`, markup escaped."""
-    return escape(_CONTROL.sub("?", str(value)))
 
 
 def _job_json(job: Any) -> dict[str, Any]:
@@ -85,10 +77,10 @@ def list_command(
         table.add_row(
             row["id"],
             row["status"],
-            _safe(row["owner"]),
-            _safe(row["model"]),
-            _safe(row["fine_tuned_model"] or "-"),
-            _safe(error.get("code", "-")),
+            safe(row["owner"]),
+            safe(row["model"]),
+            safe(row["fine_tuned_model"] or "-"),
+            safe(error.get("code", "-")),
             row["created_at"][:19].replace("T", " "),
         )
     console().print(table)
@@ -112,14 +104,14 @@ def show_command(job_id: str, as_json: JsonOpt = False) -> None:
         return
     con = console()
     for key in ("id", "status", "owner", "model", "fine_tuned_model", "trained_tokens"):
-        con.print(f"[bold]{key}[/]: {_safe(data[key])}")
+        con.print(f"[bold]{key}[/]: {safe(data[key])}")
     if data["error"]:
         con.print(
-            f"[bold red]error[/]: {_safe(data['error'].get('code'))}: "
-            f"{_safe(data['error'].get('message'))}"
+            f"[bold red]error[/]: {safe(data['error'].get('code'))}: "
+            f"{safe(data['error'].get('message'))}"
         )
     for event in data["events"]:
-        con.print(f"{event['created_at'][:19]} {event['level']:5} {_safe(event['message'])}")
+        con.print(f"{event['created_at'][:19]} {event['level']:5} {safe(event['message'])}")
 
 
 @app.command("cancel")
@@ -190,7 +182,7 @@ def _work(model: str, decision: str | None, once: bool) -> int:
         worker = Worker(_store(store), config, gate)
         signal.signal(signal.SIGTERM, lambda *_: worker.stop())
         err = console()
-        err.print(f"worker {config.worker_id}: fine-tuning {escape(model)}", highlight=False)
+        err.print(f"worker {safe(config.worker_id)}: fine-tuning {safe(model)}", highlight=False)
         return worker.run(once=once)
 
 
