@@ -43,7 +43,8 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-# The reliability harness (tests/reliability/, docs/reliability.md); `make test` runs it small.
+# The reliability harness (tests/reliability/, docs/reliability.md) and the security attacks
+# (docs/security.md), against real processes; `make test` runs them small.
 # Larger: RELIABILITY_SIZE=large make reliability
 reliability: $(STAMP)
 	$(BIN)/python -m pytest -m reliability tests

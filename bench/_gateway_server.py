@@ -16,15 +16,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from releasegate.access import DEFAULT_TIERS
 from releasegate.evidence import load_report
 from releasegate.gateway import create_app
 from releasegate.policy import bundled_policy_path, decide, load_policy
 from releasegate.settings import Settings
 
-ADMIN_TOKEN = "bench-admin-token"
+# Strong (32 random bytes): the gateway refuses weaker admin tokens.
+ADMIN_TOKEN = "DqErckxbiv1uVNXiVo4IBNpnbAPq01RHokhqEpzw2f0"
 
 
 def stub_out(steps: set[str]) -> None:
@@ -112,15 +111,21 @@ def main() -> None:
         decision=decision,
         tiers=tiers,
     )
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
+    try:
+        from releasegate.gateway import run_app
+    except ImportError:  # --compare-src code from before run_app: serve it the way it did
+        import uvicorn
+
+        uvicorn.run(
+            app,
+            port=args.port,
+            loop="uvloop",
+            http="httptools",
+            log_level="warning",
+            access_log=False,
+        )
+        return
+    run_app(app, settings, port=args.port)
 
 
 if __name__ == "__main__":

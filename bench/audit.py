@@ -77,11 +77,12 @@ def run(url: str, n: int, concurrency: int) -> dict[str, float]:
 
     async def sequential() -> list[float]:
         lat = []
+        writer = AuditWriter(log)
         for _ in range(n):
             t = time.perf_counter()
-            await log.append_async("request", "key_bench", PAYLOAD, CONTENT)
+            await writer.append_async("request", "key_bench", PAYLOAD, CONTENT)
             lat.append(time.perf_counter() - t)
-        await log.aclose()
+        await writer.aclose()
         return lat
 
     lat = asyncio.run(sequential())

@@ -151,7 +151,10 @@ def admin_create_key(base: str) -> str:
     req = urllib.request.Request(
         base + "/admin/keys",
         data=json.dumps({"tier": "bench", "owner": "bench"}).encode(),
-        headers={"Authorization": "Bearer bench-admin-token", "Content-Type": "application/json"},
+        headers={
+            "Authorization": "Bearer DqErckxbiv1uVNXiVo4IBNpnbAPq01RHokhqEpzw2f0",
+            "Content-Type": "application/json",
+        },
         method="POST",
     )
     with urllib.request.urlopen(req) as r:

@@ -9,7 +9,9 @@
   no store), until the gateway it ends with answers a chat completion with the key the demo
   printed; then it is stopped with SIGINT. Measured: wall time to that answer, peak RSS of the
   whole process tree (every descendant's RSS summed, sampled every 0.1 s with psutil — shared
-  pages count once per process, so this is an upper bound), the RSS of the tree while it serves,
+  pages count once per process, so this is an upper bound: a child forked from a large parent
+  counts the parent's pages again until it execs) and the sum of PSS (shared pages split between
+  the processes sharing them), the RSS of the tree while it serves,
   and the longest stretch with no line on the demo's output (a pipe, not a terminal).
 - `--serve`: `releasegate serve --dev --model bundled:smollm2-guarded` alone (model already
   converted), RSS of its tree after it answered 8 chat completions.
@@ -69,6 +71,22 @@ def tree_rss(proc: psutil.Process) -> tuple[int, int]:
     return total, largest
 
 
+def tree_pss(proc: psutil.Process) -> int:
+    """Sum of PSS over the tree: a page shared by n processes counts 1/n in each, so a child
+    forked from a large parent (before it execs) does not count the parent's memory twice."""
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_full_info().pss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
 class Sampler(threading.Thread):
     """Samples a process tree's RSS every `interval_s` until stopped; keeps the peaks."""
 
@@ -77,6 +95,7 @@ class Sampler(threading.Thread):
         self.proc = psutil.Process(pid)
         self.interval_s = interval_s
         self.peak_tree = 0
+        self.peak_pss = 0
         self.peak_single = 0
         self.last_tree = 0
         self.stopped = threading.Event()
@@ -87,6 +106,7 @@ class Sampler(threading.Thread):
             self.last_tree = total
             self.peak_tree = max(self.peak_tree, total)
             self.peak_single = max(self.peak_single, largest)
+            self.peak_pss = max(self.peak_pss, tree_pss(self.proc))
             self.stopped.wait(self.interval_s)
 
     def stop(self) -> None:
@@ -205,6 +225,8 @@ def measure_demo(releasegate: str, echo: bool) -> dict[str, Any]:
         while answer is None and proc.poll() is None:
             try:
                 answer = chat(url, key, model)
+            except urllib.error.HTTPError:
+                raise
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
         wall = time.monotonic() - started
@@ -212,6 +234,7 @@ def measure_demo(releasegate: str, echo: bool) -> dict[str, Any]:
         result = {
             "wall_s_to_first_answer": round(wall, 1),
             "peak_tree_rss_mb": round(sampler.peak_tree / MB),
+            "peak_tree_pss_mb": round(sampler.peak_pss / MB),
             "peak_single_rss_mb": round(sampler.peak_single / MB),
             "serving_tree_rss_mb": round(serving_tree / MB),
             "longest_silence_s": round(lines.longest_gap(time.monotonic()), 1),
@@ -239,6 +262,15 @@ def measure_serve(releasegate: str, requests: int) -> dict[str, Any]:
     # The converted model of an earlier run, so this measures serving, not the conversion.
     if os.environ.get("RELEASEGATE_MODEL_CACHE_DIR"):
         env["RELEASEGATE_MODEL_CACHE_DIR"] = os.environ["RELEASEGATE_MODEL_CACHE_DIR"]
+    made = subprocess.run(
+        [releasegate, "keys", "create", "--tier", "developer", "--owner", "bench", "--json"],
+        env=env,
+        cwd=data_dir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = json.loads(made.stdout)["key"]
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     started = time.monotonic()
@@ -258,7 +290,9 @@ def measure_serve(releasegate: str, requests: int) -> dict[str, Any]:
             if proc.poll() is not None:
                 raise RuntimeError(f"serve exited with {proc.returncode}")
             try:
-                chat(url, None, "smollm2-guarded")
+                chat(url, key, "smollm2-guarded")
+            except urllib.error.HTTPError:
+                raise  # the server answered: an error to see, not a server still starting
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
                 continue
@@ -271,6 +305,7 @@ def measure_serve(releasegate: str, requests: int) -> dict[str, Any]:
             "start_to_first_answer_s": round(first or 0.0, 1),
             "tree_rss_mb": round(rss / MB),
             "peak_tree_rss_mb": round(sampler.peak_tree / MB),
+            "peak_tree_pss_mb": round(sampler.peak_pss / MB),
             "requests": answered,
         }
     finally:

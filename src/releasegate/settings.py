@@ -27,6 +27,15 @@ class Settings(BaseSettings):
         default=Path("data"),
         description="Directory for the SQLite database, cached model conversions and run logs.",
     )
+    key_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of key material: the audit HMAC key file and the key that signs audit "
+            "checkpoints, with the latest checkpoint's copy. Must lie outside the data "
+            "directory (a copy of the data is then not a copy of the keys). Default: "
+            "<data_dir>-keys beside the data directory. Created 0700, its files 0600."
+        ),
+    )
     database_url: str | None = Field(
         default=None,
         description=(
@@ -95,10 +104,11 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None,
         description=(
-            "Bootstrap admin token for the admin API (Authorization: Bearer ...); it counts as "
-            "the admin role and names nobody, so for everyday use give each person a principal "
-            "token instead. `serve` refuses to start with neither this nor an admin principal, "
-            "except with --dev."
+            "Bootstrap admin token for the admin API (Authorization: Bearer ...): at least 32 "
+            "random bytes (`releasegate admin-token` prints one). It counts as the admin role and "
+            "names nobody, so for everyday use give each person a principal token instead. "
+            "`serve` refuses to start with neither this nor an admin principal, except with "
+            "--dev, and with a weaker one, --dev included."
         ),
     )
     principal_token: SecretStr | None = Field(
@@ -120,8 +130,26 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "Server key for the HMAC of every audit record. Default on SQLite: a random key "
-            "created once in audit-hmac.key under the data directory. Required with PostgreSQL: "
-            "set it identically on every gateway process and operator CLI that shares the log."
+            "created once in audit-hmac.key in the key directory. Required with PostgreSQL: "
+            "set it identically on every gateway process and operator CLI that shares the log "
+            "(the store records the key's id, and a process with another key refuses to start)."
+        ),
+    )
+    audit_checkpoint_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Seconds between the gateway's signed audit checkpoints (record count and head "
+            "hash, Ed25519); one is also written when the gateway stops and by every export."
+        ),
+    )
+    heartbeat_s: float = Field(
+        default=2.0,
+        gt=0,
+        description=(
+            "Seconds between a gateway process's heartbeats in the store. A process not seen "
+            "for 5 heartbeats is dead: any live process closes the streams it left open with an "
+            "`aborted` audit record (and every process does so when it starts)."
         ),
     )
     audit_store_content: Literal["full", "hash"] = Field(
@@ -213,6 +241,35 @@ class Settings(BaseSettings):
         default=1_048_576,
         ge=1024,
         description="Largest request body the gateway accepts, in bytes; larger bodies get 413.",
+    )
+    body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description=(
+            "Seconds a client has to send a request body in full once authenticated; a slower "
+            "one gets 408 and the connection is closed."
+        ),
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description=(
+            "Seconds a client has to send a request's headers, from its first byte (or from the "
+            "connection opening); a slower one is disconnected."
+        ),
+    )
+    keep_alive_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds an idle keep-alive connection stays open between requests.",
+    )
+    admin_failures_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "Failed admin authentications allowed per client address and minute; each one is "
+            "audited, and past the limit the address gets 429 before its token is checked."
+        ),
     )
     key_cache_ttl_s: float = Field(
         default=0.5,
@@ -352,6 +409,13 @@ class Settings(BaseSettings):
     def resolved_model_cache_dir(self) -> Path:
         """The model cache directory in force: the configured one, or models/ under `data_dir`."""
         return self.model_cache_dir or (self.data_dir / "models")
+
+    def resolved_key_dir(self) -> Path:
+        """The key directory in force: the configured one, or <data_dir>-keys beside it."""
+        if self.key_dir is not None:
+            return self.key_dir
+        data = self.data_dir.resolve()
+        return data.with_name(data.name + "-keys")
 
     def resolved_finetune_dir(self) -> Path:
         """Where fine-tuning artifacts live: the configured directory, or finetune/ under

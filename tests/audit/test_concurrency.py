@@ -49,13 +49,14 @@ def test_append_async_returns_only_committed_records(sessions: sessionmaker[Sess
     log = AuditLog(sessions, TEST_HMAC_KEY, store_content="full")
 
     async def run() -> None:
+        writer = AuditWriter(log)  # the async sink over the synchronous core
         for i in range(3):
-            record = await log.append_async("request", "k", {"i": i}, content={"output": "ok"})
+            record = await writer.append_async("request", "k", {"i": i}, content={"output": "ok"})
             assert log.get(record.seq) == record  # visible from another session: committed
-        await log.aclose()
+        await writer.aclose()
 
     asyncio.run(run())
-    asyncio.run(run())  # a second event loop gets its own writer
+    asyncio.run(run())  # a second event loop, a second writer, one chain
     assert log.verify().checked == 6
 
 
@@ -176,7 +177,7 @@ def test_a_loop_that_ends_without_aclose_releases_the_writer_thread(
 
     before = audit_threads()
     for _ in range(3):
-        asyncio.run(log.append_async("request", "k", {}))  # no aclose
+        asyncio.run(AuditWriter(log).append_async("request", "k", {}))  # no aclose
     gc.collect()
     deadline = time.monotonic() + 5
     while audit_threads() > before and time.monotonic() < deadline:

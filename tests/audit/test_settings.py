@@ -22,8 +22,11 @@ def test_key_file_is_created_once_and_private(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     first = resolve_audit_hmac_key(settings)
     assert len(first) == 64 and resolve_audit_hmac_key(settings) == first
-    mode = stat.S_IMODE((tmp_path / "data" / "audit-hmac.key").stat().st_mode)
+    # In the key directory beside the data directory, never inside it.
+    assert not (tmp_path / "data" / "audit-hmac.key").exists()
+    mode = stat.S_IMODE((tmp_path / "data-keys" / "audit-hmac.key").stat().st_mode)
     assert mode == 0o600
+    assert stat.S_IMODE((tmp_path / "data-keys").stat().st_mode) == 0o700
 
 
 def test_a_shared_database_needs_an_explicit_key(tmp_path: Path) -> None:

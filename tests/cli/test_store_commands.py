@@ -23,6 +23,13 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  #
     return lambda *args: run_main([str(a) for a in args], capsys, monkeypatch)
 
 
+def _records(export: str) -> list[dict[str, object]]:
+    """The records of an export (every line but the closing signed checkpoint)."""
+    items = [json.loads(line) for line in export.splitlines()]
+    assert "checkpoint" in items[-1]
+    return items[:-1]
+
+
 def _key_id(result: Result) -> str:
     found = re.search(r"key_[0-9a-f]{16}", result.out)
     assert found, result.out
@@ -55,7 +62,7 @@ def test_keys_lifecycle_and_admin_audit(cli) -> None:  # type: ignore[no-untyped
     assert statuses == {key_id: "revoked", new_id: "revoked"}
 
     exported = cli("audit", "export")
-    actions = [json.loads(line)["payload"]["action"] for line in exported.out.splitlines()]
+    actions = [r["payload"]["action"] for r in _records(exported.out)]
     assert actions == ["keys.create", "keys.rotate", "keys.revoke"]
     assert plaintext.group(0) not in exported.out
     assert cli("audit", "verify").code == 0
@@ -73,7 +80,8 @@ def test_keys_bad_input_exits_2_and_creates_nothing(cli) -> None:  # type: ignor
     missing = cli("keys", "revoke", "key_0000000000000000")
     assert missing.code == 2 and "no API key" in missing.err
     assert json.loads(cli("keys", "list", "--json").out) == []
-    assert cli("audit", "export").out == ""
+    exported = cli("audit", "export").out.splitlines()
+    assert len(exported) == 1 and json.loads(exported[0])["checkpoint"]["seq"] == 0
 
 
 def test_audit_verify_names_the_edited_record(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +89,8 @@ def test_audit_verify_names_the_edited_record(cli, tmp_path: Path) -> None:  # t
         assert cli("keys", "create", "--tier", "public", "--owner", owner).code == 0
     out = tmp_path / "audit.jsonl"
     assert cli("audit", "export", "--out", out).code == 0
-    assert len(out.read_text().splitlines()) == 3
+    lines = out.read_text().splitlines()
+    assert len(lines) == 4 and json.loads(lines[-1])["checkpoint"]["seq"] == 3
     assert cli("audit", "verify", "--file", out).code == 0
     engine, sessions = open_store(Settings())
     try:
@@ -171,7 +180,7 @@ def test_decide_sign_verify_export_render(cli, tmp_path: Path) -> None:  # type:
         and "**Status: halted**" in (tmp_path / "again" / "model-card.md").read_text()
     )
     assert cli("decision", "show", "ffffffff").code == 2
-    actions = [json.loads(x)["payload"]["action"] for x in cli("audit", "export").out.splitlines()]
+    actions = [r["payload"]["action"] for r in _records(cli("audit", "export").out)]
     assert actions == [
         "decision.record",
         "decision.record_again",

@@ -198,11 +198,18 @@ def test_refusal_stripping_dataset_fails_the_safety_gate(
     assert done.status == "failed", messages
     assert done.error is not None and done.error.code == "safety_gate"
     assert done.fine_tuned_model is None
-    assert any("refusal_rate fell from" in m for m in messages), messages
+    assert any(m.startswith("The tuned model failed the safety gate: ") for m in messages)
     events = client.fine_tuning.jobs.list_events(job.id, limit=100).data
     numbers = next(e for e in events if e.level == "error").data
     assert numbers is not None
-    assert numbers["tuned"]["refusal_rate"] < numbers["base"]["refusal_rate"]
+    base, tuned = numbers["base"], numbers["tuned"]
+    # The tuned model refuses less, or is jailbroken more, than its base (the gate's reasons).
+    assert (
+        tuned["refusal_rate"] < base["refusal_rate"]
+        or tuned["jailbreak_asr"] > base["jailbreak_asr"]
+    )
+    gate = done.model_extra["releasegate"]["safety_gate"]  # type: ignore[index]
+    assert gate["passed"] is False and gate["reasons"]
 
 
 @pytest.mark.slow
@@ -229,6 +236,8 @@ def test_killed_worker_leaves_the_job_failed_never_running(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+        if worker.stdout is not None:
+            worker.stdout.close()
     assert client.fine_tuning.jobs.retrieve(job.id).status == "running"  # as it was left
     time.sleep(3)  # its heartbeat goes stale
     _run_worker(env, RELEASEGATE_FINETUNE_STALE_S="2", RELEASEGATE_FINETUNE_MAX_ATTEMPTS="1")

@@ -62,7 +62,7 @@ def test_chat_completions_and_audit(tmp_path: Path) -> None:
             assert body["choices"][0]["finish_reason"] == "stop"
             assert body["usage"] == {"prompt_tokens": 2, "completion_tokens": 3, "total_tokens": 5}
             gateway = app.state.gateway
-            records = list(gateway.audit.records())
+            records = list(gateway.audit_log.records())
             # the admin action that created the key, then the request
             assert [r.kind for r in records] == ["admin", "request"]
             request = records[-1]
@@ -70,7 +70,7 @@ def test_chat_completions_and_audit(tmp_path: Path) -> None:
             assert request.payload["tier"] == "public"
             assert request.payload["tokens"] == 5
             assert request.payload["content"]["output"] == ["echo: hello there"]
-            assert gateway.audit.verify().ok
+            assert gateway.audit_log.verify().ok
 
     asyncio.run(go())
 
@@ -135,7 +135,7 @@ def test_streaming_sse_with_usage(tmp_path: Path) -> None:
             assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
             assert chunks[-1]["choices"] == []
             assert chunks[-1]["usage"]["total_tokens"] == 3 + 4
-            records = list(app.state.gateway.audit.records())
+            records = list(app.state.gateway.audit_log.records())
             phases = [r.payload.get("phase") for r in records if r.kind == "request"]
             assert phases == ["open", "end"]  # the stream's opening is recorded before any text
             assert records[-1].payload["content"]["output"] == "echo: stream me please"
@@ -156,7 +156,7 @@ def test_output_guard_withholds_answer(tmp_path: Path) -> None:
             choice = r.json()["choices"][0]
             assert choice["finish_reason"] == "content_filter"
             assert "FORBIDDEN" not in choice["message"]["content"]
-            record = list(app.state.gateway.audit.records())[-1]
+            record = list(app.state.gateway.audit_log.records())[-1]
             assert record.payload["output_flags"][0]["categories"] == ["S9"]
 
     asyncio.run(go())
@@ -199,7 +199,7 @@ def test_input_guard_blocks_with_content_filter(tmp_path: Path) -> None:
             assert r.status_code == 400
             assert r.json()["error"]["code"] == "content_filter"
             assert backend.calls == 0  # the model never saw it
-            record = list(app.state.gateway.audit.records())[-1]
+            record = list(app.state.gateway.audit_log.records())[-1]
             assert record.payload["status"] == 400
             assert record.payload["input_flag"]["categories"] == ["S9"]
 
@@ -216,7 +216,7 @@ def test_backend_failure_is_502_and_audited(tmp_path: Path) -> None:
             r = await client.post("/v1/chat/completions", json=chat_body(), headers=bearer(key))
             assert r.status_code == 502
             assert r.json()["error"]["code"] == "backend_error"
-            assert list(app.state.gateway.audit.records())[-1].payload["status"] == 502
+            assert list(app.state.gateway.audit_log.records())[-1].payload["status"] == 502
 
     asyncio.run(go())
 
@@ -268,7 +268,7 @@ def test_admin_api(tmp_path: Path) -> None:
             r = await client.post("/admin/keys/key_missing/revoke", headers=ADMIN)
             assert r.status_code == 404
 
-            audit = app.state.gateway.audit
+            audit = app.state.gateway.audit_log
             actions = [r.payload["route"] for r in audit.records() if r.kind == "admin"]
             assert actions == [
                 "keys.create",  # refused: limits above the tier
@@ -362,7 +362,7 @@ def test_client_disconnect_mid_stream_is_still_audited(tmp_path: Path) -> None:
                     first_body.set()
 
             await asyncio.wait_for(app(scope, receive, send), timeout=10)
-            audit = app.state.gateway.audit
+            audit = app.state.gateway.audit_log
             for _ in range(100):  # the end is written by a task of its own
                 records = [r for r in audit.records() if r.kind == "request"]
                 if len(records) == 2:

@@ -121,7 +121,7 @@ def test_bad_bodies_are_clear_4xx(tmp_path: Path) -> None:
                 )
                 assert r.status_code == status, (raw, r.text)
                 error = r.json()["error"]
-                assert set(error) == {"message", "type", "param", "code"}
+                assert set(error) == {"message", "type", "param", "code", "request_id"}
                 assert str(error["code"]) == code, (raw, error)
                 assert phrase in error["message"], (raw, error)
             r = await client.post(
@@ -129,7 +129,7 @@ def test_bad_bodies_are_clear_4xx(tmp_path: Path) -> None:
             )
             assert r.status_code == 400 and r.json()["error"]["param"] == "prompt"
             assert app.state.gateway.backend.calls == 0
-            audit = app.state.gateway.audit
+            audit = app.state.gateway.audit_log
             # each authenticated bad request has exactly one complete record, and the chain holds
             records = [r for r in audit.records() if r.kind == "request"]
             assert len(records) == len(BODIES) + 1
@@ -139,12 +139,12 @@ def test_bad_bodies_are_clear_4xx(tmp_path: Path) -> None:
     asyncio.run(go())
 
 
-def test_keys_and_oversized_bodies_leave_no_record(tmp_path: Path) -> None:
+def test_bad_keys_leave_no_record_and_oversized_bodies_are_refused(tmp_path: Path) -> None:
     app = _app(tmp_path, max_body_bytes=2048)
 
     async def go() -> None:
         async with running(app) as client:
-            audit = app.state.gateway.audit
+            audit = app.state.gateway.audit_log
             before = audit.head()[0]
             body = chat_body()
             cases: list[tuple[dict[str, str], int, str]] = [
@@ -172,7 +172,10 @@ def test_keys_and_oversized_bodies_leave_no_record(tmp_path: Path) -> None:
 
             r = await client.post("/v1/chat/completions", content=chunks(), headers=bearer(key))
             assert r.status_code == 413
-            assert audit.head()[0] == after_key
+            # The key is known before the body is read: its refusals are audited like any other.
+            refusals = list(audit.records(after_seq=after_key))
+            assert [r.payload["error"] for r in refusals] == ["request_too_large"] * 2
+            after_key = audit.head()[0]
             r = await client.get("/v1/nothing-here", headers=bearer(key))
             assert r.status_code == 404 and "no route" in r.json()["error"]["message"]
             r = await client.get("/v1/chat/completions", headers=bearer(key))

@@ -54,7 +54,8 @@ def test_raising_guard_is_503(tmp_path: Path) -> None:
                 assert r.status_code == 503, r.text
                 error = r.json()["error"]
                 assert error["code"] == "guard_unavailable"
-                assert "test-raising" in error["message"] or "raising" in error["message"]
+                # The guard's own error (which may name its server) stays in the server log.
+                assert "guard unavailable" in error["message"] and error["request_id"]
                 assert r.headers["retry-after"] == "1"
             assert app.state.gateway.backend.calls == 0
 

@@ -79,8 +79,7 @@ def test_exact_limits_with_50_concurrent_clients(
             used = sum(r.json()["usage"]["total_tokens"] for r in ok)
             limiter = app.state.gateway.pipeline.limiter
             record = app.state.gateway.keys.list()[-1]
-            item = limiter._item("tpm", 200)
-            assert await limiter.storage.get(item.key_for(record.id)) == used
+            assert await limiter.tokens_used(record.id, "tpm", 200) == used
             codes = {r.json()["error"]["code"] for r in refused}
             assert codes <= {"quota_tokens_per_minute", "rate_limit_requests"}
 

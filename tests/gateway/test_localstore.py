@@ -10,6 +10,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from releasegate.gateway import Quota, RateLimiter, _localstore
 from releasegate.gateway._localstore import LocalStorage
+from releasegate.gateway._windows import MemoryWindows
 
 
 class Clock:
@@ -110,11 +111,12 @@ def test_rate_limiter_in_memory_uses_local_storage() -> None:
     async def go() -> tuple[int, int]:
         limiter = RateLimiter()
         assert isinstance(limiter.storage, LocalStorage)
+        assert isinstance(limiter.windows, MemoryWindows)
         quota = Quota(rpm=2, tpm=1000, daily_tokens=None)
         first = await limiter.admit("key", quota, reserve_tokens=300)
         await limiter.settle(first, used_tokens=120)
         await limiter.admit("key", quota, reserve_tokens=300)
-        tokens = await limiter.storage.get(limiter._item("tpm", 1000).key_for("key"))
+        tokens = await limiter.tokens_used("key", "tpm", 1000)
         try:
             await limiter.admit("key", quota, reserve_tokens=1)
         except Exception as exc:  # the third request in the minute is refused

@@ -54,7 +54,7 @@ def _key_id(app: Any, plaintext: str) -> str:
 def _flagged_seqs(app: Any, key_id: str) -> list[int]:
     """Seqs of the key's audit records that carry a guard flag (read from the log itself)."""
     out: list[int] = []
-    for record in app.state.gateway.audit.records():
+    for record in app.state.gateway.audit_log.records():
         if record.actor == key_id and ("input_flag" in record.payload):
             out.append(record.seq)
     return out
@@ -97,7 +97,7 @@ def test_threshold_suspends_the_key_with_one_incident(tmp_path: Path, database_u
             assert mine["status"] == "suspended"
             assert "misuse monitoring: 3 flagged requests" in mine["suspended_reason"]
             # the automatic suspension is audited, naming the incident and its evidence
-            audit = app.state.gateway.audit
+            audit = app.state.gateway.audit_log
             opened = [r for r in audit.records() if r.payload.get("action") == "incidents.open"]
             assert len(opened) == 1 and opened[0].actor == "monitor"
             assert opened[0].payload["audit_seqs"] == incident["audit_seqs"]
@@ -287,7 +287,7 @@ def test_metrics_count_requests_flags_suspensions_and_429s(tmp_path: Path) -> No
             assert (await client.get("/metrics", headers=bearer(key))).status_code == 401
             scrapes = [
                 rec
-                for rec in app.state.gateway.audit.records()
+                for rec in app.state.gateway.audit_log.records()
                 if rec.payload.get("action") == "metrics"
             ]
             assert len(scrapes) == 1

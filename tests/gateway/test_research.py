@@ -75,7 +75,7 @@ def _body(route: str, **extra: Any) -> dict[str, Any]:
 
 
 def _audit(app: Any) -> list[Any]:
-    return [r for r in app.state.gateway.audit.records() if r.kind == "request"]
+    return [r for r in app.state.gateway.audit_log.records() if r.kind == "request"]
 
 
 def test_research_is_refused_to_tiers_without_it_and_audited(
@@ -103,7 +103,7 @@ def test_research_is_refused_to_tiers_without_it_and_audited(
     assert [(r.payload["route"], r.payload["status"]) for r in records] == [
         (f"research.{route}", 403) for _ in range(2) for route in ROUTES
     ]
-    assert app.state.gateway.audit.verify().ok
+    assert app.state.gateway.audit_log.verify().ok
 
 
 def test_hidden_states_equal_output_hidden_states(
@@ -164,7 +164,7 @@ def test_hidden_states_equal_output_hidden_states(
     assert records[0].payload["floats"] == 3 * len(ids) * 576
     assert records[0].payload["layers"] == [0, 5, last]
     assert records[0].payload["content"]["prompt"] == TEXT
-    assert app.state.gateway.audit.verify().ok
+    assert app.state.gateway.audit_log.verify().ok
 
 
 def test_logit_lens_equals_final_norm_and_lm_head(

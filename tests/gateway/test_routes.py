@@ -181,14 +181,14 @@ def test_a_request_that_violates_its_model_is_a_400_and_reaches_nothing(tmp_path
                             )
                         assert r.status_code == 400, (row.name, path, r.text)
                         error = r.json()["error"]
-                        assert set(error) == {"message", "type", "param", "code"}
+                        assert set(error) == {"message", "type", "param", "code", "request_id"}
                         assert error["param"] == path, (row.name, path, error)
                         assert error["type"] == "invalid_request_error"
                         # a literal or datetime field (role, expires_at) says what it expects
                         assert phrase in error["message"] or "Input should be" in error["message"]
             assert backend.calls == 0
             assert (await client.get("/admin/keys", headers=ADMIN)).json()["data"] == keys_before
-            audit = app.state.gateway.audit
+            audit = app.state.gateway.audit_log
             assert all("\x00" not in json.dumps(r.payload) for r in audit.records())
 
     asyncio.run(go())

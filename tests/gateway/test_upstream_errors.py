@@ -107,7 +107,7 @@ async def _through_gateway(
         async with running(app) as client:
             key = await new_key(client, "public")
             r = await client.post("/v1/chat/completions", json=body, headers=bearer(key))
-            records = list(app.state.gateway.audit.records())
+            records = list(app.state.gateway.audit_log.records())
             return r.status_code, r.text, [records[-1].payload], f"127.0.0.1:{port}"
     finally:
         await backend.aclose()  # a backend passed in is the caller's to close

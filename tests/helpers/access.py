@@ -21,7 +21,8 @@ import httpx
 from releasegate.access import DEFAULT_TIERS, ApplicationSpec, FormField, ReviewRule, TierSpec
 from tests.helpers.gateway_proc import REPO, answering_process, free_port
 
-ADMIN_TOKEN = "access-admin-token-0123456789"
+# A strong token (32 random bytes, base64url): the gateway refuses weaker ones.
+ADMIN_TOKEN = "TR1sDYaR9Rgwm1ahJ9Zr4bOqxIeDO2iVoz6Mzr8eB_U"
 AUDIT_KEY = "access-audit-key-0123456789"
 
 
@@ -68,6 +69,10 @@ def process_env(database_url: str) -> dict[str, str]:
         "RELEASEGATE_ADMIN_TOKEN": ADMIN_TOKEN,
         "RELEASEGATE_AUDIT_HMAC_KEY": AUDIT_KEY,
         "RELEASEGATE_KEY_CACHE_TTL_S": "0.2",
+        # The role tests call every staff route without and with wrong credentials from one
+        # address; the failed-authentication throttle (tests/gateway/test_security.py) would
+        # answer 429 after ten of them.
+        "RELEASEGATE_ADMIN_FAILURES_PER_MINUTE": "100000",
     }
 
 

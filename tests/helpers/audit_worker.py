@@ -12,21 +12,22 @@ import sys
 import time
 from pathlib import Path
 
-from releasegate.audit import AuditLog
+from releasegate.audit import AuditLog, AuditWriter
 from releasegate.store import make_engine, make_session_factory
 from tests.helpers.stores import TEST_HMAC_KEY
 
 
 async def _async_part(log: AuditLog, name: str, start: int, count: int) -> None:
     queue = list(range(start, start + count))
+    writer = AuditWriter(log)
 
     async def worker() -> None:
         while queue:
             i = queue.pop()
-            await log.append_async("request", name, {"i": i})
+            await writer.append_async("request", name, {"i": i})
 
     await asyncio.gather(*(worker() for _ in range(8)))
-    await log.aclose()
+    await writer.aclose()
 
 
 def main() -> None:

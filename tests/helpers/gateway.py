@@ -24,7 +24,8 @@ from releasegate.policy import Decision
 from releasegate.settings import Settings
 from releasegate.vocab import AccessLevel, Component
 
-ADMIN_TOKEN = "test-admin-token-0123456789"
+# A strong token (32 random bytes, base64url): the gateway refuses weaker ones.
+ADMIN_TOKEN = "h5LkpEnv6ebs5lfIF94Eig1akqlluxQfSQKeSkKnLVI"
 AUDIT_KEY = "test-audit-key-0123456789"
 MODEL = "echo"
 

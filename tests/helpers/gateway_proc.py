@@ -78,16 +78,20 @@ def start_gateway(
     model: str | None = None,
     timeout_s: float = 60,
     tiers: dict[str, dict[str, Any]] | None = None,
+    token_delay_s: float = 0.0,
 ) -> Iterator[str]:
     """Start a gateway process; yields its base URL (`http://127.0.0.1:PORT`); stops it after.
 
     `tiers` updates fields of the default (keyword-guarded) tiers, e.g.
-    `{"public": {"guards": ["default"], "invisible_text": "refuse"}}`.
+    `{"public": {"guards": ["default"], "invisible_text": "refuse"}}`. `token_delay_s`: the echo
+    backend's pause between streamed tokens (long-running streams).
     """
     port = free_port()
     cmd = [sys.executable, "-m", "tests.helpers.gateway_proc", "--port", str(port)]
     if model:
         cmd += ["--model", model]
+    if token_delay_s:
+        cmd += ["--token-delay", str(token_delay_s)]
     if tiers:
         cmd += ["--tiers", json.dumps(tiers)]
     full_env = {**os.environ, **env, "PYTHONPATH": str(REPO)}
@@ -97,10 +101,8 @@ def start_gateway(
 
 
 def main() -> None:
-    import uvicorn
-
     from releasegate.backends import EchoBackend
-    from releasegate.gateway import create_app
+    from releasegate.gateway import create_app, run_app
     from releasegate.settings import Settings
     from releasegate.vocab import AccessLevel
     from tests.helpers.gateway import decision_at, keyword_tiers
@@ -108,24 +110,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--token-delay", type=float, default=0.0)
     parser.add_argument("--tiers", default="{}", help="JSON: tier name -> fields to update")
     args = parser.parse_args()
+    settings = Settings()
     app = create_app(
-        Settings(),
-        backend=None if args.model else EchoBackend(),
+        settings,
+        backend=None if args.model else EchoBackend(token_delay_s=args.token_delay),
         model=args.model,
         decision=decision_at(AccessLevel.RESEARCH_API),
         tiers=keyword_tiers(**json.loads(args.tiers)),
     )
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-    )
+    run_app(app, settings, port=args.port)
 
 
 if __name__ == "__main__":

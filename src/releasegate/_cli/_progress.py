@@ -14,7 +14,6 @@ import time
 from types import TracebackType
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,6 +24,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from releasegate._cli._common import safe
 
 _MARKS = {"done": "[green]done[/]", "reused": "[cyan]reused log[/]"}
 
@@ -135,15 +136,15 @@ class AssessProgress:
                 step = self._steps[label] = _Step(label)
                 self._current = step
                 if self._bar is not None:
-                    step.task_id = self._bar.add_task(f"{escape(label)} …", total=None, rate="")
+                    step.task_id = self._bar.add_task(f"{safe(label)} …", total=None, rate="")
                 else:
-                    self._line(f"{escape(label)}: started")
+                    self._line(f"{safe(label)}: started")
                 return
             step = self._steps.pop(label) if label in self._steps else _Step(label)
             if self._current is step:
                 self._current = None
             self._finished += 1
-            mark = _MARKS.get(event, f"[red]{escape(event)}[/]")
+            mark = _MARKS.get(event, f"[red]{safe(event)}[/]")
             took = _duration(time.monotonic() - step.started)
             if self._bar is not None:
                 if step.task_id is None:
@@ -151,13 +152,13 @@ class AssessProgress:
                 total = step.total or 1
                 self._bar.update(
                     step.task_id,
-                    description=f"{escape(label)} {mark}",
+                    description=f"{safe(label)} {mark}",
                     total=total,
                     completed=total if event in _MARKS else step.done,
                 )
             else:
                 samples = f", {step.done} samples" if step.done else ""
-                self._line(f"{escape(label)}: {mark} in {took}{samples}")
+                self._line(f"{safe(label)}: {mark} in {took}{samples}")
 
     # -- SampleListener -----------------------------------------------------------------------
 
@@ -194,7 +195,7 @@ class AssessProgress:
         now = time.monotonic()
         self._last_line = now
         elapsed = round(now - self._started)
-        self._console.print(escape(f"[{elapsed:>4d}s] ") + text, highlight=False, soft_wrap=True)
+        self._console.print(safe(f"[{elapsed:>4d}s] ") + text, highlight=False, soft_wrap=True)
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(0.25):
@@ -204,7 +205,7 @@ class AssessProgress:
                     continue
                 step = self._current
                 if step is not None:
-                    self._line(f"{escape(step.label)}: {step.status(now)}")
+                    self._line(f"{safe(step.label)}: {step.status(now)}")
                 elif self._finished == 0:
                     took = _duration(now - self._started)
                     self._line(f"starting: loading the model ({took} so far)")

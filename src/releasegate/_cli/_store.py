@@ -10,12 +10,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from releasegate._cli._common import err_console
+from releasegate._cli._common import err_console, safe
 from releasegate.errors import ReleasegateError
 from releasegate.settings import Settings
 
@@ -37,10 +36,13 @@ class CliStore:
 
     @cached_property
     def audit(self) -> AuditLog:
-        """The store's audit log (changes append to it in their own transaction)."""
+        """The store's audit log (changes append to it in their own transaction), after checking
+        that this CLI's HMAC key is the store's (`AuditKeyMismatch`, a ValueError, otherwise)."""
         from releasegate.audit import audit_log_from_settings
 
-        return audit_log_from_settings(self.settings, self.sessions)
+        log = audit_log_from_settings(self.settings, self.sessions)
+        log.claim_key()
+        return log
 
     @cached_property
     def trusted_keys(self) -> frozenset[str] | None:
@@ -97,6 +99,17 @@ class CliStore:
         announce(self.settings.redis_url)
 
 
+def _check_audit_key(store: CliStore) -> None:
+    """Refuse to act on a store whose audit log is signed with another key than this CLI's,
+    before anything is written (a change and its record would otherwise part ways)."""
+    settings = store.settings
+    if settings.audit_hmac_key is None and not settings.resolved_database_url().startswith(
+        "sqlite"
+    ):
+        return  # a shared store without a key: commands that need the log say so themselves
+    store.audit  # noqa: B018 (builds the log, which checks the key)
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -119,6 +132,7 @@ def cli_store(*roles: str) -> Iterator[CliStore]:
         engine, sessions = open_store(settings)
         try:
             store = CliStore(settings, engine, sessions)
+            _check_audit_key(store)
             if roles:
                 store.check_roles(roles)
             yield store
@@ -138,5 +152,5 @@ def cli_errors() -> Iterator[None]:
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console().print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err_console().print(f"[bold red]error:[/] {safe(message)}", highlight=False)
     raise typer.Exit(code)

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from releasegate._cli._common import console, err_console
+from releasegate._cli._common import console, err_console, safe
 from releasegate.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -70,8 +69,8 @@ def print_summary(report: RiskReport) -> None:
     if judged is not None:
         kappa = f"{judged.kappa:.2f}" if judged.kappa is not None else "undefined"
         con.print(
-            f"refusal judge {escape(judged.judge)}: agreement {judged.agreement:.2f}, Cohen's "
-            f"kappa {kappa} on {judged.n} labelled responses ({escape(judged.labelled_set)})"
+            f"refusal judge {safe(judged.judge)}: agreement {judged.agreement:.2f}, Cohen's "
+            f"kappa {kappa} on {judged.n} labelled responses ({safe(judged.labelled_set)})"
         )
     by_attack = report.safeguards.jailbreak_asr_by_attack
     if by_attack:
@@ -93,24 +92,22 @@ def print_summary(report: RiskReport) -> None:
         )
     for item in report.evidence:
         if item.noisy:
-            con.print(f"[yellow]noisy evidence:[/] {escape(item.id)}: {escape(item.noisy)}")
+            con.print(f"[yellow]noisy evidence:[/] {safe(item.id)}: {safe(item.noisy)}")
     sampling = report.sampling
     if sampling is not None and sampling.rounds:
         con.print(
-            f"until decidable under {escape(sampling.policy or '?')}: rounds of "
+            f"until decidable under {safe(sampling.policy or '?')}: rounds of "
             + ", ".join(map(str, sampling.rounds))
             + f" samples per task (cap {sampling.max_samples})"
         )
         for indicator, needed in sampling.undecided.items():
             more = "no sample size decides it" if needed is None else f"needs about {needed}"
-            con.print(f"[yellow]undecided:[/] {escape(indicator)} ({more})")
+            con.print(f"[yellow]undecided:[/] {safe(indicator)} ({more})")
     for note in report.notes:
         if "malformed" in note:
-            err_console().print(f"[yellow]warning:[/] {escape(note)}")
+            err_console().print(f"[yellow]warning:[/] {safe(note)}")
     for failed in report.coverage.failed:
-        con.print(
-            f"[yellow]missing evidence:[/] {escape(failed.evaluation)}: {escape(failed.reason)}"
-        )
+        con.print(f"[yellow]missing evidence:[/] {safe(failed.evaluation)}: {safe(failed.reason)}")
 
 
 def assess_command(

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from releasegate._cli._common import console, err_console
+from releasegate._cli._common import console, err_console, safe
 from releasegate._cli._store import READ, CliStore, cli_store, fail
 
 if TYPE_CHECKING:
@@ -76,8 +75,8 @@ def list_command(
         table.add_row(
             r.id,
             r.created_at.isoformat()[:19],
-            r.model_name,
-            f"{r.policy_name} {r.policy_version}",
+            safe(r.model_name),
+            safe(f"{r.policy_name} {r.policy_version}"),
             _status("unverified" if v and v.problems else r.status),
             r.levels.get("weights", "?"),
             f"{v.approvals if v else 0}/{r.required}",
@@ -93,12 +92,14 @@ def _print_signatures(v: Verification) -> None:
     for c in v.signatures:
         s = c.signed.statement
         counts = (
-            f"[red]invalid: {escape(c.problem)}[/]"
+            f"[red]invalid: {safe(c.problem)}[/]"
             if c.problem
-            else ("yes" if c.counted else escape(c.note or "—"))
+            else ("yes" if c.counted else safe(c.note or "—"))
         )
-        action = s.action + (f": {escape(s.reason)}" if s.reason else "")
-        table.add_row(action, s.signer, s.role, s.signed_at, s.key_id, counts)
+        action = safe(s.action) + (f": {safe(s.reason)}" if s.reason else "")
+        table.add_row(
+            action, safe(s.signer), safe(s.role), safe(s.signed_at), safe(s.key_id), counts
+        )
     console().print(table)
 
 
@@ -107,8 +108,9 @@ def _print_record(record: DecisionRecord) -> None:
     v = record.verification
     assert v is not None
     con.print(
-        f"decision [bold]{record.id}[/]: {record.model_name} under {record.policy_name} "
-        f"{record.policy_version}: {_status('unverified' if v.problems else record.status)}"
+        f"decision [bold]{record.id}[/]: {safe(record.model_name)} under "
+        f"{safe(record.policy_name)} {safe(record.policy_version)}: "
+        f"{_status('unverified' if v.problems else record.status)}"
     )
     con.print(f"content sha256: {record.content_sha256}")
     con.print(f"recorded: {record.created_at.isoformat()}")
@@ -121,7 +123,7 @@ def _print_record(record: DecisionRecord) -> None:
     con.print(f"sign-off: {record.required} of {', '.join(record.roles)}")
     _print_signatures(v)
     for failure in v.failures():
-        con.print(f"[yellow]{escape(failure)}[/]")
+        con.print(f"[yellow]{safe(failure)}[/]")
     if record.status == "approved" and record.approved_at is not None:
         con.print(f"[green]approved[/] at {record.approved_at.isoformat()}")
 
@@ -188,7 +190,7 @@ def rerender(store: CliStore, decision_id: str, out: Path | None = None) -> Path
     except (ValueError, OSError) as exc:
         if out is not None:
             raise
-        err_console().print(f"[yellow]documents not re-rendered:[/] {escape(str(exc))}")
+        err_console().print(f"[yellow]documents not re-rendered:[/] {safe(str(exc))}")
         return None
     console().print(f"rendered the documents again in {written}/ (status {record.status})")
     return written
@@ -338,7 +340,7 @@ def trigger_command(
         store.announce()
         for trigger in fired:
             console().print(
-                f"trigger [bold]{escape(trigger.trigger_id)}[/] fired at "
+                f"trigger [bold]{safe(trigger.trigger_id)}[/] fired at "
                 f"{trigger.fired_at.isoformat(timespec='seconds')}: weights fall back to "
                 f"{trigger.fallback.value}"
             )
@@ -375,7 +377,7 @@ def verify_command(
     _print_signatures(v)
     failures = v.failures()
     for failure in failures:
-        err_console().print(f"[bold red]FAIL:[/] {escape(failure)}", highlight=False)
+        err_console().print(f"[bold red]FAIL:[/] {safe(failure)}", highlight=False)
     if failures:
         raise typer.Exit(1)
     con.print(f"[green]verified:[/] approved by {v.approvals} of {v.required} required")
@@ -499,7 +501,7 @@ def _print_status(record: DecisionRecord, openness: Openness) -> None:
     decision = record.decision()
     con.print(f"decision [bold]{record.id}[/]: {_status(openness.status)}")
     if openness.closed_reason:
-        con.print(f"  {escape(openness.closed_reason)}")
+        con.print(f"  {safe(openness.closed_reason)}")
     if decision.valid_until is not None:
         con.print(f"valid until {decision.valid_until.isoformat()}")
     if openness.reassessment_required:
@@ -508,13 +510,13 @@ def _print_status(record: DecisionRecord, openness: Openness) -> None:
             recorded = "" if fired.recorded else " (not yet recorded by a gateway)"
             con.print(
                 f"  trigger {fired.trigger_id} ({fired.kind}) fired at "
-                f"{fired.fired_at.isoformat(timespec='seconds')}: {escape(fired.reason)}; "
+                f"{fired.fired_at.isoformat(timespec='seconds')}: {safe(fired.reason)}; "
                 f"weights fall back to {fired.fallback.value}{recorded}"
             )
     con.print(f"weights in force: {openness.weights.value}")
     con.print(f"tiers open: {', '.join(openness.open_tiers) or 'none'}")
     for name, reason in openness.withheld.items():
-        con.print(f"[yellow]withheld[/] {name}: {escape(reason)}")
+        con.print(f"[yellow]withheld[/] {name}: {safe(reason)}")
 
 
 @app.command("render")

@@ -9,7 +9,6 @@ prints a key and ready-to-paste client examples.
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import sys
 import time
@@ -17,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from releasegate._cli._common import console, err_console
+from releasegate._cli._common import console, err_console, safe
+from releasegate._util.tokens import generate_token
 
 if TYPE_CHECKING:
     from releasegate._cli._store import CliStore
@@ -249,7 +248,7 @@ def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None
         err_console().print("[bold red]the decision allows no tier to be served[/]")
         raise typer.Exit(1)
     if not settings.admin_token:
-        token = secrets.token_urlsafe(24)
+        token = generate_token()
         settings = settings.model_copy(update={"admin_token": SecretStr(token)})
         con.print(f"admin token (this run only): [bold]{token}[/]")
     with cli_store() as store:
@@ -264,7 +263,7 @@ def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None
                 tiers=offered,
             )
         except ServeRefused as exc:
-            err_console().print(f"[bold red]refusing to serve ({exc.code}):[/] {escape(str(exc))}")
+            err_console().print(f"[bold red]refusing to serve ({exc.code}):[/] {safe(str(exc))}")
             raise typer.Exit(2) from exc
         _print_plan(plan)
         tiers = {n: plan.tiers[n] for n in plan.openness.open_tiers}
@@ -297,7 +296,7 @@ def _serve(settings: Settings, decision: Decision, host: str, port: int) -> None
     try:
         serve(settings, model=DEMO_MODEL, plan=plan, host=host, port=port)
     except (GatewayConfigError, DecisionForbidsServing) as exc:
-        err_console().print(f"[bold red]refusing to serve:[/] {escape(str(exc))}", highlight=False)
+        err_console().print(f"[bold red]refusing to serve:[/] {safe(str(exc))}", highlight=False)
         raise typer.Exit(2) from exc
 
 
@@ -320,7 +319,7 @@ def demo_tiers(decision: Decision, *, quiet: bool = False) -> dict[str, TierSpec
             tiers[name] = tier
     for reason, names in withheld.items():
         if not quiet:
-            con.print(f"[yellow]withheld[/] {', '.join(names)}: {escape(reason)}")
+            con.print(f"[yellow]withheld[/] {', '.join(names)}: {safe(reason)}")
     named = {n: t for n, t in _named_tiers().items() if not check_tiers(decision, {n: t})}
     if named and not tiers and not quiet:
         # At `hosted` the gateway may serve only keys held by named, agreement-bound people.

@@ -7,10 +7,9 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from releasegate._cli._common import console, err_console
+from releasegate._cli._common import console, err_console, safe
 from releasegate._cli._store import READ, cli_store
 
 app = typer.Typer(
@@ -66,14 +65,14 @@ def list_command(
         table.add_row(
             str(row["id"]),
             f"[{style}]{row['status']}[/]",
-            str(row["kind"]),
-            str(row["severity"]),
-            str(row["key_id"] or f"decision {row['decision_id']}"),
-            str(row["tier"]),
+            safe(row["kind"]),
+            safe(row["severity"]),
+            safe(row["key_id"] or f"decision {row['decision_id']}"),
+            safe(row["tier"]),
             str(row["flag_count"]),
-            ", ".join(row["categories"]) or "-",
+            safe(", ".join(row["categories"]) or "-"),
             str(row["created_at"])[:19].replace("T", " "),
-            escape(str(row["resolved_by"] or "")),
+            safe(row["resolved_by"] or ""),
         )
     console().print(table)
     console().print(f"{len(rows)} incident(s)")
@@ -100,7 +99,7 @@ def _print_incident(data: dict[str, Any]) -> None:
     con = console()
     con.print(f"[bold]{data['id']}[/] ({data['status']}, {data['kind']}, {data['severity']})")
     if data["summary"]:
-        con.print(f"summary     {escape(str(data['summary']))}")
+        con.print(f"summary     {safe(str(data['summary']))}")
     if data["key_id"] is not None:
         con.print(f"key         {data['key_id']} (tier {data['tier']})")
     else:
@@ -111,9 +110,9 @@ def _print_incident(data: dict[str, Any]) -> None:
     con.print(f"audit seqs  {seqs} (see `releasegate audit export`)")
     con.print(f"opened      {data['created_at']}")
     if data["status"] == "resolved":
-        con.print(f"resolved    {data['resolved_at']} by {escape(str(data['resolved_by']))}")
+        con.print(f"resolved    {data['resolved_at']} by {safe(str(data['resolved_by']))}")
         if data["resolution_note"]:
-            con.print(f"note        {escape(str(data['resolution_note']))}")
+            con.print(f"note        {safe(str(data['resolution_note']))}")
 
 
 @app.command("resolve")
@@ -175,6 +174,6 @@ def _reset_shared_counter(redis_url: str, key_id: str) -> None:
         asyncio.run(reset())
     except MonitorUnavailable as exc:
         err_console().print(
-            f"warning: could not clear the key's flag counter in Redis ({escape(str(exc))}); "
+            f"warning: could not clear the key's flag counter in Redis ({safe(str(exc))}); "
             "it expires after the tier's flag window"
         )

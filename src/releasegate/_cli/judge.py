@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from releasegate._cli._common import console, err_console
+from releasegate._cli._common import console, err_console, safe
 
 if TYPE_CHECKING:
     from releasegate.judge import Agreement, JudgeCheck
@@ -28,8 +27,8 @@ def _print(check: JudgeCheck) -> None:
 
     con = console()
     overall = check.overall
-    con.print(f"judge: {escape(check.judge)}")
-    con.print(f"labels: {escape(check.labelled_set)} (sha256 {check.sha256[:12]}…)")
+    con.print(f"judge: {safe(check.judge)}")
+    con.print(f"labels: {safe(check.labelled_set)} (sha256 {check.sha256[:12]}…)")
     kappa = _fmt(overall.kappa)
     if overall.kappa is None:
         kappa += " (undefined: judge and labels each use one class only)"
@@ -106,7 +105,7 @@ def check_command(
     try:
         result = asyncio.run(run())
     except JudgeError as exc:  # not bad input: the judge failed (exit 1, like a failed guard)
-        err_console().print(f"[bold red]error:[/] the judge could not judge: {escape(str(exc))}")
+        err_console().print(f"[bold red]error:[/] the judge could not judge: {safe(str(exc))}")
         raise typer.Exit(1) from exc
     if as_json:
         print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from releasegate._cli._common import console
+from releasegate._cli._common import console, safe
 from releasegate._cli._store import READ, cli_store, fail
 from releasegate.access import DEFAULT_TIERS, KeyRecord, KeyStore
 
@@ -69,7 +69,10 @@ def _print_new_key(plaintext: str, record: KeyRecord, as_json: bool) -> None:
         typer.echo(json.dumps({"key": plaintext, **data}, indent=2))
         return
     con = console()
-    con.print(f"[bold]{data['id']}[/] tier [bold]{data['tier']}[/] owner {data['owner']}")
+    con.print(
+        f"[bold]{safe(data['id'])}[/] tier [bold]{safe(data['tier'])}[/] owner "
+        f"{safe(data['owner'])}"
+    )
     con.print("API key (shown once, store it now):")
     con.print(plaintext, highlight=False, soft_wrap=True)
 
@@ -146,10 +149,10 @@ def list_command(
     for row in rows:
         limits = row["limits"]
         table.add_row(
-            str(row["id"]),
-            str(row["prefix"]),
-            str(row["tier"]),
-            str(row["owner"]),
+            safe(row["id"]),
+            safe(row["prefix"]),
+            safe(row["tier"]),
+            safe(row["owner"]),
             f"[{style[str(row['status'])]}]{row['status']}[/]",
             str(row["created_at"])[:16].replace("T", " "),
             str(row["expires_at"] or "never")[:16].replace("T", " "),
@@ -165,7 +168,9 @@ def revoke_command(key_id: Annotated[str, typer.Argument(help="key id (keys list
     with cli_store("admin") as store:
         record = KeyStore(store.sessions).revoke(key_id)
         store.audit_admin("keys.revoke", key_id=record.id, owner=record.owner)
-    console().print(f"revoked {record.id} ({record.prefix}..., owner {record.owner})")
+    console().print(
+        f"revoked {safe(record.id)} ({safe(record.prefix)}..., owner {safe(record.owner)})"
+    )
 
 
 @app.command("rotate")
@@ -190,7 +195,7 @@ def suspend_command(
     with cli_store("admin", "reviewer", "safety_lead") as store:
         record = KeyStore(store.sessions).suspend(key_id, reason)
         store.audit_admin("keys.suspend", key_id=record.id, reason=reason)
-    console().print(f"suspended {record.id}: {reason}")
+    console().print(f"suspended {safe(record.id)}: {safe(reason)}")
 
 
 @app.command("unsuspend")
@@ -199,4 +204,4 @@ def unsuspend_command(key_id: Annotated[str, typer.Argument(help="key id")]) -> 
     with cli_store("admin") as store:
         record = KeyStore(store.sessions).unsuspend(key_id)
         store.audit_admin("keys.unsuspend", key_id=record.id)
-    console().print(f"unsuspended {record.id} (status: {record.status()})")
+    console().print(f"unsuspended {safe(record.id)} (status: {record.status()})")

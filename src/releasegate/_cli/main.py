@@ -6,7 +6,6 @@ import sys
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from releasegate._cli import (
     access,
@@ -28,6 +27,7 @@ from releasegate._cli import (
     signers,
     stage,
 )
+from releasegate._cli._common import safe
 from releasegate.errors import InputError
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ app.command("schema")(schema.schema_command)
 app.command("demo")(demo.demo_command)
 
 app.command("serve")(serve.serve_command)
+app.command("admin-token")(serve.admin_token_command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(principals.app, name="principals")
 app.add_typer(access.app, name="access")
@@ -65,5 +66,5 @@ def main() -> None:
     try:
         app()
     except InputError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        Console(stderr=True).print(f"[bold red]error:[/] {safe(str(exc))}", highlight=False)
         sys.exit(2)

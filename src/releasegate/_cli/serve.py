@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.markup import escape
 
-from releasegate._cli._common import console, err_console
+from releasegate._cli._common import console, err_console, safe
 
 if TYPE_CHECKING:
     from releasegate._cli._store import CliStore
@@ -70,6 +69,19 @@ def serve_command(
         settings = store.settings
         if served_model_name is not None:
             settings = settings.model_copy(update={"served_model_name": served_model_name})
+        if settings.admin_token is not None:
+            from releasegate._util.tokens import GENERATE_HINT, token_problem
+
+            problem = token_problem(settings.admin_token.get_secret_value())
+            if problem is not None:  # --dev included: a guessable token is worse than none
+                _refuse(
+                    store,
+                    "weak_admin_token",
+                    f"the admin token (RELEASEGATE_ADMIN_TOKEN) is too weak: {problem}; "
+                    f"{GENERATE_HINT}",
+                    model,
+                    decision,
+                )
         if dev:
             err_console().print(DEV_BANNER)
         elif settings.admin_token is None and not _has_admin(store):
@@ -77,7 +89,8 @@ def serve_command(
                 store,
                 "no_admin_token",
                 "no admin: make the first one with `releasegate principals bootstrap NAME` (or "
-                "set RELEASEGATE_ADMIN_TOKEN), or run with --dev for local development",
+                "set RELEASEGATE_ADMIN_TOKEN; `releasegate admin-token` prints a fresh one), or "
+                "run with --dev for local development",
                 model,
                 decision,
             )
@@ -105,7 +118,7 @@ def serve_command(
             )
         except (GatewayConfigError, DecisionForbidsServing) as exc:
             err_console().print(
-                f"[bold red]refusing to serve:[/] {escape(str(exc))}", highlight=False
+                f"[bold red]refusing to serve:[/] {safe(str(exc))}", highlight=False
             )
             raise typer.Exit(2) from exc
 
@@ -128,9 +141,9 @@ def _refuse(store: CliStore, code: str, message: str, model: str, decision: str 
             "serve.refused", reason=code, message=message, model=model, decision=decision
         )
     except Exception as exc:  # the refusal stands even if it cannot be recorded
-        err_console().print(f"[yellow]could not audit the refusal:[/] {escape(str(exc))}")
+        err_console().print(f"[yellow]could not audit the refusal:[/] {safe(str(exc))}")
     err_console().print(
-        f"[bold red]refusing to serve ({code}):[/] {escape(message)}", highlight=False
+        f"[bold red]refusing to serve ({code}):[/] {safe(message)}", highlight=False
     )
     raise typer.Exit(2)
 
@@ -154,16 +167,14 @@ def _fire_fingerprint_trigger(
             details={"fingerprint": fingerprint},
         )
     except Exception as exc:  # the refusal stands either way; say what could not be recorded
-        err_console().print(
-            f"[yellow]could not fire the fingerprint trigger:[/] {escape(str(exc))}"
-        )
+        err_console().print(f"[yellow]could not fire the fingerprint trigger:[/] {safe(exc)}")
         return
     if not fired:
         return
     store.announce()
     for trigger in fired:
         err_console().print(
-            f"[bold red]trigger {escape(trigger.trigger_id)} fired:[/] decision {decision_id} "
+            f"[bold red]trigger {safe(trigger.trigger_id)} fired:[/] decision {decision_id} "
             f"needs reassessment; its weights fall back to {trigger.fallback.value}"
         )
     rerender(store, decision_id)
@@ -175,12 +186,22 @@ def _print_plan(plan: ServePlan) -> None:
     if plan.decision_id is not None:
         con.print(f"decision [bold]{plan.decision_id}[/]: {o.status}; weights at {o.weights.value}")
     if o.stage is not None:
-        con.print(f"staged release: stage [bold]{escape(o.stage)}[/] (releasegate stage status)")
+        con.print(f"staged release: stage [bold]{safe(o.stage)}[/] (releasegate stage status)")
     if plan.fingerprint is not None:
         label = "verified" if plan.fingerprint.verified else "unverified"
         con.print(f"model fingerprint {plan.fingerprint.value} ({label})")
     for note in plan.notes:
-        con.print(f"[yellow]note:[/] {escape(note)}")
+        con.print(f"[yellow]note:[/] {safe(note)}")
     con.print(f"tiers served: {', '.join(o.open_tiers)}")
     for name, reason in o.withheld.items():
-        con.print(f"[yellow]withheld[/] {name}: {escape(reason)}")
+        con.print(f"[yellow]withheld[/] {name}: {safe(reason)}")
+
+
+def admin_token_command() -> None:
+    """Print a fresh admin token (32 random bytes, base64url) for RELEASEGATE_ADMIN_TOKEN.
+
+    The gateway refuses to start with a weaker one, --dev included.
+    """
+    from releasegate._util.tokens import generate_token
+
+    typer.echo(generate_token())

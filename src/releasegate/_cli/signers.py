@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from releasegate._cli._common import console
+from releasegate._cli._common import console, safe
 from releasegate._cli._store import READ, cli_store
 
 app = typer.Typer(
@@ -70,11 +70,13 @@ def list_command(
         table.add_column(column, overflow="fold")
     for s in signers:
         table.add_row(
-            s.name,
-            ", ".join(s.roles),
-            s.key_id,
+            safe(s.name),
+            safe(", ".join(s.roles)),
+            safe(s.key_id),
             s.created_at.isoformat()[:19],
-            f"{s.revoked_at.isoformat()[:19]} {s.revoked_reason or ''}" if s.revoked_at else "",
+            f"{s.revoked_at.isoformat()[:19]} {safe(s.revoked_reason or '')}"
+            if s.revoked_at
+            else "",
         )
     console().print(table)
     console().print(f"{len(signers)} signer key(s)")
@@ -93,4 +95,6 @@ def revoke_command(
             name, actor=store.actor, reason=reason
         )
         store.announce()
-    console().print(f"revoked {signer.name}'s key {signer.key_id}; their approvals no longer count")
+    console().print(
+        f"revoked {safe(signer.name)}'s key {safe(signer.key_id)}; their approvals no longer count"
+    )

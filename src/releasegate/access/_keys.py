@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from releasegate.access._tiers import TierSpec
@@ -211,12 +211,11 @@ class KeyStore:
             if not record.is_active():
                 return None
             if row.principal_id is not None:
-                holder = session.get(PrincipalRow, row.principal_id)
-                if holder is None or holder.suspended_at is not None:
+                standing = _holder_standing(session, row.tier, row.principal_id)
+                if standing is None:
                     return None  # suspending a principal suspends every key issued to it
-                due = _terms_due(session, row.tier, row.principal_id)
-                if due is not None:
-                    record = replace(record, terms_due=due)
+                if len(standing) == 2:
+                    record = replace(record, terms_due=standing)
         return record
 
     def get(self, key_id: str) -> KeyRecord:
@@ -301,20 +300,40 @@ class KeyStore:
             return _to_record(row)
 
 
-def _terms_due(session: Session, tier: str, principal_id: str) -> tuple[str, str] | None:
-    current = session.scalars(
-        select(TierTermsRow).where(TierTermsRow.tier == tier).order_by(TierTermsRow.id.desc())
-    ).first()
-    if current is None:
-        return None
-    accepted = session.scalars(
-        select(TermsAcceptanceRow.id).where(
-            TermsAcceptanceRow.principal_id == principal_id,
-            TermsAcceptanceRow.tier == tier,
-            TermsAcceptanceRow.version == current.version,
+def _holder_standing(
+    session: Session, tier: str, principal_id: str
+) -> tuple[str, str] | tuple[()] | None:
+    """One round trip: None for a missing or suspended holder; the (version, url) of the tier's
+    current terms when the holder has not accepted them; () when all is well."""
+    current_id = (
+        select(func.max(TierTermsRow.id)).where(TierTermsRow.tier == tier).scalar_subquery()
+    )
+    stmt = (
+        select(
+            PrincipalRow.suspended_at,
+            TierTermsRow.version,
+            TierTermsRow.url,
+            TermsAcceptanceRow.id,
         )
-    ).first()
-    return None if accepted is not None else (current.version, current.url)
+        .select_from(PrincipalRow)
+        .outerjoin(TierTermsRow, TierTermsRow.id == current_id)
+        .outerjoin(
+            TermsAcceptanceRow,
+            and_(
+                TermsAcceptanceRow.principal_id == PrincipalRow.id,
+                TermsAcceptanceRow.tier == tier,
+                TermsAcceptanceRow.version == TierTermsRow.version,
+            ),
+        )
+        .where(PrincipalRow.id == principal_id)
+    )
+    found = session.execute(stmt).first()
+    if found is None or found[0] is not None:
+        return None
+    _, version, url, accepted = found
+    if version is None or accepted is not None:
+        return ()
+    return (version, url)
 
 
 def _check_owner(owner: str) -> str:

@@ -11,10 +11,51 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 GENESIS_HASH = "0" * 64
+
+JsonValue: TypeAlias = (
+    bool | int | float | str | Sequence["JsonValue"] | Mapping[str, "JsonValue"] | None
+)
+"""A value JSON can hold: what audit payloads are made of (read-only containers, so a
+`list[str]` or a `dict[str, int]` is one)."""
+
+
+class StrictJsonError(ValueError):
+    """Text that is not strict JSON (a duplicate key, NaN or an infinity, bad syntax)."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise StrictJsonError(f"duplicate key {key!r}")
+        data[key] = value
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise StrictJsonError(f"{name} is not JSON")
+
+
+def strict_loads(text: str | bytes) -> Any:
+    """Parse JSON strictly: a duplicate key in any object, NaN, Infinity, or nesting deeper
+    than Python can follow is an error, never a value silently chosen.
+
+    Raises:
+        StrictJsonError: with the reason.
+    """
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except StrictJsonError:
+        raise
+    except RecursionError:
+        raise StrictJsonError("nested too deeply") from None
+    except ValueError as exc:  # json.JSONDecodeError, bad UTF-8
+        raise StrictJsonError(str(exc)) from None
 
 
 # One encoder for every call: `json.dumps` with these options builds a new encoder each time,
@@ -153,7 +194,12 @@ class ChainChecker:
                 "(a record was deleted, reordered or edited here)",
             )
             return False
-        if record_hash(prev_hash, seq, time, kind, actor, payload) != hash_hex:
+        try:
+            digest = record_hash(prev_hash, seq, time, kind, actor, payload)
+        except (TypeError, ValueError, RecursionError) as exc:
+            self.bad = (seq, f"record {seq}: its payload is not JSON that can be hashed ({exc})")
+            return False
+        if digest != hash_hex:
             self.bad = (seq, f"record {seq}: content does not match its hash (edited)")
             return False
         if not _hmac_equal(record_hmac(self._key, hash_hex), hmac_hex):

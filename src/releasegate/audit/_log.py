@@ -1,4 +1,8 @@
-"""`AuditLog`: append-only, hash-chained, HMAC-signed records in the store.
+"""`AuditLog`: append-only, hash-chained, HMAC-signed records in the store: the synchronous core.
+
+It chains, appends (one transaction per call or per batch), reads, verifies and exports; it
+never touches an event loop. The gateway appends through `AuditWriter` (the async group-commit
+writer, an `AuditSink`), which calls this core on its thread; the CLI calls the core directly.
 
 Appending locks the single chain-head row (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite
 SQLite's one writer lock, taken by `BEGIN IMMEDIATE` on the async writer's path or else by a
@@ -10,32 +14,48 @@ the whole transaction back, so a half-written record can never exist.
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
 import json
 import os
 import sqlite3
 import tempfile
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from releasegate._util import ed25519
 from releasegate.audit._chain import (
+    GENESIS_HASH,
     AuditRecord,
     ChainChecker,
+    StrictJsonError,
     VerifyResult,
     canonical_json,
     content_sha256,
     record_hash_from_json,
     record_hmac,
+    strict_loads,
+)
+from releasegate.audit._checkpoint import (
+    Checkpoint,
+    read_checkpoint_file,
+    sign_checkpoint,
+    write_checkpoint_file,
 )
 from releasegate.audit._sql import AppendStatements
-from releasegate.store.tables.audit import AuditHeadRow, AuditRecordRow
+from releasegate.store.tables.audit import (
+    AuditCheckpointRow,
+    AuditHeadRow,
+    AuditRecordRow,
+    StoreMetaRow,
+)
 
 StoreContent = Literal["full", "hash"]
 
@@ -62,6 +82,10 @@ class AuditLog:
         hmac_key: the server key for record HMACs (`resolve_audit_hmac_key(settings)`).
         store_content: "full" keeps the `content` passed to `append` (prompts, outputs) as is;
             "hash" keeps only the SHA-256 of each content field.
+        checkpoint_key: the Ed25519 key that signs checkpoints (`checkpoint`, `export`) and
+            whose checkpoints `verify` trusts; None: no checkpoints are written or checked.
+        checkpoint_file: where a copy of the latest checkpoint is kept outside the database (the
+            key directory), so cutting the log short there is caught too.
     """
 
     def __init__(
@@ -69,6 +93,9 @@ class AuditLog:
         session_factory: sessionmaker[Session],
         hmac_key: bytes,
         store_content: StoreContent = "hash",
+        *,
+        checkpoint_key: Ed25519PrivateKey | None = None,
+        checkpoint_file: Path | None = None,
     ) -> None:
         if not hmac_key:
             raise ValueError("the audit HMAC key is empty")
@@ -83,9 +110,11 @@ class AuditLog:
         self._engine: Engine = bind
         self._key = hmac_key
         self.store_content: StoreContent = store_content
-        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
+        self._checkpoint_key = checkpoint_key
+        self.checkpoint_public_key = (
+            ed25519.public_key_b64(checkpoint_key) if checkpoint_key is not None else None
         )
+        self.checkpoint_file = checkpoint_file
 
     # -- appending ---------------------------------------------------------------------------
 
@@ -254,42 +283,124 @@ class AuditLog:
         connection.execute(_HEAD_UPDATE, {"seq": seq, "hash": digest})
         return records
 
-    async def append_async(
-        self,
-        kind: str,
-        actor: str,
-        payload: Mapping[str, Any],
-        content: Mapping[str, Any] | None = None,
-    ) -> AuditRecord:
-        """Append one record through the group-commit writer of the running event loop.
-
-        Concurrent callers are batched into one transaction; each call returns only once its
-        record is committed (durable), and raises if the write failed (fail closed).
-        """
-        from releasegate.audit._writer import AuditWriter
-
-        loop = asyncio.get_running_loop()
-        writer = self._writers.get(loop)
-        if writer is None:
-            writer = AuditWriter(self)
-            self._writers[loop] = writer
-            # A loop that ends without `aclose` (a test's asyncio.run) must not leave the
-            # writer's thread behind.
-            weakref.finalize(loop, writer.abandon)
-        record: AuditRecord = await writer.append(kind, actor, payload, content)
-        return record
-
-    async def aclose(self) -> None:
-        """Wait for the running loop's writer to finish in-flight batches, then stop it."""
-        loop = asyncio.get_running_loop()
-        writer = self._writers.pop(loop, None)
-        if writer is not None:
-            await writer.aclose()
-
     @property
     def engine(self) -> Engine:
         """The engine the log writes through."""
         return self._engine
+
+    # -- the key id and checkpoints ----------------------------------------------------------
+
+    @property
+    def key_id(self) -> str:
+        """A short id of the HMAC key (not the key): what the store records as its key."""
+        return audit_key_id(self._key)
+
+    def claim_key(self) -> None:
+        """Check that the store's log is signed with this process's HMAC key, recording the key's
+        id on first use; every process of a fleet calls it at start.
+
+        Raises:
+            AuditKeyMismatch: the store was started with another key.
+        """
+        mine = self.key_id
+        with self._sessions() as session:
+            row = session.get(StoreMetaRow, AUDIT_KEY_ID)
+            if row is None:
+                session.add(StoreMetaRow(name=AUDIT_KEY_ID, value=mine))
+                try:
+                    session.commit()
+                except IntegrityError:  # another process recorded its key first
+                    session.rollback()
+                row = session.get(StoreMetaRow, AUDIT_KEY_ID)
+            stored = row.value if row is not None else mine
+        if stored != mine:
+            raise AuditKeyMismatch(
+                f"this process's audit HMAC key (id {mine}) is not the key the store's log is "
+                f"signed with (id {stored}); every process that shares a store must use the same "
+                "key (RELEASEGATE_AUDIT_HMAC_KEY, or the same key directory)"
+            )
+
+    def checkpoint(self, upto: tuple[int, str] | None = None) -> Checkpoint | None:
+        """Sign the chain's current state (or `upto` = (seq, hash)), store it and keep a copy in
+        `checkpoint_file`; None without a checkpoint key."""
+        if self._checkpoint_key is None:
+            return None
+        seq, digest = upto if upto is not None else self.head()
+        latest = self.latest_checkpoint()
+        if latest is not None and latest.seq == seq and upto is None:
+            checkpoint = latest  # nothing appended since: no new row
+        else:
+            checkpoint = sign_checkpoint(self._checkpoint_key, seq, digest)
+            with self._sessions() as session:
+                session.add(AuditCheckpointRow(**checkpoint.to_dict()))
+                try:
+                    session.commit()
+                except IntegrityError:  # this seq is signed already (another process)
+                    session.rollback()
+        if self.checkpoint_file is not None:
+            write_checkpoint_file(self.checkpoint_file, checkpoint)
+        return checkpoint
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The stored checkpoint of the longest chain, or None."""
+        with self._sessions() as session:
+            row = session.scalars(
+                select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq.desc()).limit(1)
+            ).first()
+        return None if row is None else _checkpoint_of(row)
+
+    def _check_checkpoints(self, result: VerifyResult, head_seq: int) -> VerifyResult:
+        """A verified chain must still reach every checkpoint this key signed."""
+        public = self.checkpoint_public_key
+        if public is None:
+            return result
+        found: list[tuple[str, Checkpoint]] = []
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(AuditCheckpointRow)
+                .where(AuditCheckpointRow.key_id == ed25519.key_id(public))
+                .order_by(AuditCheckpointRow.seq.desc())
+                .limit(1)
+            ).all()
+        found += [("the store", _checkpoint_of(row)) for row in rows]
+        if self.checkpoint_file is not None:
+            try:
+                kept = read_checkpoint_file(self.checkpoint_file)
+            except ValueError as exc:
+                return _failed(result, None, f"the kept checkpoint is damaged: {exc}")
+            if kept is not None:
+                found.append((str(self.checkpoint_file), kept))
+        for where, checkpoint in found:
+            problem = self._checkpoint_problem(checkpoint, public, head_seq)
+            if problem is not None:
+                seq, reason = problem
+                return _failed(result, seq, f"{reason} (checkpoint in {where})")
+        return result
+
+    def _checkpoint_problem(
+        self, checkpoint: Checkpoint, public: str, head_seq: int
+    ) -> tuple[int | None, str] | None:
+        if not checkpoint.signed_by(public):
+            return None, (
+                f"the checkpoint at seq {checkpoint.seq} is not signed by this log's checkpoint "
+                "key (forged, or made with another key directory)"
+            )
+        if checkpoint.seq > head_seq:
+            return head_seq + 1, (
+                f"records {head_seq + 1}..{checkpoint.seq} were cut off the end: a checkpoint "
+                f"signed at {checkpoint.time} covers {checkpoint.seq} records, the log ends at "
+                f"{head_seq}"
+            )
+        expected = GENESIS_HASH
+        if checkpoint.seq > 0:
+            record = self.get(checkpoint.seq)
+            expected = record.hash if record is not None else ""
+        if expected != checkpoint.hash:
+            return checkpoint.seq, (
+                f"record {checkpoint.seq} is not the record the checkpoint signed at "
+                f"{checkpoint.time} covers (the chain was rewritten)"
+            )
+        return None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -342,6 +453,8 @@ class AuditLog:
             if not checker.check(*record):
                 break
         result = checker.result(head_seq, head_hash)
+        if result.ok:
+            result = self._check_checkpoints(result, head_seq)
         if result.ok:
             stray = self._stray_after_head()
             if stray is not None:
@@ -396,8 +509,8 @@ class AuditLog:
                 return
             for seq, time, kind, actor, payload, prev, digest, mac in rows:
                 try:
-                    data: Any = json.loads(payload)
-                except ValueError:
+                    data: Any = strict_loads(payload)
+                except StrictJsonError:
                     data = payload  # unparsable: the hash check will name this record
                 yield int(seq), time, kind, actor, data, prev, digest, mac
             last = int(rows[-1][0])
@@ -430,31 +543,134 @@ class AuditLog:
 
     def _write_jsonl(self, handle: IO[str]) -> int:
         count = 0
-        for record in self.records(upto_seq=self.head()[0]):  # a consistent cut of a live log
+        head = self.head()
+        for record in self.records(upto_seq=head[0]):  # a consistent cut of a live log
             handle.write(canonical_json(record.to_dict()) + "\n")
             count += 1
+        # The last line: a checkpoint signed for exactly these records, so a copy cut short
+        # (or extended) no longer verifies.
+        checkpoint = self.checkpoint(upto=head)
+        if checkpoint is not None:
+            handle.write(canonical_json({"checkpoint": checkpoint.to_dict()}) + "\n")
         return count
 
 
-def verify_jsonl(lines: Iterator[str] | IO[str], hmac_key: bytes) -> VerifyResult:
-    """Verify an exported chain (JSON Lines, as `AuditLog.export` writes it) offline."""
+def verify_jsonl(
+    lines: Iterable[str],
+    hmac_key: bytes,
+    checkpoint_key: str | None = None,
+    *,
+    require_checkpoint: bool = True,
+) -> VerifyResult:
+    """Verify an exported chain (JSON Lines, as `AuditLog.export` writes it) offline.
+
+    Every line is parsed strictly (a duplicate key, NaN or an infinity is an error) and every
+    field is type-checked; any problem is a failed result naming the line, never an exception.
+
+    Args:
+        lines: the file's lines.
+        hmac_key: the server key the records' HMACs were made with.
+        checkpoint_key: the public key (base64) the closing checkpoint must be signed with.
+        require_checkpoint: a file without a signed checkpoint fails (it may have been cut
+            short); False checks the chain alone.
+    """
     checker = ChainChecker(hmac_key)
-    for line in lines:
-        if not line.strip():
-            continue
-        item = json.loads(line)
-        if not checker.check(
-            int(item["seq"]),
-            item["time"],
-            item["kind"],
-            item["actor"],
-            item["payload"],
-            item["prev_hash"],
-            item["hash"],
-            item["hmac"],
-        ):
-            break
-    return checker.result()
+    checkpoint: Checkpoint | None = None
+    number = 0
+    try:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            if checkpoint is not None:
+                return _failed(
+                    checker.result(), None, f"line {number}: a line after the checkpoint"
+                )
+            item = strict_loads(line)
+            if isinstance(item, dict) and set(item) == {"checkpoint"}:
+                checkpoint = Checkpoint.from_dict(item["checkpoint"])
+                continue
+            if not checker.check(*_record_fields(item)):
+                return checker.result()
+    except (StrictJsonError, ValueError, TypeError, RecursionError) as exc:
+        return _failed(checker.result(), None, f"line {number}: {exc}")
+    result = checker.result()
+    if not result.ok:
+        return result
+    last = checker.expected_seq - 1
+    if checkpoint is None:
+        if require_checkpoint:
+            return _failed(
+                result, None, "no signed checkpoint at the end: the file may have been cut short"
+            )
+        return result
+    if checkpoint_key is None:
+        return _failed(result, None, "no checkpoint key to check the file's checkpoint with")
+    if not checkpoint.signed_by(checkpoint_key):
+        return _failed(result, None, "the checkpoint is not signed by the checkpoint key")
+    if checkpoint.seq > last:
+        return _failed(
+            result,
+            last + 1,
+            f"records {last + 1}..{checkpoint.seq} were cut off the end: the signed checkpoint "
+            f"covers {checkpoint.seq} records, the file holds {last}",
+        )
+    if checkpoint.seq < last or checkpoint.hash != checker.prev_hash:
+        return _failed(
+            result, checkpoint.seq + 1, "the records do not end where the signed checkpoint does"
+        )
+    return result
+
+
+_RECORD_TYPES: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+    ("seq", int),
+    ("time", str),
+    ("kind", str),
+    ("actor", str),
+    ("payload", dict),
+    ("prev_hash", str),
+    ("hash", str),
+    ("hmac", str),
+)
+
+
+def _record_fields(item: object) -> tuple[Any, ...]:
+    """The fields of one exported record, in `ChainChecker.check`'s order, type-checked."""
+    if not isinstance(item, dict):
+        raise ValueError("a record must be a JSON object")
+    names = [name for name, _ in _RECORD_TYPES]
+    if set(item) != set(names):
+        raise ValueError(f"a record has exactly the fields {', '.join(names)}")
+    for name, kind in _RECORD_TYPES:
+        value = item[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"record field {name!r} has the wrong type")
+    return tuple(item[name] for name in names)
+
+
+def _failed(result: VerifyResult, seq: int | None, reason: str) -> VerifyResult:
+    return VerifyResult(
+        ok=False,
+        checked=result.checked,
+        first_bad_seq=seq,
+        reason=reason,
+        head_seq=result.head_seq,
+    )
+
+
+AUDIT_KEY_ID = "audit_hmac_key_id"
+
+
+class AuditKeyMismatch(ValueError):
+    """This process's audit HMAC key is not the one the store's log is signed with."""
+
+
+def audit_key_id(key: bytes) -> str:
+    """A short public id of an HMAC key (SHA-256 under a domain tag, 16 hex digits)."""
+    return hashlib.sha256(b"releasegate audit hmac key id\x00" + key).hexdigest()[:16]
+
+
+def _checkpoint_of(row: AuditCheckpointRow) -> Checkpoint:
+    return Checkpoint(row.seq, row.hash, row.time, row.key_id, row.public_key, row.signature)
 
 
 _RECORDS: Table = AuditRecordRow.__table__  # type: ignore[assignment]

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
-from releasegate.audit._chain import AuditRecord
+from releasegate.audit._chain import AuditRecord, JsonValue
 
 
 class AuditSink(Protocol):
     """Appends records that are committed before the call returns (fail closed).
 
-    `AuditLog` is the implementation; anything that honours the same promise (a record is durable
-    when `append_async` returns, and a failure raises) may stand in for it.
+    `AuditWriter` (the group-commit writer over the synchronous `AuditLog`) is the
+    implementation; anything that honours the same promise (a record is durable when
+    `append_async` returns, and a failure raises) may stand in for it.
     """
 
     async def append_async(
         self,
         kind: str,
         actor: str,
-        payload: Mapping[str, Any],
-        content: Mapping[str, Any] | None = None,
+        payload: Mapping[str, JsonValue],
+        content: Mapping[str, JsonValue] | None = None,
     ) -> AuditRecord:
         """Append one record; returns once it is committed, raises if it could not be."""
         ...

@@ -29,17 +29,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import weakref
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
-from releasegate.audit._chain import AuditRecord
-
-if TYPE_CHECKING:
-    from releasegate.audit._log import AuditLog, PendingEntry
-
+from releasegate.audit._chain import AuditRecord, JsonValue
+from releasegate.audit._log import AuditLog, PendingEntry
 
 log = logging.getLogger("releasegate.audit")
 
@@ -49,7 +47,11 @@ CHECKPOINT_EVERY = 256  # records between the writer thread's SQLite checkpoints
 
 
 class AuditWriter:
-    """The group-commit writer of one `AuditLog` on one event loop.
+    """The group-commit writer of one `AuditLog` on one event loop: an `AuditSink`.
+
+    Build it where the event loop runs (the gateway's lifespan) and `aclose` it there. A writer
+    whose loop ends without `aclose` (a script's `asyncio.run`) releases its thread when the
+    loop is collected.
 
     Args:
         log: the log to append to.
@@ -73,6 +75,17 @@ class AuditWriter:
         self.inline_batches = 0  # of `batches`, written on the event loop's thread
         self.direct_writes = 0  # of `inline_batches`, written by `append` itself (idle log)
         self._turn_writer: asyncio.Task[Any] | None = None  # wrote directly in this turn
+        self._watching_loop = False
+
+    async def append_async(
+        self,
+        kind: str,
+        actor: str,
+        payload: Mapping[str, JsonValue],
+        content: Mapping[str, JsonValue] | None = None,
+    ) -> AuditRecord:
+        """Queue one entry and wait until it is committed; raises if the write failed."""
+        return await self.append(kind, actor, payload, content)
 
     async def append(
         self,
@@ -84,6 +97,10 @@ class AuditWriter:
         """Queue one entry and wait until it is committed; raises if the write failed."""
         if self._closed:
             raise RuntimeError("the audit writer is closed")
+        if not self._watching_loop:
+            # Not a reference to the loop (that would keep it alive): a finalizer on it.
+            weakref.finalize(asyncio.get_running_loop(), self.abandon)
+            self._watching_loop = True
         entry = self._log.prepare(kind, actor, payload, content)  # bad input fails here, alone
         if self._idle():
             # Nothing queued or being written: write it now, without the round trip through the

@@ -5,7 +5,8 @@ tier → rate limit → input guards → model → output guards → audit) for 
 Every HTTP route is a row of one table (`ROUTES`, rows of `RouteRow`): method, path, handler,
 request and response models, who may call it (`Requires`) and how it is metered (`RateLimit`).
 Build the app with `create_app(settings, model=... | backend=..., decision=..., tiers=...)` and
-serve it with uvicorn (`releasegate serve`). See docs/gateway.md.
+serve it with `run_app` (uvicorn with header, body and keep-alive timeouts; what
+`releasegate serve` runs). See docs/gateway.md.
 """
 
 from releasegate._util.wire import NonEmptyText, Text
@@ -18,6 +19,7 @@ from releasegate.gateway._enforce import (
     enforce_decision,
 )
 from releasegate.gateway._errors import ApiError
+from releasegate.gateway._http import run_app
 from releasegate.gateway._openapi import ErrorResponse
 from releasegate.gateway._pipeline import Pipeline
 from releasegate.gateway._ratelimit import Quota, RateLimiter
@@ -50,4 +52,5 @@ __all__ = [
     "check_tiers",
     "create_app",
     "enforce_decision",
+    "run_app",
 ]

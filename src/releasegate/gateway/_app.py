@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from releasegate._util.tokens import GENERATE_HINT, token_problem
 from releasegate.access._applications import AccessProgramme
 from releasegate.access._keys import KeyRecord, KeyStore
 from releasegate.access._principals import PrincipalRecord, PrincipalStore
@@ -35,7 +36,7 @@ from releasegate.approvals import (
     open_now,
     trusted_keys,
 )
-from releasegate.audit import audit_log_from_settings
+from releasegate.audit import AuditWriter, Checkpointer, audit_log_from_settings
 from releasegate.backends import default_served_name, load_backend
 from releasegate.backends._base import ModelBackend
 from releasegate.finetune import FineTuneStore
@@ -44,6 +45,7 @@ from releasegate.gateway._call import Observer
 from releasegate.gateway._errors import ApiError
 from releasegate.gateway._finetuned import FineTunedModels
 from releasegate.gateway._gate import LiveGate, StaticGate
+from releasegate.gateway._inflight import InFlight
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._monitoring import start_monitoring
 from releasegate.gateway._openapi import openapi_schema
@@ -214,6 +216,13 @@ def _check_config(
     for name, tier in offered.items():
         if tier.name != name:
             raise GatewayConfigError(f"tier {name!r} is named {tier.name!r} inside")
+    if settings.admin_token is not None:
+        # A guessable token is worse than none (which only --dev allows): refuse it even there.
+        problem = token_problem(settings.admin_token.get_secret_value())
+        if problem is not None:
+            raise GatewayConfigError(
+                f"the admin token (RELEASEGATE_ADMIN_TOKEN) is too weak: {problem}; {GENERATE_HINT}"
+            )
     if not decision and not dev:
         raise GatewayConfigError("no decision to enforce: pass --decision (or --dev)")
     if not has_model:
@@ -291,13 +300,18 @@ async def _start(
     engine, sessions = await asyncio.to_thread(open_store, settings)
     try:
         store = KeyStore(sessions)
-        audit = audit_log_from_settings(settings, sessions)
+        audit_log = audit_log_from_settings(settings, sessions)
+        # Every process of a fleet must sign with the store's key: a mismatch refuses to start.
+        await asyncio.to_thread(audit_log.claim_key)
+        audit = AuditWriter(audit_log)
+        checkpointer = Checkpointer(audit_log, settings.audit_checkpoint_interval_s)
+        inflight = InFlight(sessions, audit_log, heartbeat_s=settings.heartbeat_s)
         guards = await _guard_chains(tiers, settings)
         if backend is None:
             assert model is not None
             backend = await asyncio.to_thread(load_backend, model, settings)
         cache: KeyCache[KeyRecord] = KeyCache(store.authenticate, ttl_s=settings.key_cache_ttl_s)
-        principals = PrincipalStore(sessions, audit)
+        principals = PrincipalStore(sessions, audit_log)
         principal_cache: KeyCache[PrincipalRecord] = KeyCache(
             principals.authenticate, ttl_s=settings.key_cache_ttl_s
         )
@@ -310,9 +324,12 @@ async def _start(
             audit=audit,
             admin_token=(settings.admin_token.get_secret_value() if settings.admin_token else None),
             max_body_bytes=settings.max_body_bytes,
+            body_timeout_s=settings.body_timeout_s,
+            admin_failures_per_minute=settings.admin_failures_per_minute,
             stream_window=settings.guard_stream_window_chars,
             stream_overlap=settings.guard_stream_overlap_chars,
             gate=gate,
+            inflight=inflight,
             principals=principal_cache,
         )
         monitor, metrics, watch = start_monitoring(settings.redis_url, sessions, audit, cache)
@@ -323,7 +340,7 @@ async def _start(
             pipeline.observers.append(gate.observe)
         # Never the spec itself: no upstream URL, host, port or path reaches a client.
         model_name = settings.served_model_name or default_served_name(model or backend.name)
-        finetune = FineTuneStore(sessions, audit)
+        finetune = FineTuneStore(sessions, audit_log)
         gateway = Gateway(
             settings=settings,
             backend=backend,
@@ -335,16 +352,20 @@ async def _start(
             limiter=limiter,
             budget=ExtractionBudget(limiter),
             audit=audit,
+            audit_log=audit_log,
             monitor=monitor,
             metrics=metrics,
             engine=engine,
             principals=principals,
-            programme=AccessProgramme(sessions, audit, tiers),
+            programme=AccessProgramme(sessions, audit_log, tiers),
             gate=gate,
             finetune=finetune,
             finetuned=FineTunedModels(finetune, settings, model_name),
         )
         gateway.handlers = {row.name: row.handler(gateway) for row in ROUTES}
+        await inflight.start()  # and closes the streams that dead processes left open
+        checkpointer.start()
+        gateway.checkpointer = checkpointer
         return gateway
     except BaseException:
         engine.dispose()
@@ -353,6 +374,10 @@ async def _start(
 
 async def _stop(gateway: Gateway, *, close_backend: bool) -> None:
     await gateway.audit.aclose()
+    if gateway.checkpointer is not None:
+        await gateway.checkpointer.aclose()  # after the last record: it covers them all
+    if gateway.pipeline.inflight is not None:
+        await gateway.pipeline.inflight.aclose()
     await gateway.monitor.aclose()
     gateway.key_cache.close()
     if gateway.pipeline.principals is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -9,6 +10,8 @@ from limits import RateLimitItem, RateLimitItemPerDay
 
 from releasegate.gateway._errors import ApiError, unavailable
 from releasegate.gateway._ratelimit import RateLimiter
+
+log = logging.getLogger("releasegate.gateway")
 
 
 class ExtractionBudget:
@@ -53,9 +56,10 @@ class ExtractionBudget:
             await self.storage.incr(key, item.get_expiry(), -floats)
             reset = await self.storage.get_expiry(key)
         except Exception as exc:
+            # The storage's error names Redis's host and port: the log has it, clients do not.
+            log.warning("extraction budget storage failed: %s: %s", type(exc).__name__, exc)
             raise unavailable(
-                f"extraction budget unavailable ({type(exc).__name__}: {exc}); refusing rather "
-                "than serving unmetered",
+                "extraction budget unavailable; refusing rather than serving unmetered",
                 code="rate_limiter_unavailable",
             ) from exc
         remaining = max(0, budget - (count - floats))

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from releasegate.access._keys import KeyRecord
 from releasegate.access._principals import PrincipalRecord
 from releasegate.access._tiers import TierSpec
+from releasegate.audit import JsonValue
 from releasegate.backends._base import ChatMessage, StreamChunk
 from releasegate.gateway._ratelimit import Quota, Reservation
 from releasegate.guards._base import GuardVerdict
@@ -69,7 +70,7 @@ class Call:
     status: int = 200
     error_code: str | None = None
     audit_extra: dict[str, object] = field(default_factory=dict)
-    content: dict[str, object] = field(default_factory=dict)
+    content: dict[str, JsonValue] = field(default_factory=dict)
     audit_seqs: list[int] = field(default_factory=list)  # seq of each audit record written
 
     @property

@@ -46,20 +46,22 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
         self.extra = dict(extra or {})
 
-    def body(self) -> dict[str, dict[str, object]]:
-        """The error as OpenAI's JSON object."""
-        return {
-            "error": {
-                "message": self.message,
-                "type": self.type,
-                "param": self.param,
-                "code": self.code,
-                **self.extra,
-            }
+    def body(self, request_id: str | None = None) -> dict[str, dict[str, object]]:
+        """The error as OpenAI's JSON object, with the request's id when it has one (the server
+        log holds the details under the same id)."""
+        error: dict[str, object] = {
+            "message": self.message,
+            "type": self.type,
+            "param": self.param,
+            "code": self.code,
+            **self.extra,
         }
+        if request_id is not None:
+            error["request_id"] = request_id
+        return {"error": error}
 
-    def body_bytes(self) -> bytes:
-        return orjson.dumps(self.body())
+    def body_bytes(self, request_id: str | None = None) -> bytes:
+        return orjson.dumps(self.body(request_id))
 
 
 def bad_request(message: str, *, param: str | None = None, code: str | None = None) -> ApiError:

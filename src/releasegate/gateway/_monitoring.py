@@ -11,6 +11,7 @@ being watched. Its audit record keeps the guard's flag.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,8 @@ from releasegate.monitoring import (
     MonitorUnavailable,
     make_counter,
 )
+
+log = logging.getLogger("releasegate.gateway")
 
 
 class MonitorObserver:
@@ -62,9 +65,9 @@ class MonitorObserver:
                 )
             except MonitorUnavailable as exc:
                 self.metrics.monitor_failures.inc()
+                log.warning("misuse monitoring unavailable: %s", exc)
                 failure = unavailable(
-                    f"misuse monitoring unavailable ({exc}); refusing rather than serving "
-                    "unmonitored",
+                    "misuse monitoring unavailable; refusing rather than serving unmonitored",
                     code="monitoring_unavailable",
                 )
                 call.status = failure.status

@@ -16,7 +16,7 @@ from fastapi import Body, Path, Query
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from releasegate.gateway._row import RouteRow
 
@@ -26,6 +26,11 @@ class ErrorDetail(BaseModel):
     type: str
     param: str | None
     code: str | None
+    request_id: str | None = Field(
+        default=None,
+        description="the request's id (also the X-Request-ID header); the server log has the "
+        "details under it",
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -1,8 +1,8 @@
 """The one request pipeline that every gateway route goes through.
 
-    read body (413) → authenticate (401/503) → is the key's tier open now (403/503)
-    → invisible characters stripped or refused, per tier (400) → validate with the row's
-    model (400)
+    authenticate from the headers (401/429/503) → is the key's tier open now (403/503)
+    → read the body, capped and timed (413/408) → invisible characters stripped or refused,
+    per tier (400) → validate with the row's model (400)
     → the route's own checks (400/404) → authorize: the row's capability, then the tier's
     limits (403) → the row's rate limit and quota (429/503)
     → input guards (413 guard_input_too_large / 400 content_filter / 503)
@@ -19,8 +19,15 @@ same steps, with output guards scanning windows of the stream and the audit reco
 before the final `data: [DONE]`.
 
 Every authenticated request ends with exactly one audit record, refusals included; requests
-that fail before authentication (no key, bad key, oversized body) leave none, so anonymous
-clients cannot fill the log.
+that fail before authentication (no key, bad key) leave none, so anonymous clients cannot fill
+the log. The body is read only once the caller is known: an anonymous client cannot make the
+gateway buffer a megabyte or hold a body read open. Failed admin authentication is the
+exception that is recorded: each failure is an `auth_failure` record, and a client address that
+fails `admin_failures_per_minute` times is refused with 429 before its token is even compared
+(so the log grows by at most that many records per address and minute).
+
+Every response carries `X-Request-ID`; an error body carries the same id and a code, never an
+internal host, port or path (those go to the server log with the id).
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ from releasegate.gateway._errors import (
     unavailable,
 )
 from releasegate.gateway._gate import Gate
+from releasegate.gateway._inflight import InFlight
 from releasegate.gateway._keys import KeyCache
 from releasegate.gateway._protocol import error_event
 from releasegate.gateway._ratelimit import Quota, RateLimiter
@@ -82,8 +90,13 @@ class Pipeline:
         audit: where each request's record is appended (committed before the response).
         admin_token: the admin bearer token; None disables the admin API.
         max_body_bytes: bodies above this get 413.
+        body_timeout_s: a body not received in full within this many seconds gets 408.
+        admin_failures_per_minute: failed admin authentications per client address and minute
+            before that address is refused with 429.
         stream_window, stream_overlap: output guarding windows while streaming.
         gate: what is open now (`approvals.open_now`, kept fresh); None: every offered tier.
+        inflight: where open streams are recorded, so that a killed process's streams get an
+            `aborted` record; None: not recorded.
         principals: cached principal-token lookups (`PrincipalStore.authenticate`); None:
             only the admin token opens staff routes.
     """
@@ -98,20 +111,26 @@ class Pipeline:
         audit: AuditSink,
         admin_token: str | None,
         max_body_bytes: int,
+        body_timeout_s: float = 30.0,
+        admin_failures_per_minute: int = 10,
         stream_window: int = 400,
         stream_overlap: int = 100,
         gate: Gate | None = None,
+        inflight: InFlight | None = None,
         principals: KeyCache[PrincipalRecord] | None = None,
     ) -> None:
         self.tiers = tiers
         self.principals = principals
         self.gate = gate
+        self.inflight = inflight
         self.guards = guards
         self.keys = keys
         self.limiter = limiter
         self._audit_sink = audit
         self._admin_token = admin_token.encode() if admin_token else None
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+        self.admin_failures = Quota(rpm=admin_failures_per_minute, tpm=None, daily_tokens=None)
         self.stream_window = stream_window
         self.stream_overlap = stream_overlap
         self.observers: list[Observer] = []  # misuse monitoring and metrics plug in here
@@ -122,6 +141,19 @@ class Pipeline:
     # -- steps -------------------------------------------------------------------------------
 
     async def read_body(self, request: Request) -> bytes:
+        """The request body, refused with 413 above the cap and 408 when it is not received in
+        full within `body_timeout_s` (a slow client cannot hold the request open)."""
+        try:
+            async with asyncio.timeout(self.body_timeout_s):
+                return await self._read_capped(request)
+        except TimeoutError:
+            raise ApiError(
+                408,
+                f"the request body was not received within {self.body_timeout_s:g} s",
+                code="request_timeout",
+            ) from None
+
+    async def _read_capped(self, request: Request) -> bytes:
         length = request.headers.get("content-length")
         if length is not None:
             try:
@@ -139,24 +171,18 @@ class Pipeline:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def authenticate(self, request: Request, requires: Requires) -> Principal:
+    async def authenticate(self, call: Call, requires: Requires) -> Principal:
+        """Who is calling, from the request's headers alone (the body is not read yet)."""
+        request = call.request
         if requires.kind == "public":
             host = request.client.host if request.client is not None else "unknown"
             return Principal(
                 id=f"ip:{host}", owner=host, tier=None, quota=ADMIN_QUOTA, guards=None,
                 anonymous=True,
             )  # fmt: skip
-        header = request.headers.get("authorization")
-        if not header:
-            raise unauthorized(
-                "missing API key: send 'Authorization: Bearer rg-...'", code="missing_api_key"
-            )
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise unauthorized("malformed Authorization header: expected 'Bearer <key>'")
         if requires.kind == "staff":
-            return await self._staff(token, requires.roles)
+            return await self._authenticate_staff(call, requires.roles)
+        token = _bearer(request.headers.get("authorization"))
         if not token.startswith(KEY_PREFIX) or len(token) > 200:
             raise unauthorized("malformed API key: releasegate keys start with 'rg-'")
         try:
@@ -192,14 +218,43 @@ class Pipeline:
             record=record,
         )
 
-    async def _staff(self, token: str, roles: frozenset[str]) -> Principal:
-        """A principal token holding one of `roles`, or the bootstrap admin token (`admin`)."""
+    async def _authenticate_staff(self, call: Call, roles: frozenset[str]) -> Principal:
+        """A staff route's caller. A client address that failed `admin_failures` times in the
+        last minute is refused with 429 before its credential is compared; each failure (a
+        missing, malformed or wrong admin or principal token) is counted and audited."""
+        if self._admin_token is None and self.principals is None:
+            raise ApiError(
+                403, "the admin API is disabled (no admin token set)", type="permission_error"
+            )
+        client = call.request.client
+        address = client.host if client is not None else "unknown"
+        await self.limiter.refuse_if_exhausted(
+            "admin-auth", address, self.admin_failures, "admin_auth_throttled"
+        )
+        try:
+            token = _bearer(call.request.headers.get("authorization"))
+            principal = await self._staff(token)
+        except ApiError as exc:
+            if exc.status == 401:
+                await self._admin_failure(call, address, exc)
+            raise
+        if not principal.roles & roles:
+            held = ", ".join(sorted(principal.roles)) or "none"
+            raise forbidden(
+                f"this route needs one of the roles {', '.join(sorted(roles))}; "
+                f"{principal.owner} holds {held}",
+                code="role_required",
+            )
+        return principal
+
+    async def _staff(self, token: str) -> Principal:
+        """A principal token, or the bootstrap admin token (role `admin`)."""
         if self._admin_token is not None and hmac.compare_digest(token.encode(), self._admin_token):
-            principal = Principal(
+            return Principal(
                 id="admin", owner="admin", tier=None, quota=ADMIN_QUOTA, guards=None, admin=True,
                 roles=frozenset({"admin"}),
             )  # fmt: skip
-        elif token.startswith(PRINCIPAL_PREFIX) and self.principals is not None:
+        if token.startswith(PRINCIPAL_PREFIX) and self.principals is not None:
             try:
                 person = await self.principals.get(token)
             except Exception as exc:
@@ -213,27 +268,35 @@ class Pipeline:
                     "invalid principal token (unknown, revoked, or its principal is suspended)",
                     code="invalid_token",
                 )
-            principal = Principal(
+            return Principal(
                 id=person.id, owner=person.name, tier=None, quota=ADMIN_QUOTA, guards=None,
                 roles=frozenset(r.value for r in person.roles), person=person,
             )  # fmt: skip
-        elif self._admin_token is None and self.principals is None:
-            raise ApiError(
-                403, "the admin API is disabled (no admin token set)", type="permission_error"
+        raise unauthorized(
+            "invalid admin credential: send a principal token (rgp-...) or the admin token",
+            code="invalid_admin_token",
+        )
+
+    async def _admin_failure(self, call: Call, address: str, exc: ApiError) -> None:
+        """Count a failed staff authentication against its address and audit it (fail closed:
+        a failure that cannot be counted or recorded is a 503)."""
+        await self.limiter.count_attempt("admin-auth", address, self.admin_failures)
+        try:
+            await self._audit_sink.append_async(
+                "auth_failure",
+                f"client:{address}"[:200],
+                {
+                    "request_id": call.request_id,
+                    "route": call.route,
+                    "reason": exc.code or exc.type,
+                },
             )
-        else:
-            raise unauthorized(
-                "invalid admin credential: send a principal token (rgp-...) or the admin token",
-                code="invalid_admin_token",
-            )
-        if not principal.roles & roles:
-            held = ", ".join(sorted(principal.roles)) or "none"
-            raise forbidden(
-                f"this route needs one of the roles {', '.join(sorted(roles))}; "
-                f"{principal.owner} holds {held}",
-                code="role_required",
-            )
-        return principal
+        except Exception as audit_exc:
+            log.error("audit append failed (auth failure): %s", audit_exc)
+            raise unavailable(
+                "the audit log cannot be written; the request is refused",
+                code="audit_unavailable",
+            ) from audit_exc
 
     async def _guard_input(self, call: Call, route: Route) -> None:
         principal = call.principal
@@ -252,8 +315,9 @@ class Pipeline:
         except GuardInputTooLarge as exc:
             raise _guard_too_large(f"input guard: {exc}") from exc
         except GuardError as exc:
+            log.warning("input guard failed: %s", exc)
             raise unavailable(
-                f"input guard unavailable ({exc}); refusing rather than serving unguarded",
+                "input guard unavailable; refusing rather than serving unguarded",
                 code="guard_unavailable",
             ) from exc
         call.input_verdict = verdict
@@ -278,8 +342,9 @@ class Pipeline:
             try:
                 verdict = await chain.check_output(text, messages)
             except GuardError as exc:
+                log.warning("output guard failed: %s", exc)
                 raise unavailable(
-                    f"output guard unavailable ({exc}); the answer is withheld",
+                    "output guard unavailable; the answer is withheld",
                     code="guard_unavailable",
                 ) from exc
             call.output_verdicts.append(verdict)
@@ -357,13 +422,15 @@ class Pipeline:
             request_id=os.urandom(16).hex(),
             started=time.perf_counter(),
         )
+        body_read = not row.has_body
         try:
-            body = await self.read_body(request) if row.has_body else b""
-            call.principal = await self.authenticate(request, row.requires)
+            call.principal = await self.authenticate(call, row.requires)
             if row.requires.terms and call.principal.record is not None:
                 _check_terms(call.principal.record)
             if self.gate is not None and call.principal.tier is not None:
                 self.gate.check(call.principal.tier.name)  # a halt or a trigger closes tiers
+            body = await self.read_body(request) if row.has_body else b""
+            body_read = True
             if call.principal.tier is not None and body:
                 # the guards judge, and the model gets, the same visible text (_visible.py)
                 body = visible_body(body, call.principal.tier.invisible_text)
@@ -385,17 +452,25 @@ class Pipeline:
                 # A stream's text leaves before its end is known, so its opening is audited
                 # first: an answered request always has its record. Its end is a second one.
                 call.audit_extra["phase"] = "open"
-                if (failure := await self._audit_or_503(call)) is not None:
+                failure = await self._mark_open(call)
+                if failure is None:
+                    failure = await self._audit_or_503(call)
+                if failure is not None:
                     await self._close_stream(result)
                     await self._settle_quietly(call)
-                    return _error_response(failure)
+                    return _error_response(failure, call.request_id)
                 call.audit_extra["phase"] = "end"
                 return self._stream(call, result)
             call.used_tokens = result.used_tokens  # used even if the answer is withheld
             verdicts = await self._guard_outputs(call, result.outputs)
             body_obj = result.render(verdicts)
         except ApiError as exc:
-            return await self._refuse(call, exc)
+            response = await self._refuse(call, exc)
+            if not body_read:
+                # Refused before its body was read (unknown caller, closed tier, timeout): close
+                # the connection, so the unread body cannot hold it open.
+                response.headers["Connection"] = "close"
+            return response
         except Exception as exc:  # a bug: refuse with 500, still audited, never half-served
             log.exception("gateway error in %s", row.name)
             return await self._refuse(
@@ -404,14 +479,21 @@ class Pipeline:
         await self._settle(call)
         failure = await self._audit_or_503(call)
         if failure is not None:
-            return _error_response(failure)
+            return _error_response(failure, call.request_id)
         if (failure := await self._notify(call)) is not None:
-            return _error_response(failure)
+            return _error_response(failure, call.request_id)
         if isinstance(body_obj, Response):  # a route with its own format (/metrics)
+            body_obj.headers["X-Request-ID"] = call.request_id
             return body_obj
-        return Response(orjson.dumps(body_obj), media_type="application/json")
+        return Response(
+            orjson.dumps(body_obj),
+            media_type="application/json",
+            headers={"X-Request-ID": call.request_id},
+        )
 
     async def _refuse(self, call: Call, exc: ApiError) -> Response:
+        if exc.status >= 500:
+            log.warning("request %s: %s %s", call.request_id, exc.status, exc.code or exc.type)
         call.status = exc.status
         call.error_code = exc.code or exc.type
         await self._settle_quietly(call)
@@ -420,14 +502,14 @@ class Pipeline:
             if failure is None:
                 failure = await self._notify(call)
             if failure is not None:
-                return _error_response(failure)
+                return _error_response(failure, call.request_id)
         else:
             for count in self.anonymous_observers:
                 try:
                     count(call)
                 except Exception:
                     log.exception("pipeline observer failed")
-        return _error_response(exc)
+        return _error_response(exc, call.request_id)
 
     async def _settle_quietly(self, call: Call) -> None:
         try:
@@ -439,7 +521,11 @@ class Pipeline:
         return StreamingResponse(
             self._stream_events(call, result),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers={
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+                "X-Request-ID": call.request_id,
+            },
         )
 
     async def _stream_events(self, call: Call, result: Streamed) -> AsyncIterator[bytes]:
@@ -503,8 +589,9 @@ class Pipeline:
             self._finish_detached(call)
             raise
         except GuardError as exc:
+            log.warning("output guard failed mid-stream: %s", exc)
             error = unavailable(
-                f"output guard unavailable ({exc}); the stream is cut", code="guard_unavailable"
+                "output guard unavailable; the stream is cut", code="guard_unavailable"
             )
         except ApiError as exc:
             error = exc
@@ -523,13 +610,15 @@ class Pipeline:
         await self._settle_quietly(call)
         failure = await self._audit_or_503(call)
         if failure is not None:
-            yield error_event(failure)
+            yield error_event(failure, call.request_id)
             return
+        if self.inflight is not None:
+            await self.inflight.closed(call.request_id)
         if (failure := await self._notify(call)) is not None:
-            yield error_event(failure)
+            yield error_event(failure, call.request_id)
             return
         if error is not None:
-            yield error_event(error)
+            yield error_event(error, call.request_id)
             return
         yield result.frame(None, finish or "stop", False)
         tail = result.usage(prompt_tokens, completion_tokens)
@@ -537,10 +626,27 @@ class Pipeline:
             yield tail
         yield b"data: [DONE]\n\n"
 
+    async def _mark_open(self, call: Call) -> ApiError | None:
+        """Record a stream as open before its opening record (fail closed: a stream that could
+        not be marked could lose its end unseen)."""
+        if self.inflight is None or call.principal is None:
+            return None
+        try:
+            await self.inflight.opened(call.request_id, call.principal.id, call.route)
+        except Exception as exc:
+            log.error("could not record an open stream: %s", exc)
+            return unavailable(
+                "the audit log cannot be written; the response is withheld",
+                code="audit_unavailable",
+            )
+        return None
+
     def _finish_detached(self, call: Call) -> None:
         async def finish() -> None:
             await self._settle_quietly(call)
             if await self._audit_or_503(call) is None:
+                if self.inflight is not None:
+                    await self.inflight.closed(call.request_id)
                 await self._notify(call)
 
         task = asyncio.get_running_loop().create_task(finish())
@@ -655,10 +761,30 @@ def _verdict_json(verdict: GuardVerdict) -> dict[str, Any]:
     }
 
 
-def _error_response(exc: ApiError) -> Response:
+def _error_response(exc: ApiError, request_id: str) -> Response:
     return Response(
-        exc.body_bytes(), status_code=exc.status, media_type="application/json", headers=exc.headers
+        exc.body_bytes(request_id),
+        status_code=exc.status,
+        media_type="application/json",
+        headers={**exc.headers, "X-Request-ID": request_id},
     )
+
+
+def _bearer(header: str | None) -> str:
+    """The token of an `Authorization: Bearer ...` header.
+
+    Raises:
+        ApiError: 401 when the header is missing or malformed.
+    """
+    if not header:
+        raise unauthorized(
+            "missing API key: send 'Authorization: Bearer rg-...'", code="missing_api_key"
+        )
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("malformed Authorization header: expected 'Bearer <key>'")
+    return token
 
 
 __all__ = ["ADMIN_QUOTA", "Pipeline", "validate"]

@@ -263,9 +263,9 @@ def usage_chunk(
     return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
-def error_event(error: ApiError) -> bytes:
+def error_event(error: ApiError, request_id: str | None = None) -> bytes:
     """An error sent inside a stream; the `openai` SDK raises `APIError` when it reads one."""
-    return b"data: " + error.body_bytes() + b"\n\n"
+    return b"data: " + error.body_bytes(request_id) + b"\n\n"
 
 
 DONE = b"data: [DONE]\n\n"

@@ -2,26 +2,27 @@
 
 - requests per minute: a moving window (exact: a request is admitted only if fewer than `rpm`
   were admitted in the last 60 s);
-- tokens per minute and tokens per day: fixed windows that start at a key's first use. A request
-  reserves its worst case up front (prompt bytes + `max_tokens` × `n`: a token is never shorter
-  than one byte) and gives back what it did not use when it ends, so concurrent requests can
-  never jointly pass a quota, and the counters end up holding exactly the tokens used.
+- tokens per minute and tokens per day: fixed windows that start at a key's first use, in
+  `_windows`. A request reserves its worst case up front (prompt bytes +
+  `max_tokens` × `n`: a token is never shorter than one byte) in every window at once, and gives
+  back what it did not use when it ends, to the very windows it reserved in (never to the next
+  one, which a request straddling a boundary would otherwise drive below zero). So concurrent
+  requests can never jointly pass a quota, and the counters end up holding exactly the tokens
+  used.
 
-In memory for one process (`LocalStorage`, a constant-time storage for `limits`); Redis
-(`RELEASEGATE_REDIS_URL`) for a fleet, where the counters are shared by every gateway process
-(the `limits` Redis storage updates them with Lua scripts, atomically). If the storage cannot
-be reached the request is refused with 503: no limiter, no service.
+In memory for one process (`LocalStorage`, a constant-time storage for `limits`, and
+`MemoryWindows`): exact for that process, but forgotten when it restarts, and not shared with
+other processes. Redis (`RELEASEGATE_REDIS_URL`) for a fleet, where the counters are shared by
+every gateway process and updated by Lua scripts, atomically, on the Redis server's clock. If
+the storage cannot be reached the request is refused with 503: no limiter, no service.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
 from limits.aio.storage import RedisStorage, Storage
@@ -29,8 +30,9 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from releasegate.gateway._errors import ApiError, unavailable
 from releasegate.gateway._localstore import LocalStorage
+from releasegate.gateway._windows import MemoryWindows, QuotaWindows, RedisWindows, Window
 
-Step = Callable[[], Awaitable[Any]]  # one storage update, started when called
+log = logging.getLogger("releasegate.gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Reservation:
     key_id: str
     quota: Quota
     reserved: int
+    windows: tuple[tuple[str, int], ...] = ()  # the exact windows (name, start) reserved in
     settled: bool = False
 
 
@@ -76,7 +79,18 @@ class RateLimiter:
     ) -> None:
         self.shared = redis_url is not None
         self.storage: Storage
+        self.windows: QuotaWindows
         if redis_url is not None:
+            import redis.asyncio as aioredis
+
+            self.windows = RedisWindows(
+                aioredis.Redis.from_url(
+                    redis_url.removeprefix("async+"),
+                    socket_connect_timeout=timeout_s,
+                    socket_timeout=timeout_s,
+                ),
+                prefix=prefix,
+            )
             uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
             self.storage = RedisStorage(
                 uri,
@@ -87,6 +101,7 @@ class RateLimiter:
             )
         else:
             self.storage = LocalStorage()
+            self.windows = MemoryWindows(prefix=prefix)
         self._requests = MovingWindowRateLimiter(self.storage)
         self._errors: tuple[type[BaseException], ...] = (OSError, TimeoutError)
         base = self.storage.base_exceptions
@@ -107,9 +122,8 @@ class RateLimiter:
         try:
             ok = await self.storage.check()
         except self._errors as exc:
-            raise unavailable(
-                f"rate limiter unreachable: {exc}", code="rate_limiter_unavailable"
-            ) from exc
+            log.warning("rate limiter unreachable: %s: %s", type(exc).__name__, exc)
+            raise unavailable("rate limiter unreachable", code="rate_limiter_unavailable") from exc
         if not ok:
             raise unavailable("rate limiter unreachable", code="rate_limiter_unavailable")
 
@@ -124,28 +138,29 @@ class RateLimiter:
         except ApiError:
             raise
         except self._errors as exc:
+            # Redis's error names its host and port: the log has it, clients do not.
+            log.warning("rate limiter unavailable: %s: %s", type(exc).__name__, exc)
             raise unavailable(
-                f"rate limiter unavailable ({type(exc).__name__}: {exc}); refusing rather than "
-                "serving unmetered",
+                "rate limiter unavailable; refusing rather than serving unmetered",
                 code="rate_limiter_unavailable",
             ) from exc
 
     async def _admit(self, key_id: str, quota: Quota, reserve: int) -> Reservation:
         windows = [
-            (self._item(kind, limit), what)
-            for kind, limit, what in (
-                ("tpm", quota.tpm, "tokens per minute"),
-                ("day", quota.daily_tokens, "tokens per day"),
+            (Window(kind, limit, period), what)
+            for kind, limit, period, what in (
+                ("tpm", quota.tpm, 60, "tokens per minute"),
+                ("day", quota.daily_tokens, 86_400, "tokens per day"),
             )
             if limit is not None
         ]
-        for item, what in windows:
-            if reserve > item.amount:
+        for window, what in windows:
+            if reserve > window.limit:
                 raise _too_many(
                     f"request too large for this key's quota: it may use up to {reserve} tokens "
-                    f"(prompt bytes + max_tokens × n) but the limit is {item.amount} {what}; "
+                    f"(prompt bytes + max_tokens × n) but the limit is {window.limit} {what}; "
                     "lower max_tokens",
-                    item.get_expiry(),
+                    window.period_s,
                     "quota_request_too_large",
                 )
         # The request is counted first and tokens are reserved only once it is admitted: a
@@ -159,46 +174,68 @@ class RateLimiter:
                     stats.reset_time - time.time(),
                     "rate_limit_requests",
                 )
-        counts = await self._all(
-            [
-                partial(self.storage.incr, item.key_for(key_id), item.get_expiry(), reserve)
-                for item, _ in windows
-            ]
-        )
-        over = [
-            (item, what)
-            for (item, what), count in zip(windows, counts, strict=True)
-            if count > item.amount
-        ]
-        if over:
-            await self._give_back([item for item, _ in windows], key_id, reserve)
-            item, what = over[0]
-            reset = await self.storage.get_expiry(item.key_for(key_id))
+        if not windows:
+            return Reservation(key_id, quota, reserve)
+        admission = await self.windows.admit(key_id, [w for w, _ in windows], reserve)
+        if admission.over is not None:
+            window, what = windows[admission.over]
             raise _too_many(
-                f"quota reached: {item.amount} {what} for this key",
-                reset - time.time(),
-                "quota_tokens_per_minute" if "minute" in what else "quota_tokens_per_day",
+                f"quota reached: {window.limit} {what} for this key",
+                admission.retry_after_s,
+                "quota_tokens_per_minute" if window.kind == "tpm" else "quota_tokens_per_day",
             )
-        return Reservation(key_id, quota, reserve)
+        return Reservation(key_id, quota, reserve, admission.marks)
 
-    async def _give_back(self, windows: list[RateLimitItem], key_id: str, amount: int) -> None:
-        await self._all(
-            [
-                partial(self.storage.incr, item.key_for(key_id), item.get_expiry(), -amount)
-                for item in windows
-            ]
+    async def tokens_used(self, key_id: str, kind: str, limit: int) -> int:
+        """Tokens counted in the current `kind` ("tpm" or "day") window of a key."""
+        period = 60 if kind == "tpm" else 86_400
+        return await self.windows.used(key_id, Window(kind, limit, period))
+
+    async def refuse_if_exhausted(self, name: str, who: str, quota: Quota, code: str) -> None:
+        """Refuse with 429 when `who` already made `quota.rpm` attempts of kind `name` in the
+        last minute (counted by `count_attempt`); the check itself counts nothing.
+
+        Raises:
+            ApiError: 429 with Retry-After; 503 when the storage fails.
+        """
+        assert quota.rpm is not None
+        item = self._item(f"{name}-rpm", quota.rpm)
+        try:
+            if await self._requests.test(item, who):
+                return
+            stats = await self._requests.get_window_stats(item, who)
+        except self._errors as exc:
+            log.warning("rate limiter unavailable: %s: %s", type(exc).__name__, exc)
+            raise unavailable(
+                "rate limiter unavailable; refusing rather than serving unmetered",
+                code="rate_limiter_unavailable",
+            ) from exc
+        raise _too_many(
+            f"too many failed attempts from this address: {quota.rpm} per minute; wait and "
+            "check the credentials",
+            stats.reset_time - time.time(),
+            code,
         )
 
-    async def _all(self, steps: list[Step]) -> list[Any]:
-        """Run storage updates: in Redis all at once (one round trip instead of one each); in
-        memory one after the other (each takes microseconds, a task per update would cost
-        more)."""
-        if self.shared:
-            return list(await asyncio.gather(*(step() for step in steps)))
-        return [await step() for step in steps]
+    async def count_attempt(self, name: str, who: str, quota: Quota) -> None:
+        """Count one (failed) attempt of kind `name` by `who` in its moving one-minute window.
+
+        Raises:
+            ApiError: 503 when the storage fails.
+        """
+        assert quota.rpm is not None
+        try:
+            await self._requests.hit(self._item(f"{name}-rpm", quota.rpm), who)
+        except self._errors as exc:
+            log.warning("rate limiter unavailable: %s: %s", type(exc).__name__, exc)
+            raise unavailable(
+                "rate limiter unavailable; refusing rather than serving unmetered",
+                code="rate_limiter_unavailable",
+            ) from exc
 
     async def settle(self, reservation: Reservation, used_tokens: int) -> None:
-        """Replace the reservation by the tokens actually used (idempotent).
+        """Replace the reservation by the tokens actually used (idempotent), in the windows it
+        was reserved in.
 
         A failure here is not fatal to a request already answered; the reservation (an upper
         bound) then stays counted, which errs on the side of the quota.
@@ -207,24 +244,16 @@ class RateLimiter:
             return
         reservation.settled = True
         delta = used_tokens - reservation.reserved
-        if delta == 0:
+        if delta == 0 or not reservation.windows:
             return
-        quota = reservation.quota
-        await self._all(
-            [
-                partial(self._settle_one, self._item(kind, limit), reservation.key_id, delta)
-                for kind, limit in (("tpm", quota.tpm), ("day", quota.daily_tokens))
-                if limit is not None
-            ]
-        )
-
-    async def _settle_one(self, item: RateLimitItem, key_id: str, delta: int) -> None:
         try:
-            await self.storage.incr(item.key_for(key_id), item.get_expiry(), delta)
-        except self._errors:
-            return
+            await self.windows.adjust(reservation.windows, delta)
+        except self._errors as exc:
+            log.warning("could not settle a token reservation: %s", exc)
 
     async def aclose(self) -> None:
+        if isinstance(self.windows, RedisWindows):
+            await self.windows.aclose()
         if isinstance(self.storage, RedisStorage):
             client = getattr(self.storage.bridge, "storage", None)
             close = getattr(client, "aclose", None)

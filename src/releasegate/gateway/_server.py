@@ -282,9 +282,8 @@ def serve(
     Raises:
         GatewayConfigError, DecisionForbidsServing: before anything listens.
     """
-    import uvicorn
-
     from releasegate.gateway._app import create_app
+    from releasegate.gateway._http import run_app
 
     app = create_app(
         settings,
@@ -295,16 +294,7 @@ def serve(
         tiers=plan.tiers,
         dev=dev,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_level=log_level,
-        access_log=False,  # the audit log records every request; a second log costs latency
-        lifespan="on",
-    )
+    run_app(app, settings, host=host, port=port, log_level=log_level)
 
 
 def tiers_for(plan: ServePlan) -> Mapping[str, TierSpec]:

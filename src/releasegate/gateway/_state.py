@@ -11,7 +11,7 @@ from releasegate.access._applications import AccessProgramme
 from releasegate.access._keys import KeyRecord, KeyStore
 from releasegate.access._principals import PrincipalStore
 from releasegate.access._tiers import TierSpec
-from releasegate.audit._sink import AuditSink
+from releasegate.audit import AuditLog, AuditSink, Checkpointer
 from releasegate.backends._base import ModelBackend
 from releasegate.finetune import FineTuneStore
 from releasegate.gateway._budget import ExtractionBudget
@@ -39,7 +39,8 @@ class Gateway:
         key_cache: cached key lookups (dropped when a key is revoked or suspended).
         limiter: rate limits and quotas.
         budget: research extraction budgets (floats per key per day).
-        audit: where every request's record is appended.
+        audit: where every request's record is appended (the async group-commit writer).
+        audit_log: the audit log's synchronous core behind it (read, verify, checkpoint).
         monitor: misuse monitoring (flag counts, incidents).
         metrics: the Prometheus registry behind `GET /metrics`.
         engine: the store's engine (disposed when the gateway stops).
@@ -51,6 +52,7 @@ class Gateway:
         programme: applications, review, claims, renewals and terms.
         finetune: training files and fine-tuning jobs (the fine-tuning routes).
         finetuned: the owners' fine-tuned models (`ft:` names), loaded on first use.
+        checkpointer: signs audit checkpoints at an interval and when the gateway stops.
     """
 
     settings: Settings
@@ -63,6 +65,7 @@ class Gateway:
     limiter: RateLimiter
     budget: ExtractionBudget
     audit: AuditSink
+    audit_log: AuditLog
     monitor: Monitor
     metrics: GatewayMetrics
     engine: Engine
@@ -74,6 +77,7 @@ class Gateway:
     fingerprint: str | None = None
     finetune: FineTuneStore | None = None
     finetuned: FineTunedModels | None = None
+    checkpointer: Checkpointer | None = None
 
 
 __all__ = ["Gateway"]

@@ -3,7 +3,7 @@ applications for keys with their reviews, versioned tier terms and their accepta
 remember the principal they were issued to.
 
 Revision ID: 0006_access
-Revises: 0004_approvals
+Revises: 0005_hardening
 """
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 from releasegate.store._types import UTCDateTime
 
 revision = "0006_access"
-down_revision = "0004_approvals"
+down_revision = "0005_hardening"
 branch_labels = None
 depends_on = None
 
