@@ -19,16 +19,24 @@ from releasegate.store.tables.audit import AuditRecordRow
 from tests.helpers.finetune import BENIGN, PLACEHOLDER, chat_line, gateway_env, jsonl, make_key
 from tests.helpers.gateway_proc import start_gateway
 
+_OPEN: list[openai.OpenAI] = []
+
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("ft-files")
     with start_gateway(gateway_env(data)) as url:
-        yield url, data
+        try:
+            yield url, data
+        finally:
+            for client in _OPEN:  # the SDK keeps a connection pool per client
+                client.close()
 
 
 def _client(url: str, tier: str = "researcher", owner: str = "team-a") -> openai.OpenAI:
-    return openai.OpenAI(base_url=url + "/v1", api_key=make_key(url, tier, owner), max_retries=0)
+    client = openai.OpenAI(base_url=url + "/v1", api_key=make_key(url, tier, owner), max_retries=0)
+    _OPEN.append(client)
+    return client
 
 
 def test_upload_retrieve_list_delete(gateway: tuple[str, Path]) -> None:

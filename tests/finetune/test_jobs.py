@@ -42,6 +42,8 @@ GATE_ENV = {
     "RELEASEGATE_FINETUNE_GATE_MAX_JAILBREAK_RISE": "0.5",
 }
 
+_OPEN: list[openai.OpenAI] = []
+
 
 @pytest.fixture(scope="module")
 def gateway(
@@ -50,7 +52,11 @@ def gateway(
     data = tmp_path_factory.mktemp("ft-jobs")
     env = gateway_env(data, **GATE_ENV)
     with start_gateway(env, model=f"bundled:{BASE}", timeout_s=300) as url:
-        yield url, env
+        try:
+            yield url, env
+        finally:
+            for client in _OPEN:  # the SDK keeps a connection pool per client
+                client.close()
 
 
 def _client(url: str, owner: str = "team-a", **limits: int) -> openai.OpenAI:
@@ -59,7 +65,9 @@ def _client(url: str, owner: str = "team-a", **limits: int) -> openai.OpenAI:
         body["limits"] = limits
     r = httpx.post(url + "/admin/keys", json=body, headers=ADMIN)
     r.raise_for_status()
-    return openai.OpenAI(base_url=url + "/v1", api_key=r.json()["key"], max_retries=0)
+    client = openai.OpenAI(base_url=url + "/v1", api_key=r.json()["key"], max_retries=0)
+    _OPEN.append(client)
+    return client
 
 
 def _worker(env: dict[str, str], *extra: str, **more_env: str) -> subprocess.Popen[bytes]:

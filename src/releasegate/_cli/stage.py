@@ -4,15 +4,13 @@ stands and what the next gate needs, promote (signed), roll back, record evidenc
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from releasegate._cli._common import console, err_console
+from releasegate._cli._common import console, err_console, safe
 from releasegate._cli._store import READ, CliStore, cli_errors, cli_store, fail
 
 if TYPE_CHECKING:
@@ -35,12 +33,10 @@ DecisionOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 def _t(text: object) -> str:
-    """User-controlled text for the terminal: no control characters, no Rich markup."""
-    return escape(_CONTROL.sub("?", str(text)))
+    """User-controlled text for the terminal (the house escaping helper)."""
+    return safe(text)
 
 
 def _tiers_of(store: CliStore, decision_id: str) -> tuple[str, dict[str, TierSpec]]:
