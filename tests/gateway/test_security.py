@@ -335,7 +335,10 @@ def test_streams_cut_by_kill_9_get_an_aborted_record(tmp_path: Path) -> None:
         ) as response:
             assert response.status_code == 200
             request_id = response.headers["X-Request-ID"]
-            next(response.iter_bytes())  # the first frame: the opening record is committed
+            # Keep the iterator: dropping it would close the response, and the gateway would
+            # record the client's disconnect before the kill.
+            chunks = response.iter_bytes()
+            next(chunks)  # the first frame: the opening record is committed
             victim.kill()  # SIGKILL: no shutdown, no end record
             victim.wait(10)
     finally:
