@@ -85,3 +85,27 @@ def test_claims_heartbeats_cancel_and_recovery(database_url: str) -> None:
         assert actions.count("job.create") == 2 and actions.count("job.start") == 3
         assert actions.count("job.recover") == 2 and "job.cancel" in actions
         assert audit.verify().ok
+
+
+def test_release_queues_a_stopped_workers_job_again(database_url: str) -> None:
+    with migrated_store(database_url) as (_engine, sessions):
+        audit = AuditLog(sessions, TEST_HMAC_KEY)
+        store = FineTuneStore(sessions, audit)
+        job_id = _job(store)
+        claimed = store.claim_next("w1")
+        assert claimed is not None and claimed.id == job_id and claimed.attempts == 1
+        assert store.release(job_id, "w2") is False  # only the worker holding it
+        assert store.release(job_id, "w1") is True
+        job = store.get_job(job_id)
+        assert (job.status, job.worker, job.attempts, job.started_at) == ("queued", None, 0, None)
+        assert store.release(job_id, "w1") is False  # no longer running
+        events, _ = store.events(job_id, limit=1)
+        assert events[0].level == "warn" and "queued again" in events[0].message
+        again = store.claim_next("w2")  # the next worker starts it afresh, as its first attempt
+        assert again is not None and again.id == job_id and again.attempts == 1
+        store.cancel(job_id, None, "admin")
+        assert store.release(job_id, "w2") is False  # a cancelled job stays cancelled
+        assert store.get_job(job_id).status == "cancelled"
+        actions = [r.payload["action"] for r in audit.records() if r.kind == "finetune"]
+        assert actions.count("job.requeue") == 1
+        assert audit.verify().ok

@@ -6,6 +6,7 @@ request loop; start as many as the machine holds (`--workers N`), each runs one 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import signal
@@ -24,9 +25,10 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
-def _job_json(job: Any) -> dict[str, Any]:
+def _job_json(job: Any, filenames: dict[str, str] | None = None) -> dict[str, Any]:
     from releasegate.finetune import organization
 
+    names = filenames or {}
     return {
         "id": job.id,
         "status": job.status,
@@ -36,6 +38,10 @@ def _job_json(job: Any) -> dict[str, Any]:
         "tier": job.tier,
         "model": job.model,
         "training_file": job.training_file,
+        "training_filename": names.get(job.training_file),
+        "validation_file": job.validation_file,
+        "suffix": job.suffix,
+        "seed": job.seed,
         "fine_tuned_model": job.fine_tuned_model,
         "error": job.error,
         "trained_tokens": job.trained_tokens,
@@ -56,6 +62,17 @@ def _store(store: CliStore) -> Any:
     return FineTuneStore(store.sessions, store.audit)
 
 
+def _filenames(ft: Any, file_ids: set[str]) -> dict[str, str]:
+    """The uploaded names of the jobs' training files (a deleted file has none)."""
+    from releasegate.finetune import NotFoundError
+
+    out: dict[str, str] = {}
+    for file_id in file_ids:
+        with contextlib.suppress(NotFoundError):
+            out[file_id] = ft.get_file(file_id, None).filename
+    return out
+
+
 @app.command("list")
 def list_command(
     owner: Annotated[str | None, typer.Option(help="only this owner's jobs")] = None,
@@ -64,13 +81,16 @@ def list_command(
 ) -> None:
     """List fine-tuning jobs, newest first."""
     with cli_store() as store:
-        jobs, _ = _store(store).list_jobs(owner, limit=limit)
-    rows = [_job_json(j) for j in jobs]
+        ft = _store(store)
+        jobs, _ = ft.list_jobs(owner, limit=limit)
+        names = _filenames(ft, {j.training_file for j in jobs})
+    rows = [_job_json(j, names) for j in jobs]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(header_style="bold")
-    for column in ("id", "status", "owner", "model", "fine-tuned model", "error", "created"):
+    columns = ("id", "status", "owner", "model", "suffix", "fine-tuned model", "error", "created")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
         error = row["error"] or {}
@@ -79,6 +99,7 @@ def list_command(
             row["status"],
             safe(row["owner"]),
             safe(row["model"]),
+            safe(row["suffix"] or "-"),
             safe(row["fine_tuned_model"] or "-"),
             safe(error.get("code", "-")),
             row["created_at"][:19].replace("T", " "),
@@ -94,7 +115,8 @@ def show_command(job_id: str, as_json: JsonOpt = False) -> None:
         ft = _store(store)
         job = ft.get_job(job_id)
         events, _ = ft.events(job_id, limit=1000)
-    data = _job_json(job)
+        names = _filenames(ft, {job.training_file})
+    data = _job_json(job, names)
     data["events"] = [
         {"created_at": e.created_at.isoformat(), "level": e.level, "message": e.message}
         for e in reversed(events)
@@ -103,8 +125,11 @@ def show_command(job_id: str, as_json: JsonOpt = False) -> None:
         typer.echo(json.dumps(data, indent=2))
         return
     con = console()
-    for key in ("id", "status", "owner", "model", "fine_tuned_model", "trained_tokens"):
-        con.print(f"[bold]{key}[/]: {safe(data[key])}")
+    for key in ("id", "status", "owner", "model", "suffix", "fine_tuned_model", "trained_tokens"):
+        con.print(f"[bold]{key}[/]: {safe(data[key])}", highlight=False)
+    name = data["training_filename"]
+    shown = f"{data['training_file']} ({name})" if name is not None else data["training_file"]
+    con.print(f"[bold]training_file[/]: {safe(shown)}", highlight=False)
     if data["error"]:
         con.print(
             f"[bold red]error[/]: {safe(data['error'].get('code'))}: "
@@ -122,7 +147,20 @@ def cancel_command(job_id: str) -> None:
     console().print(f"job {job.id}: {job.status}")
 
 
-def _work(model: str, decision: str | None, once: bool) -> int:
+def _child(model: str, decision: str | None, once: bool) -> int:
+    """One of `--workers N` processes: Ctrl-C reaches the whole process group, so the child
+    ignores SIGINT and takes its orders from the parent, which forwards each signal as SIGTERM
+    (two Ctrl-C would otherwise be four signals)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return _work(model, decision, once, signals=(signal.SIGTERM,))
+
+
+def _work(
+    model: str,
+    decision: str | None,
+    once: bool,
+    signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT),
+) -> int:
     from releasegate.assess import GateSize, posttune_gate
     from releasegate.backends import default_served_name, ensure_bundled_model
     from releasegate.finetune import Worker, WorkerConfig, thresholds_from_decision
@@ -180,7 +218,7 @@ def _work(model: str, decision: str | None, once: bool) -> int:
             layers=layers,
         )
         worker = Worker(_store(store), config, gate)
-        signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+        worker.handle_signals(signals)
         err = console()
         err.print(f"worker {safe(config.worker_id)}: fine-tuning {safe(model)}", highlight=False)
         return worker.run(once=once)
@@ -202,23 +240,30 @@ def worker_command(
         bool, typer.Option("--once", help="Run the queued jobs, then exit (no waiting).")
     ] = False,
 ) -> None:
-    """Run fine-tuning jobs from the store's queue until stopped (SIGTERM finishes the job)."""
+    """Run fine-tuning jobs from the store's queue until stopped.
+
+    The first SIGTERM or Ctrl-C finishes the current jobs, then exits; a second one stops now and
+    puts the running jobs back in the queue.
+    """
     if workers == 1:
         done = _work(model, decision, once)
         console().print(f"{done} job(s) run")
         return
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_work, args=(model, decision, once)) for _ in range(workers)]
+    procs = [ctx.Process(target=_child, args=(model, decision, once)) for _ in range(workers)]
+
+    def forward(_signum: int, _frame: object) -> None:
+        for proc in procs:
+            if proc.pid is not None and proc.is_alive():
+                proc.terminate()  # SIGTERM: the worker's own handler decides what it means
+
+    # Installed before the children start so that no signal kills the parent and orphans them.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
     for proc in procs:
         proc.start()
-    try:
-        for proc in procs:
-            proc.join()
-    except KeyboardInterrupt:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.join()
+    for proc in procs:
+        proc.join()
     codes = [p.exitcode for p in procs]
     if any(codes):
         raise typer.Exit(1)

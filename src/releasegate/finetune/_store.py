@@ -529,6 +529,37 @@ class FineTuneStore:
             )
             return True
 
+    def release(self, job_id: str, worker: str) -> bool:
+        """Give a running job back to the queue because `worker` was stopped (not a failure:
+        the interrupted run does not count as an attempt). False if it was no longer its own."""
+        with self._sessions.begin() as session:
+            done = _changed(
+                session,
+                update(FineTuneJobRow)
+                .where(
+                    FineTuneJobRow.id == job_id,
+                    FineTuneJobRow.status == "running",
+                    FineTuneJobRow.worker == worker,
+                )
+                .values(
+                    status="queued",
+                    worker=None,
+                    started_at=None,
+                    attempts=FineTuneJobRow.attempts - 1,
+                ),
+            )
+            if not done:
+                return False
+            self._add_event(
+                session,
+                job_id,
+                "The worker running this job was stopped; the job is queued again and restarts "
+                "from its start",
+                level="warn",
+            )
+            self._record(session, f"worker:{worker}", {"action": "job.requeue", "job_id": job_id})
+            return True
+
     def recover_stale(self, stale_s: float, max_attempts: int, actor: str) -> list[JobRecord]:
         """Jobs `running` whose worker stopped beating for `stale_s` (it died): queued again if
         they have attempts left, else failed with code `worker_lost`. None stays `running`."""

@@ -7,6 +7,10 @@ a time (the claim is an update that only succeeds while the job is queued). Whil
 heartbeat thread keeps its claim fresh; a worker that starts or polls fails or re-queues the jobs
 of workers whose heartbeat stopped (killed, out of memory, machine lost), so no job stays
 `running` without a live worker. A job cancelled while it trains stops at its next step.
+
+Stopping a worker (`Worker.handle_signals`): the first SIGTERM or SIGINT lets it finish its
+current job, then it exits; a second one stops it now and puts its job back in the queue (the
+interrupted run does not count as an attempt), so another worker starts it again.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -31,6 +36,11 @@ log = logging.getLogger("releasegate.finetune")
 
 class _Stopped(Exception):
     """The job is no longer this worker's (cancelled, or taken over after a stall)."""
+
+
+class _Aborted(BaseException):
+    """The worker was told to stop now: its job goes back to the queue. A BaseException, so
+    that the trainer's and the gate's own `except Exception` handlers let it through."""
 
 
 @dataclass
@@ -95,10 +105,36 @@ class Worker:
         self.gate = gate
         self._train = train
         self._stop = threading.Event()
+        self._abort = threading.Event()
+        self._current: JobRecord | None = None
 
     def stop(self) -> None:
         """Finish the current job, then return from `run`."""
         self._stop.set()
+
+    def abort(self) -> None:
+        """Stop the current job at its next step, queue it again, then return from `run`."""
+        self._stop.set()
+        self._abort.set()
+
+    def handle_signals(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
+        """Install handlers (main thread only): the first signal is `stop`, the next `abort`,
+        which also interrupts the job at once (training or the safety gate) to queue it again."""
+
+        def handler(signum: int, _frame: object) -> None:
+            if not self._stop.is_set():
+                log.warning("signal %d: finishing the current job, then stopping", signum)
+                self.stop()
+                return
+            if self._abort.is_set():
+                return  # already stopping now
+            log.warning("signal %d: stopping now; the current job is queued again", signum)
+            self.abort()
+            if self._current is not None:
+                raise _Aborted
+
+        for signum in signals:
+            signal.signal(signum, handler)
 
     def recover(self) -> list[JobRecord]:
         """Fail or re-queue the jobs of workers that died."""
@@ -116,7 +152,10 @@ class Worker:
                     break
                 self._stop.wait(self.config.poll_s)
                 continue
-            self.process(job)
+            try:
+                self.process(job)
+            except _Aborted:  # arrived after the job was released or finished
+                break
             done += 1
         return done
 
@@ -139,20 +178,29 @@ class Worker:
 
         beater = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
         beater.start()
+        self._current = job
         try:
-            self._run_job(job, lost)
-        except _Stopped:
-            log.info("job %s stopped: it is no longer this worker's", job.id)
-        except Exception as exc:
-            log.exception("job %s failed", job.id)
-            self.store.finish(
-                job.id,
-                c.worker_id,
-                "failed",
-                message=f"Fine-tuning failed: {type(exc).__name__}",
-                error={"code": "training_error", "message": str(exc)[:500], "param": None},
-            )
+            try:
+                if self._abort.is_set():
+                    raise _Aborted
+                self._run_job(job, lost)
+            except _Stopped:
+                log.info("job %s stopped: it is no longer this worker's", job.id)
+            except Exception as exc:
+                log.exception("job %s failed", job.id)
+                self.store.finish(
+                    job.id,
+                    c.worker_id,
+                    "failed",
+                    message=f"Fine-tuning failed: {type(exc).__name__}",
+                    error={"code": "training_error", "message": str(exc)[:500], "param": None},
+                )
+        except _Aborted:
+            self._current = None  # a further signal must not interrupt the release
+            if self.store.release(job.id, c.worker_id):
+                log.warning("job %s queued again: this worker was stopped", job.id)
         finally:
+            self._current = None
             beat_stop.set()
             beater.join()
 
@@ -180,6 +228,8 @@ class Worker:
         steps = int(plan["steps"])
 
         def on_step(step: int, loss: float) -> None:
+            if self._abort.is_set():
+                raise _Aborted
             if lost.is_set() or not self.store.heartbeat(job.id, c.worker_id):
                 raise _Stopped
             self.store.add_event(
