@@ -9,8 +9,9 @@ of workers whose heartbeat stopped (killed, out of memory, machine lost), so no 
 `running` without a live worker. A job cancelled while it trains stops at its next step.
 
 Stopping a worker (`Worker.handle_signals`): the first SIGTERM or SIGINT lets it finish its
-current job, then it exits; a second one stops it now and puts its job back in the queue (the
-interrupted run does not count as an attempt), so another worker starts it again.
+current job, then it exits; a second one stops it at the job's next training step and puts the
+job back in the queue (the interrupted run does not count as an attempt), so another worker
+starts it again. A job already in its safety gate finishes first.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class _Stopped(Exception):
 
 class _Aborted(BaseException):
     """The worker was told to stop now: its job goes back to the queue. A BaseException, so
-    that the trainer's and the gate's own `except Exception` handlers let it through."""
+    that the trainer's own `except Exception` handlers let it through."""
 
 
 @dataclass
@@ -106,7 +107,6 @@ class Worker:
         self._train = train
         self._stop = threading.Event()
         self._abort = threading.Event()
-        self._current: JobRecord | None = None
 
     def stop(self) -> None:
         """Finish the current job, then return from `run`."""
@@ -118,20 +118,19 @@ class Worker:
         self._abort.set()
 
     def handle_signals(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
-        """Install handlers (main thread only): the first signal is `stop`, the next `abort`,
-        which also interrupts the job at once (training or the safety gate) to queue it again."""
+        """Install handlers (main thread only): the first signal is `stop`, the next `abort`.
+
+        The handlers only set flags: the job is interrupted at its next training step, never in
+        the middle of a store transaction. A job already in its safety gate finishes it.
+        """
 
         def handler(signum: int, _frame: object) -> None:
             if not self._stop.is_set():
                 log.warning("signal %d: finishing the current job, then stopping", signum)
                 self.stop()
-                return
-            if self._abort.is_set():
-                return  # already stopping now
-            log.warning("signal %d: stopping now; the current job is queued again", signum)
-            self.abort()
-            if self._current is not None:
-                raise _Aborted
+            elif not self._abort.is_set():
+                log.warning("signal %d: stopping now; the current job is queued again", signum)
+                self.abort()
 
         for signum in signals:
             signal.signal(signum, handler)
@@ -152,10 +151,7 @@ class Worker:
                     break
                 self._stop.wait(self.config.poll_s)
                 continue
-            try:
-                self.process(job)
-            except _Aborted:  # arrived after the job was released or finished
-                break
+            self.process(job)
             done += 1
         return done
 
@@ -178,29 +174,25 @@ class Worker:
 
         beater = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
         beater.start()
-        self._current = job
         try:
-            try:
-                if self._abort.is_set():
-                    raise _Aborted
-                self._run_job(job, lost)
-            except _Stopped:
-                log.info("job %s stopped: it is no longer this worker's", job.id)
-            except Exception as exc:
-                log.exception("job %s failed", job.id)
-                self.store.finish(
-                    job.id,
-                    c.worker_id,
-                    "failed",
-                    message=f"Fine-tuning failed: {type(exc).__name__}",
-                    error={"code": "training_error", "message": str(exc)[:500], "param": None},
-                )
+            if self._abort.is_set():
+                raise _Aborted
+            self._run_job(job, lost)
         except _Aborted:
-            self._current = None  # a further signal must not interrupt the release
             if self.store.release(job.id, c.worker_id):
                 log.warning("job %s queued again: this worker was stopped", job.id)
+        except _Stopped:
+            log.info("job %s stopped: it is no longer this worker's", job.id)
+        except Exception as exc:
+            log.exception("job %s failed", job.id)
+            self.store.finish(
+                job.id,
+                c.worker_id,
+                "failed",
+                message=f"Fine-tuning failed: {type(exc).__name__}",
+                error={"code": "training_error", "message": str(exc)[:500], "param": None},
+            )
         finally:
-            self._current = None
             beat_stop.set()
             beater.join()
 
