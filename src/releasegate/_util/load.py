@@ -90,12 +90,12 @@ def validate_data(model: type[M], data: Any, source: str, lines: dict[Loc, int] 
         raise InputError(source, _problems_from(exc, lines or {})) from exc
 
 
-def load_model(model: type[M], path: str | Path) -> M:
-    """Read a YAML or JSON file and validate it as `model`.
+def read_document(path: str | Path) -> tuple[str, str]:
+    """The text of a YAML or JSON file, and its name for error messages; a `.json` file is
+    checked to parse as JSON (a YAML parser would accept some malformed JSON).
 
     Raises:
-        InputError: the file is missing, unreadable, malformed or invalid; the error names the
-            file, the field path and (for YAML) the line.
+        InputError: the file is missing, unreadable, not UTF-8, or malformed JSON (with its line).
     """
     source = str(path)
     try:
@@ -106,11 +106,24 @@ def load_model(model: type[M], path: str | Path) -> M:
         raise InputError(source, [Problem(f"cannot read: {exc}")]) from exc
     if source.endswith(".json"):
         try:
-            data = json.loads(text)
+            json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(
                 source, [Problem(f"malformed JSON: {exc.msg}", line=exc.lineno)]
             ) from exc
+    return source, text
+
+
+def load_model(model: type[M], path: str | Path) -> M:
+    """Read a YAML or JSON file and validate it as `model`.
+
+    Raises:
+        InputError: the file is missing, unreadable, malformed or invalid; the error names the
+            file, the field path and (for YAML) the line.
+    """
+    source, text = read_document(path)
+    if source.endswith(".json"):
+        data = json.loads(text)  # read_document checked it parses
         try:
             return model.model_validate(data)
         except ValidationError:

@@ -6,7 +6,6 @@ Every problem names the file, the field path and the YAML line.
 from __future__ import annotations
 
 import itertools
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from releasegate._util.load import Loc, format_loc, parse_document
+from releasegate._util.load import Loc, format_loc, parse_document, read_document
 from releasegate.errors import InputError, Problem
 from releasegate.policy._model import (
     WHEN_TAGS,
@@ -294,20 +293,7 @@ def load_policy(path: str | Path) -> ReleasePolicy:
         InputError: the file is missing, malformed, or invalid; the error names the file, the
             field path and the line of each problem.
     """
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError(source, [Problem("file not found")]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, [Problem(f"cannot read: {exc}")]) from exc
-    if source.endswith(".json"):
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                source, [Problem(f"malformed JSON: {exc.msg}", line=exc.lineno)]
-            ) from exc
+    source, text = read_document(path)
     try:
         data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError:

@@ -3,7 +3,6 @@ that no stage opens more than the decision allows (each problem names the stage 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -11,7 +10,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from releasegate._util.load import Loc, _line_for, _problems_from, format_loc, parse_document
+from releasegate._util.load import (
+    Loc,
+    _line_for,
+    _problems_from,
+    format_loc,
+    parse_document,
+    read_document,
+)
 from releasegate.access._tiers import TierSpec
 from releasegate.approvals._allowed import check_tiers
 from releasegate.errors import InputError, Problem
@@ -235,20 +241,7 @@ def load_plan(
         InputError: missing, malformed or invalid; a stage that opens more than the decision
             allows. Each problem names the file, the field path (the stage) and the line.
     """
-    source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError(source, [Problem("file not found")]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(source, [Problem(f"cannot read: {exc}")]) from exc
-    if source.endswith(".json"):
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                source, [Problem(f"malformed JSON: {exc.msg}", line=exc.lineno)]
-            ) from exc
+    source, text = read_document(path)
     data, lines = parse_document(text, source)
     if not isinstance(data, dict):
         raise InputError(source, [Problem("a stage plan must be a mapping (name, stages, ...)")])
